@@ -1,0 +1,3 @@
+from infomin_cli.cli import main
+
+main()

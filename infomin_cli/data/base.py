@@ -1,0 +1,73 @@
+"""The data contract: uint8 image tensors plus a dict of integer labels, split three ways.
+
+Small datasets (embedded, STL-10, CIFAR-10) are held whole in memory as one uint8 tensor, so the
+engine can move them to the device once and build views on whole batches there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from infomin_cli.errors import InfominError
+from infomin_cli.registry import Registry
+
+
+@dataclass
+class ImageSet:
+    images: torch.Tensor  # uint8 (N, C, H, W), CPU
+    labels: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> int64 (N,)
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4:
+            raise ValueError(f"images must be uint8 (N,C,H,W), got {self.images.dtype} {tuple(self.images.shape)}")
+        for name, y in self.labels.items():
+            if len(y) != len(self.images):
+                raise ValueError(f"label {name!r} has {len(y)} entries for {len(self.images)} images")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, n: int | None) -> ImageSet:
+        """The first n items (datasets are stored shuffled or class-balanced, so a prefix is fair)."""
+        if n is None or n >= len(self):
+            return self
+        return ImageSet(self.images[:n], {k: v[:n] for k, v in self.labels.items()})
+
+
+@dataclass
+class Dataset:
+    name: str
+    pretrain: ImageSet  # what contrastive training sees (may include unlabeled images)
+    train: ImageSet  # labelled: the probe is fitted here
+    test: ImageSet  # labelled: probe accuracy and held-out I_NCE are measured here
+    label_names: dict[str, list[str]] = field(default_factory=dict)  # label -> class names
+    source: str = ""  # where it came from, for the saved config
+
+    @property
+    def label_keys(self) -> list[str]:
+        return sorted(self.test.labels)
+
+    def check_label(self, label: str) -> None:
+        if label not in self.test.labels:
+            raise InfominError(
+                f"dataset {self.name!r} has no label {label!r}; its labels: {', '.join(self.label_keys)}"
+            )
+
+
+# loader(root, image_size) -> Dataset. root is None for datasets that need no files.
+Loader = Callable[[Path | None, int | None], Dataset]
+DATASETS: Registry[Loader] = Registry("dataset")
+
+
+def require_root(name: str, root: Path | None, expected: str) -> Path:
+    """Fail with one line saying which folder and which files a dataset needs."""
+    if root is None:
+        raise InfominError(f"dataset {name!r} needs --data-root pointing at a folder with {expected}")
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise InfominError(f"--data-root {root} is not a folder; dataset {name!r} expects {expected} there")
+    return root

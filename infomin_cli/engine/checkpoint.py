@@ -1,0 +1,37 @@
+"""Atomic files: write to a temporary sibling, fsync, then rename over the target.
+
+A crash at any moment leaves either the old file or the new one, never a torn one; this is what
+makes `--resume` and "the last good checkpoint is kept" true.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def _atomic_write(path: Path, write) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write(path, lambda handle: handle.write(text.encode()))
+
+
+def atomic_torch_save(path: Path, obj: Any) -> None:
+    _atomic_write(path, lambda handle: torch.save(obj, handle))

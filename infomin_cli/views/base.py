@@ -1,0 +1,127 @@
+"""What every view family declares, so that `pretrain`, `sweep` and `infomin views` are generic.
+
+A *family* (e.g. `infomin-aug`) owns one or more *knobs* (e.g. `crop-scale`), each with its type,
+valid range, the seed's default and the paper section it comes from. Building a family with knob
+values gives a `ViewPair`: a callable that turns a uint8 batch on any device into two float views,
+drawing per-sample random parameters from a seeded `torch.Generator` on that device.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from infomin_cli.errors import InfominError
+from infomin_cli.registry import Registry
+
+KnobValue = float | int | str
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One strength parameter of a view family."""
+
+    name: str
+    kind: str  # "float" | "int" | "choice"
+    default: KnobValue
+    section: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    log: bool = False  # sweeps over this knob are usually log-spaced
+
+    def range_text(self) -> str:
+        if self.kind == "choice":
+            return ",".join(self.choices)
+        return f"[{self.low:g}, {self.high:g}]"
+
+    def parse(self, text: str | KnobValue) -> KnobValue:
+        """Turn a user's string (or a preset's value) into a validated value of this knob."""
+        if self.kind == "choice":
+            value = str(text)
+            if value not in self.choices:
+                raise InfominError(
+                    f"knob {self.name}={value!r} is not valid; choose one of: {', '.join(self.choices)}"
+                )
+            return value
+        try:
+            number = float(text)
+        except (TypeError, ValueError):
+            raise InfominError(f"knob {self.name}={text!r} is not a number; valid range {self.range_text()}") from None
+        if not math.isfinite(number) or (self.low is not None and number < self.low) or (
+            self.high is not None and number > self.high
+        ):
+            raise InfominError(f"knob {self.name}={text} is out of range; valid range {self.range_text()}")
+        if self.kind == "int":
+            if number != int(number):
+                raise InfominError(f"knob {self.name}={text} must be a whole number in {self.range_text()}")
+            return int(number)
+        return number
+
+
+class ViewPair(Protocol):
+    """Two views of a batch. `channels` gives the encoders' input channels for v1 and v2."""
+
+    channels: tuple[int, int]
+    shared_encoder: bool
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 (B,C,H,W) on any device -> two float views on the same device."""
+        ...
+
+    def probe_inputs(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Deterministic encoder inputs for frozen-feature probes: one tensor per encoder."""
+        ...
+
+
+@dataclass(frozen=True)
+class ViewFamily:
+    name: str
+    summary: str
+    section: str
+    knobs: tuple[Knob, ...]
+    build: Callable[[dict[str, KnobValue], int], ViewPair]  # (knob values, output size) -> ViewPair
+    data_kind: str = "images"  # "images" or "highres" (patch families want large images)
+    aliases_of: str | None = None  # e.g. lab-split is colorspace-split with space=lab
+    fixed: Mapping[str, KnobValue] = field(default_factory=dict)
+
+    def knob(self, name: str) -> Knob:
+        for knob in self.knobs:
+            if knob.name == name:
+                return knob
+        valid = ", ".join(k.name for k in self.knobs) or "none"
+        raise InfominError(f"view {self.name!r} has no knob {name!r}; its knobs: {valid}")
+
+    def resolve(self, given: Mapping[str, Any] | None) -> dict[str, KnobValue]:
+        """Fill in defaults and validate every given knob."""
+        values: dict[str, KnobValue] = {k.name: k.default for k in self.knobs}
+        for name, raw in (given or {}).items():
+            values[name] = self.knob(name).parse(raw)
+        values.update(self.fixed)
+        return values
+
+    def make(self, given: Mapping[str, Any] | None, image_size: int) -> ViewPair:
+        return self.build(self.resolve(given), image_size)
+
+
+VIEWS: Registry[ViewFamily] = Registry("view")
+
+
+def register_family(family: ViewFamily) -> ViewFamily:
+    return VIEWS.add(family.name, family)
+
+
+def parse_knob_args(items: list[str] | None) -> dict[str, str]:
+    """`["crop-scale=0.2", "jitter=1"]` -> {"crop-scale": "0.2", "jitter": "1"}."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise InfominError(f"--knob {item!r} must look like name=value, e.g. --knob crop-scale=0.2")
+        out[name.strip()] = value.strip()
+    return out
