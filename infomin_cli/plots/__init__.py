@@ -1,0 +1,1 @@
+"""Figures drawn from the results CSV alone, so any CSV with the documented columns can be plotted."""
