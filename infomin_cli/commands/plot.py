@@ -1,0 +1,34 @@
+"""`infomin plot-reverse-u`: results CSV(s) -> the reverse-U figure (PNG + PDF)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from infomin_cli.plots.curves import load_curves
+from infomin_cli.plots.reverse_u import out_stem, write_figure
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plot-reverse-u")
+    def plot_reverse_u(
+        csv: list[Path] = typer.Argument(..., help="Results CSV(s) with the documented columns (any origin)."),
+        group_by: list[str] = typer.Option(
+            [], "--group-by", help="Column whose values make separate series, e.g. head, objective, views."
+        ),
+        y: str = typer.Option("top1", "--y", help="Probe metric (metric_name) on the y axis; 'accuracy' means top1."),
+        x: str = typer.Option("i_nce", "--x", help="i_nce (the run's held-out I_NCE) or mi:<estimator> rows joined by run_id."),
+        label: str | None = typer.Option(None, "--label", help="Which probe_label's rows to plot (default: class)."),
+        out: Path | None = typer.Option(None, "--out", help="Output path; .png and .pdf are both written. Default: next to the CSV."),
+    ) -> None:
+        """Plot accuracy against I_NCE, points labelled by knob value, sweet spot starred."""
+        curves = load_curves(csv, y=y, x=x, label=label, group_by=group_by)
+        for path in write_figure(curves, out_stem(csv, out)):
+            typer.echo(f"wrote {path}")
+        for _, best in curves.sweet_spots().iterrows():
+            name = f"[{best['series']}] " if best["series"] else ""
+            typer.echo(
+                f"{name}sweet spot {best['knob_name']}={best['knob_value']}: "
+                f"{best['y']:.2f} ± {best['y_se']:.2f} at I_NCE {best['x']:.3f} ± {best['x_se']:.3f} (n={best['n']})"
+            )

@@ -1,0 +1,142 @@
+"""plot-reverse-u works from any CSV with the documented columns, written by hand or by a sweep."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from infomin_cli.cli import app
+from infomin_cli.errors import InfominError
+from infomin_cli.plots.curves import load_curves
+from infomin_cli.plots.reverse_u import plot_reverse_u
+from infomin_cli.views.base import VIEWS, Knob, ViewFamily
+
+# Hand-written, minimal: only the columns a reverse-U needs, seeds as separate rows, one head.
+HAND = """\
+run_id,dataset,views,knob_name,knob_value,seed,head,i_nce,metric_name,metric_value,unit
+r1,toy,aug,crop-scale,1.0,0,linear,4.0,top1,50,%
+r2,toy,aug,crop-scale,1.0,1,linear,4.2,top1,52,%
+r3,toy,aug,crop-scale,0.2,0,linear,3.0,top1,70,%
+r4,toy,aug,crop-scale,0.2,1,linear,3.2,top1,72,%
+r5,toy,aug,crop-scale,0.08,0,linear,2.0,top1,60,%
+r6,toy,aug,crop-scale,0.08,1,linear,2.2,top1,58,%
+r1,toy,aug,crop-scale,1.0,0,linear,4.0,mi:infonce,3.5,nats
+r3,toy,aug,crop-scale,0.2,0,linear,3.0,mi:infonce,2.5,nats
+r5,toy,aug,crop-scale,0.08,0,linear,2.0,mi:infonce,1.5,nats
+"""
+
+
+@pytest.fixture
+def hand_csv(tmp_path):
+    path = tmp_path / "crop.csv"
+    path.write_text(HAND)
+    return path
+
+
+def test_points_are_seed_means_with_standard_errors_in_knob_order(hand_csv):
+    points = load_curves([hand_csv]).points
+    assert list(points["knob_value"]) == ["0.08", "0.2", "1"]
+    mid = points.iloc[1]
+    assert (mid["x"], mid["y"], mid["n"]) == pytest.approx((3.1, 71.0, 2))
+    assert mid["y_se"] == pytest.approx(1.0) and mid["x_se"] == pytest.approx(0.1)
+
+
+def test_sweet_spot_is_the_best_mean_accuracy(hand_csv):
+    best = load_curves([hand_csv]).sweet_spots()
+    assert list(best["knob_value"]) == ["0.2"]
+
+
+def test_error_metrics_put_the_sweet_spot_at_the_minimum(tmp_path):
+    path = tmp_path / "pos.csv"
+    path.write_text(HAND.replace("top1", "rmse"))
+    assert list(load_curves([path], y="rmse").sweet_spots()["knob_value"]) == ["1"]
+
+
+def test_figure_files_are_written_next_to_the_csv(hand_csv):
+    written = plot_reverse_u([hand_csv], y="accuracy")
+    assert written == [hand_csv.with_suffix(".png"), hand_csv.with_suffix(".pdf")]
+    assert all(p.stat().st_size > 5000 for p in written)
+    assert hand_csv.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_x_can_be_an_mi_estimate_joined_by_run_id(hand_csv):
+    curves = load_curves([hand_csv], x="mi:infonce")
+    assert list(curves.points["x"]) == pytest.approx([1.5, 2.5, 3.5])
+    assert "infonce (nats)" in curves.x_label
+
+
+def test_a_missing_column_is_named_in_one_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("run_id,knob_value,metric_name,metric_value\nr1,0.2,top1,70\n")
+    with pytest.raises(InfominError) as err:
+        load_curves([path])
+    assert "has no column 'i_nce'" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cli_reports_a_missing_column_without_a_traceback(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("run_id,knob_value,metric_name,metric_value\nr1,0.2,top1,70\n")
+    result = CliRunner().invoke(app, ["plot-reverse-u", str(path)])
+    assert result.exit_code != 0 and isinstance(result.exception, InfominError)
+    assert "i_nce" in str(result.exception)
+
+
+def test_unknown_metric_lists_the_metrics_present(hand_csv):
+    with pytest.raises(InfominError, match="metrics there: top1$"):
+        load_curves([hand_csv], y="top5")
+
+
+def test_group_by_makes_one_series_per_value_across_files(hand_csv, tmp_path):
+    mlp = tmp_path / "crop_mlp.csv"
+    mlp.write_text(HAND.replace(",linear,", ",mlp,").replace(",r", ",m").replace("\nr", "\nm"))
+    curves = load_curves([hand_csv, mlp], group_by=["head"])
+    assert list(dict.fromkeys(curves.points["series"])) == ["head=linear", "head=mlp"]
+    assert len(curves.points) == 6 and set(curves.sweet_spots()["knob_value"]) == {"0.2"}
+    written = plot_reverse_u([hand_csv, mlp], group_by=["head"], out=tmp_path / "both.png")
+    assert [p.name for p in written] == ["both.png", "both.pdf"]
+
+
+def test_group_by_an_absent_column_is_named(hand_csv):
+    with pytest.raises(InfominError, match="no column 'objective'"):
+        load_curves([hand_csv], group_by=["objective"])
+
+
+def test_rows_of_different_knobs_are_never_joined_into_one_line(hand_csv, tmp_path):
+    jitter = tmp_path / "jitter.csv"
+    jitter.write_text(HAND.replace("crop-scale", "jitter").replace(",r", ",j").replace("\nr", "\nj"))
+    series = set(load_curves([hand_csv, jitter]).points["series"])
+    assert series == {"knob_name=crop-scale", "knob_name=jitter"}
+
+
+def test_probe_reruns_on_the_same_run_count_once(hand_csv):
+    with hand_csv.open("a") as handle:
+        handle.write("r3,toy,aug,crop-scale,0.2,0,linear,3.0,top1,80,%\n")
+    mid = load_curves([hand_csv]).points.iloc[1]
+    assert (mid["n"], mid["y"]) == (2, pytest.approx(76.0))
+
+
+CATEGORICAL = textwrap.dedent(
+    """\
+    run_id,dataset,views,knob_name,knob_value,seed,i_nce,metric_name,metric_value,unit
+    a,toy,{views},space,hsv,0,1.0,top1,40,%
+    b,toy,{views},space,rgb,0,3.0,top1,50,%
+    c,toy,{views},space,lab,0,2.0,top1,60,%
+    """
+)
+
+
+def test_categorical_knob_follows_the_familys_declared_order(tmp_path, monkeypatch):
+    knob = Knob("space", "choice", "lab", "B.2", "colour space", choices=("rgb", "lab", "hsv"))
+    family = ViewFamily("fake-colour", "test", "B.2", (knob,), build=lambda values, size: None)
+    monkeypatch.setitem(VIEWS._items, family.name, family)
+    path = tmp_path / "spaces.csv"
+    path.write_text(CATEGORICAL.format(views="fake-colour"))
+    assert list(load_curves([path]).points["knob_value"]) == ["rgb", "lab", "hsv"]
+
+
+def test_categorical_knob_of_an_unknown_family_keeps_the_csv_order(tmp_path):
+    path = tmp_path / "spaces.csv"
+    path.write_text(CATEGORICAL.format(views="not-registered"))
+    assert list(load_curves([path]).points["knob_value"]) == ["hsv", "rgb", "lab"]
