@@ -72,6 +72,7 @@ def _read(path: Path) -> torch.Tensor:
         raise InfominError(
             f"dataset 'div2k': cannot read image {path} ({exc}); expected {EXPECTED}"
         ) from None
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
 
 def _image_files(folder: Path) -> list[Path]:
