@@ -1,0 +1,49 @@
+"""Critics f(x, y) that turn a batch of pairs into the score matrix S[i, j] = f(x_i, y_j).
+
+Separable critics g(x)^T h(y) cost two forward passes per batch (B + K rows) and are what
+contrastive encoders are; joint ("concat") critics f([x, y]) can represent any log-ratio but cost
+B * K forward passes. Poole et al. 2019 use both with 2 hidden layers of 256 units.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def mlp(in_dim: int, out_dim: int, hidden: int = 256, layers: int = 2) -> nn.Sequential:
+    modules: list[nn.Module] = []
+    width = in_dim
+    for _ in range(layers):
+        modules += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    modules.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*modules)
+
+
+class SeparableCritic(nn.Module):
+    """S = g(x) h(y)^T with two MLP embeddings."""
+
+    def __init__(self, x_dim: int, y_dim: int, hidden: int = 256, layers: int = 2, embed_dim: int = 32) -> None:
+        super().__init__()
+        self.g = mlp(x_dim, embed_dim, hidden, layers)
+        self.h = mlp(y_dim, embed_dim, hidden, layers)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.g(x) @ self.h(y).T
+
+
+class ConcatCritic(nn.Module):
+    """S[i, j] = f([x_i, y_j]) with one MLP evaluated on every pair."""
+
+    def __init__(self, x_dim: int, y_dim: int, hidden: int = 256, layers: int = 2) -> None:
+        super().__init__()
+        self.f = mlp(x_dim + y_dim, 1, hidden, layers)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        b, k = x.shape[0], y.shape[0]
+        pairs = torch.cat([x.unsqueeze(1).expand(b, k, -1), y.unsqueeze(0).expand(b, k, -1)], dim=-1)
+        return self.f(pairs).squeeze(-1)
+
+
+CRITICS = {"separable": SeparableCritic, "concat": ConcatCritic}
