@@ -1,0 +1,102 @@
+"""`infomin views`: list every view family and its knobs; `infomin views show`: a grid of examples."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from infomin_cli.errors import InfominError
+
+
+def family_table():
+    """One row per (family, knob): the same table `sweep` and `--knob` validation read."""
+    from rich.table import Table
+
+    from infomin_cli.views import VIEWS
+
+    table = Table(title="View families (infomin views show FAMILY --knob name=value)")
+    for column in ("family", "knob", "type", "range", "seed default", "section", "summary"):
+        table.add_column(column, overflow="fold")
+    for name, family in VIEWS.items():
+        fixed = ", ".join(f"{k}={v}" for k, v in family.fixed.items())
+        summary = family.summary + (f" [fixed: {fixed}]" if fixed else "")
+        if not family.knobs:
+            table.add_row(name, "-", "-", "-", "-", family.section, summary)
+        for i, knob in enumerate(family.knobs):
+            kind = knob.kind + (" (log)" if knob.log else "")
+            table.add_row(
+                name if i == 0 else "",
+                knob.name,
+                kind,
+                knob.range_text(),
+                str(knob.default),
+                knob.section,
+                summary if i == 0 else knob.help,
+            )
+    return table
+
+
+def show_views(
+    family_name: str,
+    knobs: list[str] | None,
+    dataset: str | None,
+    data_root: Path | None,
+    out: Path,
+    n: int,
+    image_size: int,
+    seed: int,
+) -> str:
+    """Build the family, draw n example pairs from the dataset, write the PNG; returns the caption."""
+    import torch
+
+    from infomin_cli.data import load_dataset
+    from infomin_cli.views import VIEWS, parse_knob_args
+    from infomin_cli.views.display import save_png, view_grid
+
+    family = VIEWS.get(family_name)
+    pair = family.make(parse_knob_args(knobs), image_size)
+    if n < 1:
+        raise InfominError(f"--n {n} must be at least 1")
+    name = dataset or ("highres" if family.data_kind == "highres" else "embedded")
+    data = load_dataset(name, data_root, image_size)
+    images = data.pretrain.images[:n]
+    grid, caption = view_grid(pair, images, torch.Generator().manual_seed(seed))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_png(grid, out)
+    return f"wrote {out} ({len(images)} pairs of {family_name} on {name}; {caption})"
+
+
+def register(app: typer.Typer) -> None:
+    views_app = typer.Typer(
+        help="View families: list them, or draw example view pairs.", no_args_is_help=False
+    )
+
+    @views_app.callback(invoke_without_command=True)
+    def list_views(ctx: typer.Context) -> None:
+        """Print every view family with its knobs (type, range, seed default, paper section)."""
+        if ctx.invoked_subcommand is None:
+            from rich.console import Console
+
+            Console(width=200).print(family_table())
+
+    @views_app.command("show")
+    def show(
+        family: str = typer.Argument(..., help="View family, e.g. infomin-aug, lab-split, freq-split."),
+        knob: list[str] = typer.Option(None, help="A knob, name=value (repeatable), e.g. crop-scale=0.2."),
+        dataset: str = typer.Option(None, help="Dataset (default: embedded; highres for patch families)."),
+        data_root: Path = typer.Option(None, help="Folder holding the dataset's files."),
+        out: Path = typer.Option(Path("views.png"), help="PNG to write."),
+        n: int = typer.Option(8, help="How many images (one row of original | view 1 | view 2 each)."),
+        image_size: int = typer.Option(64, help="View size in pixels (patch side for `patches`)."),
+        seed: int = typer.Option(0, help="Seed of the view generator."),
+    ) -> None:
+        """Write a grid PNG of example view pairs."""
+        try:
+            typer.echo(show_views(family, knob, dataset, data_root, out, n, image_size, seed))
+        except InfominError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    app.add_typer(views_app, name="views")
