@@ -8,9 +8,12 @@ that says what would have been valid.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from infomin_cli.errors import InfominError
-from infomin_cli.views.base import VIEWS, Knob, KnobValue, ViewFamily
+
+if TYPE_CHECKING:  # the views package imports torch; a GPU worker process should not pay for it twice
+    from infomin_cli.views.base import Knob, KnobValue, ViewFamily
 
 DEFAULT_POINTS = 6
 SPEC_FORMS = "a:b, a:b:n, a:b:n:log, a comma list (v1,v2,...) or one value"
@@ -22,6 +25,8 @@ def find_knob(name: str, views: str | None = None) -> tuple[ViewFamily, Knob]:
     Alias families (e.g. `lab-split`, a fixed `colorspace-split`) are skipped when searching, so a
     knob is owned by exactly one real family; if two real families share a name, the user picks.
     """
+    from infomin_cli.views import VIEWS
+
     if views:
         family = VIEWS.get(views)
         return family, family.knob(name)

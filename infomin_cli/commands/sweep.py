@@ -1,0 +1,68 @@
+"""`infomin sweep KNOB SPEC` (or `--preset NAME`): trace one curve of the seed, resumably."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from infomin_cli.config import get_preset, resolve_config
+from infomin_cli.errors import InfominError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def sweep(
+        knob: str = typer.Argument(None, help="The knob to sweep, e.g. crop-scale, sigma, space, distance."),
+        spec: str = typer.Argument(None, help="a:b, a:b:n, a:b:n:log, a comma list, or names for a choice knob."),
+        views: str = typer.Option(None, help="View family owning the knob (default: the one that declares it)."),
+        seeds: int = typer.Option(None, help="Repeat each point with this many seeds (default 1, or the preset's)."),
+        out: Path = typer.Option(None, help="Results CSV (default results/<preset or knob>.csv); rows are appended."),
+        preset: str = typer.Option(None, help="A preset from experiments.yaml: its config and its sweep's knob/spec."),
+        scale: str = typer.Option("embedded", help="With --preset: embedded (small, CPU) or paper (the seed's settings)."),
+        runs_dir: Path = typer.Option(Path("runs/sweeps"), help="One run folder per point here, named by config hash."),
+        label: str = typer.Option(None, help="Label the probe predicts (default class)."),
+        probe_epochs: int = typer.Option(None, help="Linear-probe epochs per point (default 100, or the preset's)."),
+        dataset: str = typer.Option(None),
+        data_root: Path = typer.Option(None),
+        encoder: str = typer.Option(None),
+        head: str = typer.Option(None, help="linear or mlp."),
+        temperature: float = typer.Option(None),
+        batch_size: int = typer.Option(None),
+        epochs: int = typer.Option(None),
+        lr: float = typer.Option(None),
+        limit: int = typer.Option(None, help="Use only the first N pretraining images."),
+        seed: int = typer.Option(None, help="First seed; --seeds N uses seed..seed+N-1."),
+        device: str = typer.Option(None, help="auto, cpu, cuda (several GPUs: one point per GPU)."),
+        quiet: bool = typer.Option(False, help="No live display; one line per finished point."),
+    ) -> None:
+        """Sweep one view knob: each point pretrains, measures held-out I_NCE, probes, appends a row."""
+        from infomin_cli.sweep.plan import plan_points
+        from infomin_cli.sweep.runner import SweepJob, run_sweep
+        from infomin_cli.sweep.spec import find_knob, format_value, parse_spec
+
+        plan: dict[str, Any] = dict(get_preset(preset).get("sweep") or {}) if preset else {}
+        knob = knob or plan.get("knob")
+        spec = spec or (str(plan["spec"]) if "spec" in plan else None)
+        if not knob or not spec:
+            raise InfominError("give KNOB and SPEC (e.g. `infomin sweep crop-scale 0.08:1.0`) or a --preset with a sweep")
+        overrides = dict(
+            views=views, dataset=dataset, data_root=str(data_root) if data_root else None, encoder=encoder, head=head,
+            temperature=temperature, batch_size=batch_size, epochs=epochs, lr=lr, limit=limit, seed=seed, device=device,
+        )
+        base = resolve_config(preset, overrides, scale)
+        family, knob_def = find_knob(knob, views or (base.views if preset else None))
+        values = parse_spec(knob_def, spec)
+        n_seeds = seeds or int(plan.get("seeds", 1))
+        if n_seeds < 1:
+            raise InfominError("--seeds must be at least 1")
+        csv = out or Path("results") / f"{preset or knob}.csv"
+        points = plan_points(base, family, knob_def.name, values, n_seeds, runs_dir)
+        job = SweepJob(csv=csv, label=label or plan.get("label", "class"),
+                       probe_epochs=probe_epochs or int(plan.get("probe_epochs", 100)))
+        title = (f"{base.dataset} · {family.name} · {knob_def.name} = "
+                 f"{', '.join(format_value(v) for v in values)} · {n_seeds} seed(s)")
+        typer.echo(f"sweep: {len(points)} points -> {csv}", err=True)
+        run_sweep(points, job, show=not quiet, title=title)
+        typer.echo(f"done: {csv}  (plot it: infomin plot-reverse-u {csv})")

@@ -1,0 +1,69 @@
+"""A sweep as a list of fully resolved points, and which of them the CSV already holds.
+
+Every point carries its own RunConfig and hash; the hash (not the point's position) is what links a
+point to its run folder and to its row in the CSV, so a sweep can be stopped, edited (more values,
+more seeds) and rerun without redoing or mislabelling anything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from infomin_cli.config import RunConfig
+from infomin_cli.results.table import read_results
+from infomin_cli.sweep.spec import format_value
+
+if TYPE_CHECKING:
+    from infomin_cli.views.base import KnobValue, ViewFamily
+
+PROBE_METRIC = "top1"  # what probe_run appends; a point is complete once its row is in the CSV
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    knob: str
+    value: KnobValue
+    seed: int
+    config: RunConfig
+    config_hash: str
+    run_dir: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.knob}={format_value(self.value)} seed {self.seed}"
+
+
+def plan_points(
+    base: RunConfig, family: ViewFamily, knob: str, values: list[KnobValue], seeds: int, runs_dir: str | os.PathLike[str]
+) -> list[SweepPoint]:
+    """Seed-major order: the whole curve for the first seed comes first, so a half-run sweep is
+    already a (noisier) curve rather than a few points with many seeds.
+
+    Knobs are resolved through the family (defaults filled in) exactly as the trainer's `validate`
+    does, so the hash here equals the hash the run saves and the probe writes.
+    """
+    points = []
+    for offset in range(seeds):
+        seed = base.seed + offset
+        for value in values:
+            knobs = family.resolve({**base.knobs, knob: value})
+            config = base.merged({"views": family.name, "seed": seed})
+            config = RunConfig.from_dict({**config.to_dict(), "knobs": knobs})
+            digest = config.hash()
+            folder = Path(runs_dir) / f"{knob}-{format_value(value)}-seed{seed}-{digest}"
+            points.append(SweepPoint(knob, value, seed, config, digest, folder))
+    return points
+
+
+def completed_hashes(csv: str | os.PathLike[str], label: str = "class") -> set[str]:
+    """Config hashes with a probe row for `label` in the CSV (empty when there is no CSV yet)."""
+    if not Path(csv).is_file() or Path(csv).stat().st_size == 0:
+        return set()
+    rows = read_results(csv, required=("config_hash", "metric_name"))
+    done = rows["metric_name"].astype(str) == PROBE_METRIC
+    if "probe_label" in rows.columns:
+        done &= rows["probe_label"].fillna("").astype(str) == label
+    return set(rows.loc[done, "config_hash"].astype(str))

@@ -1,0 +1,208 @@
+"""Run a sweep's points: pretrain (resuming) -> held-out I_NCE -> probe -> one appended CSV row each.
+
+Crash safety comes from two facts, not from bookkeeping of our own: the CSV row is appended
+atomically and only after the probe, so it *is* the "point complete" marker; and each point trains
+in its own folder named by its config hash, so a killed point continues from its last checkpoint.
+With several CUDA devices the points run as one subprocess per GPU; they share only the CSV,
+whose appends are already process-safe, so the contract is the same either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infomin_cli.config import RunConfig
+from infomin_cli.errors import InfominError
+from infomin_cli.results.table import append_row, read_results
+from infomin_cli.sweep.display import SweepDisplay
+from infomin_cli.sweep.plan import PROBE_METRIC, SweepPoint, completed_hashes
+
+# The library functions a point calls; tests and the subprocess worker may name others.
+DEFAULT_PRETRAIN = "infomin_cli.engine.pretrain:pretrain"
+DEFAULT_PROBE = "infomin_cli.evaluate.probe:probe_run"
+POINT_FILE, WORKER_LOG, LOCK_FILE = "sweep_point.json", "sweep_worker.log", "sweep.lock"
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """Where rows go and how each point is probed; shared by every point of one sweep."""
+
+    csv: Path
+    label: str = "class"
+    probe_epochs: int = 100
+    pretrain: str = DEFAULT_PRETRAIN  # "module:function"
+    probe: str = DEFAULT_PROBE
+
+
+def load_function(path: str) -> Callable[..., Any]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[str, Any]:
+    """One point end to end; returns the row it appended."""
+    pretrain, probe = load_function(job.pretrain), load_function(job.probe)
+    summary = pretrain(point.config, point.run_dir, resume=True, progress=progress)
+    row = dict(probe(point.run_dir, label=job.label, results=None, epochs=job.probe_epochs,
+                     device=point.config.device, knob=point.knob))
+    # the sweep's own facts win: the CSV must say which point this is even if a probe guesses
+    row.update(config_hash=point.config_hash, knob_name=point.knob, knob_value=point.value, seed=point.seed)
+    if row.get("i_nce") is None:
+        row["i_nce"] = summary.get("i_nce")
+    append_row(job.csv, row)
+    return row
+
+
+def claim_and_run(point: SweepPoint, job: SweepJob, progress: Any = False) -> tuple[dict[str, Any], str]:
+    """Run the point unless another process holds it or its row appeared meanwhile; (row, note)."""
+    with point_lock(point) as mine:
+        if not mine:
+            return {}, "(running in another process)"
+        if point.config_hash in completed_hashes(job.csv, job.label):
+            return _row_of(job, point), "(in CSV)"
+        return run_point(point, job, progress), ""
+
+
+def run_sweep(
+    points: Sequence[SweepPoint],
+    job: SweepJob,
+    gpus: Sequence[str] | None = None,
+    show: bool = True,
+    title: str = "",
+) -> list[dict[str, Any]]:
+    """Run the points the CSV does not already have; returns the rows of every point of the sweep.
+
+    `gpus` (CUDA_VISIBLE_DEVICES values) switches to one subprocess per device; by default that
+    happens when more than one CUDA device is visible.
+    """
+    gpus = visible_gpus() if gpus is None else list(gpus)
+    done = completed_hashes(job.csv, job.label)
+    todo = [p for p in points if p.config_hash not in done]
+    failures: list[str] = []
+    with SweepDisplay(title or "finished points", total=len(points), enabled=show) as display:
+        for point in points:
+            if point.config_hash in done:
+                display.point_done(point, _row_of(job, point), "(in CSV)")
+        if len(gpus) > 1:
+            failures = _run_parallel(todo, job, gpus, display)
+        else:
+            for point in todo:
+                display.progress.update(display.points_task, stats=point.name)
+                try:
+                    row, note = claim_and_run(point, job, progress=display.progress if show else False)
+                except InfominError as exc:  # e.g. a diverged point: report it, keep the curve going
+                    failures.append(f"{point.name}: {exc}")
+                    continue
+                display.point_done(point, row, note)
+    if failures:
+        raise InfominError(f"{len(failures)} of {len(points)} points failed ({'; '.join(failures)}); "
+                           "rerun the same command to retry them")
+    return [_row_of(job, p) for p in points]
+
+
+@contextlib.contextmanager
+def point_lock(point: SweepPoint) -> Iterator[bool]:
+    """An exclusive, non-blocking lock on the point's run folder: True if this process may run it.
+
+    Two sweeps started over the same CSV (or one per machine on a shared disk) then split the
+    points instead of training the same folder twice; the kernel drops the lock if we are killed.
+    """
+    point.run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(point.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def visible_gpus() -> list[str]:
+    """CUDA device ids to hand out, one point per device (empty without CUDA)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [d.strip() for d in listed.split(",") if d.strip()] if listed else []
+    return ids[: torch.cuda.device_count()] or [str(i) for i in range(torch.cuda.device_count())]
+
+
+def _row_of(job: SweepJob, point: SweepPoint) -> dict[str, Any]:
+    if not job.csv.is_file():
+        return {}
+    rows = read_results(job.csv, required=("config_hash",))
+    rows = rows[(rows["config_hash"].astype(str) == point.config_hash) & (rows["metric_name"] == PROBE_METRIC)]
+    return rows.iloc[-1].to_dict() if len(rows) else {}
+
+
+def _run_parallel(todo: list[SweepPoint], job: SweepJob, gpus: list[str], display: SweepDisplay) -> list[str]:
+    """Keep every device busy with one worker process; the parent only schedules and watches."""
+    queue, running, failures = list(todo), {}, []
+    try:
+        while queue or running:
+            while queue and len(running) < len(gpus):
+                free = next(g for g in gpus if g not in {gpu for gpu, _ in running.values()})
+                point = queue.pop(0)
+                running[_spawn(point, job, free)] = (free, point)
+            time.sleep(0.2)
+            for proc in [p for p in running if p.poll() is not None]:
+                _, point = running.pop(proc)
+                if proc.returncode == 0:
+                    row = _row_of(job, point)
+                    display.point_done(point, row, "" if row else "(running in another process)")
+                else:
+                    failures.append(f"{point.name}: worker exit {proc.returncode}, log {point.run_dir / WORKER_LOG}")
+            busy = ", ".join(f"gpu {g}: {p.name}" for g, p in running.values())
+            display.progress.update(display.points_task, stats=busy)
+    finally:
+        for proc in running:  # interrupted: do not leave orphans training on the GPUs
+            proc.kill()
+    return failures
+
+
+def _spawn(point: SweepPoint, job: SweepJob, gpu: str) -> subprocess.Popen:
+    point.run_dir.mkdir(parents=True, exist_ok=True)
+    (point.run_dir / POINT_FILE).write_text(json.dumps(point_to_dict(point, job), default=str))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
+    log = open(point.run_dir / WORKER_LOG, "ab")  # noqa: SIM115 - the child owns it
+    try:
+        return subprocess.Popen([sys.executable, "-m", "infomin_cli.sweep.worker", str(point.run_dir / POINT_FILE)],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    finally:
+        log.close()
+
+
+def point_to_dict(point: SweepPoint, job: SweepJob) -> dict[str, Any]:
+    """Everything a separate process needs to run one point, as plain JSON-able data."""
+    return {
+        "knob": point.knob, "value": point.value, "seed": point.seed, "config": point.config.to_dict(),
+        "config_hash": point.config_hash, "run_dir": str(point.run_dir),
+        "job": {**job.__dict__, "csv": str(job.csv)},
+    }
+
+
+def point_from_file(path: str | os.PathLike[str]) -> tuple[SweepPoint, SweepJob]:
+    """The worker's side of `_spawn`: the point file back into a point and its job."""
+    return point_from_dict(json.loads(Path(path).read_text()))
+
+
+def point_from_dict(spec: dict[str, Any]) -> tuple[SweepPoint, SweepJob]:
+    config = RunConfig.from_dict(spec["config"])
+    job = SweepJob(**{**spec["job"], "csv": Path(spec["job"]["csv"])})
+    point = SweepPoint(spec["knob"], spec["value"], spec["seed"], config, spec["config_hash"], Path(spec["run_dir"]))
+    return point, job

@@ -1,0 +1,209 @@
+"""A sweep survives kill -9, never duplicates or loses a point, and shares one CSV between processes.
+
+Training and probing are replaced by a fake module (named by "module:function", the same way the
+GPU worker is told what to run) that checkpoints one "epoch" at a time, so these tests exercise
+the real resume, locking, subprocess and CSV paths in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from infomin_cli.config import RunConfig
+from infomin_cli.errors import InfominError
+from infomin_cli.results.table import COLUMNS, read_results
+from infomin_cli.sweep.plan import completed_hashes, plan_points
+from infomin_cli.sweep.runner import SweepJob, point_to_dict, run_sweep
+from infomin_cli.views.base import VIEWS
+
+FAKE = '''
+import json, os, time
+from pathlib import Path
+
+from infomin_cli.errors import TrainingDiverged
+
+
+def register():
+    """Only the sweeping process needs the family; workers get resolved configs (and skip torch)."""
+    from infomin_cli.views.base import VIEWS, Knob, ViewFamily, register_family
+
+    if "fake-sweep-aug" not in VIEWS:
+        register_family(ViewFamily("fake-sweep-aug", "test", "-", (
+            Knob("fake-crop", "float", 0.2, "C.2", "crop", low=0.01, high=1.0),
+            Knob("fake-jitter", "float", 1.0, "C.2", "jitter", low=0.0, high=3.0),
+        ), build=lambda values, size: None))
+
+
+def pretrain(config, out_dir, resume=False, progress=False):
+    """One 'epoch' per FAKE_EPOCH_SECONDS; the checkpoint is the last finished epoch."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / "checkpoint.json"
+    start = json.loads(ckpt.read_text())["epoch"] if resume and ckpt.exists() else 0
+    with open(out / "starts.txt", "a") as handle:
+        handle.write(f"{start}\\n")
+    crop = float(config.knobs["fake-crop"])
+    if crop == 0.5 and os.environ.get("FAKE_DIVERGE"):
+        raise TrainingDiverged("loss became nan")
+    for epoch in range(start, config.epochs):
+        time.sleep(float(os.environ.get("FAKE_EPOCH_SECONDS", "0")))
+        tmp = out / "checkpoint.tmp"
+        tmp.write_text(json.dumps({"epoch": epoch + 1}))
+        os.replace(tmp, ckpt)
+    (out / "gpu.txt").write_text(os.environ.get("CUDA_VISIBLE_DEVICES", "-"))
+    return {"run_id": out.name, "i_nce": 2.0 + crop + 0.01 * config.seed}
+
+
+def probe_run(run_dir, label="class", results=None, epochs=100, device="auto", knob=None):
+    return {"run_id": Path(run_dir).name, "metric_name": "top1", "metric_value": 60.0, "probe_label": label,
+            "unit": "%", "views": "fake-sweep-aug"}
+'''
+
+SCRIPT = '''
+import json, sys
+from pathlib import Path
+from infomin_cli.sweep.runner import point_from_dict, run_sweep
+
+# points planned by the test (as the GPU worker receives them), so this process never imports torch
+specs = json.loads(Path(sys.argv[1]).read_text())
+points = [point_from_dict(spec)[0] for spec in specs]
+job = point_from_dict(specs[0])[1]
+run_sweep(points, job, gpus=sys.argv[2].split(",") if len(sys.argv) > 2 else [], show=False)
+'''
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """The fake module on sys.path (for us and for child processes) and its family registered."""
+    (tmp_path / "fake_point.py").write_text(FAKE)
+    (tmp_path / "sweep_script.py").write_text(SCRIPT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.delitem(sys.modules, "fake_point", raising=False)
+    monkeypatch.delitem(VIEWS._items, "fake-sweep-aug", raising=False)
+    import fake_point
+
+    fake_point.register()
+    yield tmp_path
+    VIEWS._items.pop("fake-sweep-aug", None)
+
+
+def _points(root: Path):
+    return plan_points(RunConfig(epochs=4), VIEWS.get("fake-sweep-aug"), "fake-crop", [0.1, 0.5, 1.0], 2, root / "runs")
+
+
+def _job(root: Path) -> SweepJob:
+    return SweepJob(csv=root / "sweep.csv", pretrain="fake_point:pretrain", probe="fake_point:probe_run")
+
+
+def _sweep(root: Path, *extra: str, **env: str) -> subprocess.Popen:
+    plan = root / "plan.json"
+    plan.write_text(json.dumps([point_to_dict(p, _job(root)) for p in _points(root)]))
+    return subprocess.Popen([sys.executable, str(root / "sweep_script.py"), str(plan), *extra],
+                            env={**os.environ, **env}, stderr=subprocess.PIPE)
+
+
+def _assert_each_point_exactly_once(root: Path) -> None:
+    rows = read_results(root / "sweep.csv", required=COLUMNS)
+    assert sorted(rows["config_hash"]) == sorted(p.config_hash for p in _points(root))
+
+
+def test_points_differ_only_in_knob_and_seed_and_carry_the_familys_defaults(fake):
+    points = _points(fake)
+    assert [(p.value, p.seed) for p in points] == [(0.1, 0), (0.5, 0), (1.0, 0), (0.1, 1), (0.5, 1), (1.0, 1)]
+    assert points[0].config.knobs == {"fake-crop": 0.1, "fake-jitter": 1.0}
+    assert len({p.config_hash for p in points}) == 6 and points[0].config_hash in points[0].run_dir.name
+
+
+def test_rows_say_which_point_they_are(fake):
+    run_sweep(_points(fake), _job(fake), gpus=[], show=False)
+    rows = read_results(fake / "sweep.csv", required=COLUMNS)
+    assert list(rows["knob_name"].unique()) == ["fake-crop"]
+    assert sorted(zip(rows["knob_value"], rows["seed"], strict=True)) == sorted(
+        [(v, s) for v in (0.1, 0.5, 1.0) for s in (0, 1)])
+    assert rows.loc[rows["knob_value"] == 1.0, "i_nce"].tolist() == pytest.approx([3.0, 3.01])
+
+
+def test_rerun_skips_complete_points_by_hash_not_position(fake):
+    points = _points(fake)
+    run_sweep(points[:2], _job(fake), gpus=[], show=False)
+    run_sweep(list(reversed(points)), _job(fake), gpus=[], show=False)  # same points, other order, more of them
+    _assert_each_point_exactly_once(fake)
+    assert (points[0].run_dir / "starts.txt").read_text() == "0\n"  # trained once, never again
+
+
+def test_kill_9_mid_sweep_then_rerun_loses_and_duplicates_nothing(fake):
+    proc = _sweep(fake, FAKE_EPOCH_SECONDS="0.15")
+    csv, deadline = fake / "sweep.csv", time.time() + 40
+    while time.time() < deadline:  # wait until two rows are in and a third point is mid-training
+        time.sleep(0.05)
+        if csv.is_file() and len(csv.read_text().splitlines()) >= 3 and any(
+            (p.run_dir / "checkpoint.json").is_file() for p in _points(fake)[2:]
+        ):
+            break
+    else:
+        proc.kill()
+        pytest.fail(f"the sweep never got going: {proc.communicate()[1].decode()[-500:]}")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = completed_hashes(csv)
+    assert 2 <= len(done_before) < 6
+
+    rerun = _sweep(fake)
+    assert rerun.wait(timeout=60) == 0, rerun.stderr.read().decode()[-800:]
+    _assert_each_point_exactly_once(fake)
+    starts = {p.config_hash: (p.run_dir / "starts.txt").read_text().split() for p in _points(fake)}
+    assert all(starts[h] == ["0"] for h in done_before)  # finished points were not retrained
+    resumed = [s for s in starts.values() if len(s) == 2]
+    assert resumed and int(resumed[0][1]) > 0  # the point in flight continued from its checkpoint
+
+
+def test_concurrent_sweeps_share_the_points_and_the_csv(fake):
+    procs = [_sweep(fake, FAKE_EPOCH_SECONDS="0.05") for _ in range(3)]
+    for proc in procs:
+        assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()[-800:]
+    _assert_each_point_exactly_once(fake)  # every row whole, none twice, none missing
+    assert all((p.run_dir / "starts.txt").read_text() == "0\n" for p in _points(fake))
+
+
+def test_several_gpus_run_one_worker_process_per_device(fake):
+    proc = _sweep(fake, "0,1", FAKE_EPOCH_SECONDS="0.05")
+    assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()[-800:]
+    _assert_each_point_exactly_once(fake)
+    assert {(p.run_dir / "gpu.txt").read_text() for p in _points(fake)} == {"0", "1"}
+
+
+def test_a_diverged_point_is_reported_and_the_rest_of_the_curve_still_runs(fake, monkeypatch):
+    monkeypatch.setenv("FAKE_DIVERGE", "1")
+    with pytest.raises(InfominError, match=r"2 of 6 points failed \(fake-crop=0.5 seed 0: loss became nan"):
+        run_sweep(_points(fake), _job(fake), gpus=[], show=False)
+    assert len(completed_hashes(fake / "sweep.csv")) == 4
+
+
+def test_live_display_renders_the_finished_points_table(fake, capsys):
+    from rich.console import Console
+
+    from infomin_cli.sweep.display import SweepDisplay
+
+    console = Console(record=True, width=120, force_terminal=False)
+    display = SweepDisplay("toy sweep", total=2, enabled=False, console=console)
+    point = _points(fake)[0]
+    display.point_done(point, {"i_nce": 2.1234, "metric_value": 61.5, "wall_seconds": 12.0})
+    console.print(display)
+    text = console.export_text()
+    assert "toy sweep" in text and "0.1" in text and "2.123" in text and "61.50" in text
+
+
+def test_family_defaults_give_the_same_hash_the_trainer_saves(fake):
+    from infomin_cli.engine.run import validate
+
+    point = _points(fake)[0]
+    assert validate(point.config).hash() == point.config_hash
