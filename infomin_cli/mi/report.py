@@ -28,7 +28,7 @@ def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, 
     if n == 1:
         return mean, mean, mean
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     return mean, mean - half, mean + half
 
 

@@ -1,0 +1,149 @@
+"""Held-out I_NCE of image views: a trained run's own encoders+heads, or a fresh critic.
+
+This is the number on the x-axis of the reverse-U, so it is reported as an `Estimate`: K, log K,
+a 95 % interval over held-out batches of the test split, the same statistic on training images
+(the gap shows over-fitting), and the saturation flag. With `negatives=N`, each query batch is
+scored against a memory of N held-out keys (its own B positives plus N - B other test images), so
+K = N and the log K ceiling rises: the way to see past a saturated in-batch estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from infomin_cli.engine.device import autocast, make_generator
+from infomin_cli.errors import InfominError
+from infomin_cli.mi.estimators import infonce
+from infomin_cli.mi.report import Estimate, from_batches
+from infomin_cli.mi.train import fit_critic
+
+Embedder = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+@torch.no_grad()
+def _embed_all(model: Embedder, views, images: torch.Tensor, chunk: int, device: torch.device, seed: int):
+    generator = make_generator(device, seed)
+    z1s, z2s = [], []
+    for start in range(0, len(images), chunk):
+        v1, v2 = views(images[start : start + chunk].to(device), generator)
+        with autocast(device):
+            z1, z2 = model(v1, v2)
+        z1s.append(z1.float())
+        z2s.append(z2.float())
+    return torch.cat(z1s), torch.cat(z2s)
+
+
+@torch.no_grad()
+def batch_values(
+    model: Embedder,
+    views,
+    images: torch.Tensor,
+    batch_size: int,
+    temperature: float,
+    device: torch.device,
+    n_batches: int = 50,
+    negatives: int | None = None,
+    seed: int = 1,
+) -> list[float]:
+    """Per-batch I_NCE (nats) on `images`. In-batch: symmetric, as the runs are trained (mean of
+    the v1->v2 and v2->v1 directions, each <= log B). With negatives: v1 queries against N keys."""
+    n_batches = min(n_batches, len(images) // batch_size)
+    if n_batches < 1:
+        raise InfominError(f"need at least one batch of {batch_size} images, have {len(images)}")
+    if negatives is not None and not batch_size <= negatives <= len(images):
+        raise InfominError(
+            f"--negatives {negatives} must be between the batch size {batch_size} and the {len(images)} held-out images"
+        )
+    pool = len(images) if negatives else n_batches * batch_size
+    z1, z2 = _embed_all(model, views, images[:pool], batch_size, device, seed)
+    generator = torch.Generator().manual_seed(seed)
+    values: list[float] = []
+    for b in range(n_batches):
+        rows = torch.arange(b * batch_size, (b + 1) * batch_size)
+        if negatives is None:
+            scores = z1[rows] @ z2[rows].T / temperature
+            values.append(float(0.5 * (infonce(scores) + infonce(scores.T))))
+            continue
+        others = torch.ones(len(z2), dtype=torch.bool)
+        others[rows] = False
+        candidates = others.nonzero().squeeze(1)
+        extra = candidates[torch.randperm(len(candidates), generator=generator)[: negatives - batch_size]]
+        keys = torch.cat([z2[rows], z2[extra.to(z2.device)]])
+        values.append(float(infonce(z1[rows] @ keys.T / temperature)))
+    return values
+
+
+def heldout_estimate(
+    model: Embedder,
+    views,
+    images: torch.Tensor,
+    batch_size: int,
+    temperature: float = 1.0,
+    device: torch.device | str = "cpu",
+    negatives: int | None = None,
+    n_batches: int = 50,
+    train_images: torch.Tensor | None = None,
+    seed: int = 1,
+    note: str = "",
+) -> Estimate:
+    """Held-out I_NCE of `model(v1, v2) -> (z1, z2)` with scores z1 z2^T / temperature.
+
+    This is the function `sweep` calls per point: `images` is the test split (uint8 N,C,H,W),
+    `train_images` (optional) the pretraining images for the train value beside it.
+    """
+    device = torch.device(device)
+    was_training = getattr(model, "training", False)
+    if isinstance(model, nn.Module):
+        model.eval()
+    try:
+        held = batch_values(model, views, images, batch_size, temperature, device, n_batches, negatives, seed)
+        train = []
+        if train_images is not None:
+            train = batch_values(model, views, train_images, batch_size, temperature, device,
+                                 min(n_batches, 10), negatives, seed)
+    finally:
+        if isinstance(model, nn.Module):
+            model.train(was_training)
+    K = negatives or batch_size
+    note = note or ("in-batch, symmetric" if negatives is None else f"memory of {negatives} held-out keys")
+    return from_batches("infonce", held, K, train, None, note)
+
+
+def train_view_critic(
+    views,
+    train_images: torch.Tensor,
+    steps: int,
+    batch_size: int,
+    device: torch.device,
+    seed: int = 0,
+    lr: float = 1e-3,
+    on_step: Callable[[int, float], None] | None = None,
+) -> nn.Module:
+    """A fresh separable conv critic trained with InfoNCE on views of `train_images`."""
+    from infomin_cli.mi.critics import ViewCritic
+
+    torch.manual_seed(seed)
+    critic = ViewCritic(tuple(views.channels)).to(device)
+    view_generator = make_generator(device, seed)
+    train_images = train_images.to(device)
+
+    def sampler(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.randint(len(train_images), (n,), generator=generator)
+        return views(train_images[index.to(device)], view_generator)
+
+    fit_critic(critic, sampler, "infonce", steps, batch_size, lr, torch.Generator().manual_seed(seed), on_step=on_step)
+    return critic.eval()
+
+
+def critic_as_embedder(critic: nn.Module) -> Embedder:
+    """Wrap a `ViewCritic` so that `heldout_estimate` (temperature 1) scores it as g(v1) h(v2)^T."""
+    return lambda v1, v2: (critic.g(v1), critic.h(v2))
+
+
+def describe(estimate: Estimate) -> str:
+    ceiling = "SATURATED (> 0.9 log K)" if estimate.saturated else "below 0.9 log K"
+    return (f"I_NCE {estimate.value:.3f} {estimate.unit} [{estimate.ci_low:.3f}, {estimate.ci_high:.3f}], "
+            f"K={estimate.K}, log K={estimate.log_k:.3f}, {ceiling}")

@@ -1,0 +1,194 @@
+"""What `infomin mi-estimate` does, reachable without the CLI: build estimates for each input
+kind, print them, and turn each into one results-CSV row (existing columns only)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from infomin_cli import __version__
+from infomin_cli.errors import InfominError
+from infomin_cli.mi.report import Estimate
+from infomin_cli.results import append_row
+
+
+@dataclass
+class EstimateRow:
+    """One estimate plus the context a results row needs."""
+
+    estimate: Estimate
+    context: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.estimate.to_dict(), **{k: v for k, v in self.context.items() if k != "config"},
+                "warnings": self.warnings}
+
+
+def _hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def synthetic_rows(source: str, dim: int, mi: str, estimators: str, critic: str, steps: int | None,
+                   batch_size: int | None, eval_batches: int, clip: float, ksg_samples: int,
+                   seed: int) -> list[EstimateRow]:
+    from infomin_cli.mi.critics import CRITICS
+    from infomin_cli.mi.sources import get_source
+    from infomin_cli.mi.synthetic import estimate_synthetic, parse_estimators, parse_mi_list
+    from infomin_cli.mi.train import CriticSpec
+
+    get_source(source)
+    names = parse_estimators(estimators)
+    levels = parse_mi_list(mi)
+    if critic not in CRITICS:
+        raise InfominError(f"unknown critic {critic!r}; choose one of: {', '.join(CRITICS)}")
+    for name, value, low in (("--steps", steps, 1), ("--batch-size", batch_size, 2), ("--eval-batches", eval_batches, 1)):
+        if value is not None and value < low:
+            raise InfominError(f"{name} must be at least {low}, got {value}")
+    spec = CriticSpec(kind=critic, steps=steps or 1500, batch_size=batch_size or 128)
+    rows = []
+    for level in levels:
+        for name in names:
+            start = time.perf_counter()
+            estimate, warns = estimate_synthetic(source, dim, level, name, spec, seed, eval_batches, clip, ksg_samples)
+            config = {"source": source, "dim": dim, "mi": level, "estimator": name, "spec": spec.__dict__,
+                      "seed": seed, "eval_batches": eval_batches, "clip": clip, "ksg_samples": ksg_samples}
+            context = {
+                "run_id": f"synthetic-{source}-d{dim}-mi{level:g}-seed{seed}",
+                "config_hash": _hash(config),
+                "dataset": f"synthetic:{source}",
+                "knob_name": "mi",
+                "knob_value": level,
+                "seed": seed,
+                "encoder": "knn" if name == "ksg" else f"{critic}-mlp",
+                "objective": name,
+                "wall_seconds": time.perf_counter() - start,
+            }
+            rows.append(EstimateRow(estimate, context, warns))
+    return rows
+
+
+def run_rows(run: Path, negatives: int | None, eval_batches: int, seed: int, device: str) -> list[EstimateRow]:
+    from infomin_cli.engine.run import load_run
+    from infomin_cli.mi.heldout import heldout_estimate
+
+    start = time.perf_counter()
+    loaded = load_run(run, device)
+    config = loaded.config
+    estimate = heldout_estimate(loaded.model, loaded.views, loaded.dataset.test.images, config.batch_size,
+                                config.temperature, loaded.device, negatives, eval_batches,
+                                loaded.dataset.pretrain.images, seed=seed + 1)
+    knob_name, knob_value = _main_knob(config.views, config.knobs)
+    context = {
+        "run_id": Path(run).name, "config_hash": config.hash(), "dataset": config.dataset, "views": config.views,
+        "knob_name": knob_name, "knob_value": knob_value, "seed": config.seed, "encoder": config.encoder,
+        "head": config.head, "objective": config.objective, "temperature": config.temperature,
+        "epochs": config.epochs, "wall_seconds": time.perf_counter() - start,
+    }
+    return [EstimateRow(estimate, context)]
+
+
+def views_rows(views: str, knobs: list[str] | None, dataset: str, data_root: Path | None, steps: int | None,
+               batch_size: int | None, eval_batches: int, seed: int, device: str) -> list[EstimateRow]:
+    import torch
+
+    from infomin_cli.data import load_dataset
+    from infomin_cli.engine.device import pick_device
+    from infomin_cli.mi.heldout import critic_as_embedder, heldout_estimate, train_view_critic
+    from infomin_cli.views import VIEWS, parse_knob_args
+
+    start = time.perf_counter()
+    family = VIEWS.get(views)
+    given = parse_knob_args(knobs)
+    resolved = family.resolve(given)
+    data = load_dataset(dataset, data_root, None)
+    size = int(data.pretrain.images.shape[-1])
+    pair = family.make(given, size)
+    dev = pick_device(device)
+    steps, batch_size = steps or 300, batch_size or 64
+    critic = train_view_critic(pair, data.pretrain.images, steps, batch_size, dev, seed)
+    with torch.no_grad():
+        estimate = heldout_estimate(critic_as_embedder(critic), pair, data.test.images, batch_size, 1.0, dev,
+                                    None, eval_batches, data.pretrain.images, seed=seed + 1,
+                                    note=f"fresh conv critic, {steps} steps")
+    knob_name, knob_value = _main_knob(views, given or resolved)
+    config = {"views": views, "knobs": resolved, "dataset": dataset, "steps": steps, "batch": batch_size, "seed": seed}
+    context = {
+        "run_id": f"critic-{views}-" + "-".join(f"{k}{v}" for k, v in sorted(resolved.items())) + f"-seed{seed}",
+        "config_hash": _hash(config), "dataset": dataset, "views": views, "knob_name": knob_name,
+        "knob_value": knob_value, "seed": seed, "encoder": "small-conv-critic", "objective": "infonce",
+        "wall_seconds": time.perf_counter() - start,
+    }
+    return [EstimateRow(estimate, context)]
+
+
+def _main_knob(views: str, knobs: dict[str, Any]) -> tuple[str, Any]:
+    """The family's first knob that was given (or its first knob), for the knob columns."""
+    from infomin_cli.views import VIEWS
+
+    family = VIEWS.get(views)
+    for knob in family.knobs:
+        if knob.name in knobs:
+            return knob.name, knobs[knob.name]
+    return ("", "") if not family.knobs else (family.knobs[0].name, knobs.get(family.knobs[0].name, ""))
+
+
+def result_row(row: EstimateRow) -> dict[str, Any]:
+    est = row.estimate
+    nats = est.to("nats")
+    out = {k: v for k, v in row.context.items()}
+    out.update(
+        timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        K=est.K,
+        i_nce=nats.value if est.estimator == "infonce" else None,
+        probe_label="",
+        metric_name=f"mi:{est.estimator}",
+        metric_value=est.value,
+        metric_ci_low=est.ci_low,
+        metric_ci_high=est.ci_high,
+        unit=est.unit,
+        infomin_version=__version__,
+    )
+    return out
+
+
+def append_result(path: Path, row: EstimateRow) -> None:
+    append_row(path, result_row(row))
+
+
+def print_table(rows: list[EstimateRow], seconds: float, results: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:  # piped or captured: don't squeeze the table into 80 columns
+        console = Console(width=140)
+    unit = rows[0].estimate.unit if rows else "nats"
+    table = Table(title=f"mutual information ({unit}); 95% CI over held-out batches; sat = value > 0.9 log K")
+    for name in ("input", "true", "estimator", "value", "95% CI", "train", "K", "log K", "sat"):
+        table.add_column(name, justify="left" if name in ("input", "estimator") else "right", no_wrap=True)
+
+    def fmt(v: float | None) -> str:
+        return "" if v is None else ("nan" if math.isnan(v) else f"{v:.3f}")
+
+    notes: dict[str, None] = {}
+    for row in rows:
+        e = row.estimate
+        label = row.context.get("views") or row.context.get("dataset", "")
+        label = label.removeprefix("synthetic:")
+        table.add_row(label, fmt(e.true_mi), e.estimator, fmt(e.value), f"[{fmt(e.ci_low)}, {fmt(e.ci_high)}]",
+                      fmt(e.train_value), str(e.K), fmt(e.log_k), "YES" if e.saturated else "no")
+        if e.note:
+            notes[f"{e.estimator}: {e.note.split(', ', 1)[-1] if e.estimator != 'ksg' else e.note}"] = None
+        for text in row.warnings:
+            notes[f"[yellow]warning[/yellow] {e.estimator}: {text}"] = None
+    console.print(table)
+    for text in notes:
+        console.print(text)
+    console.print(f"{len(rows)} estimate(s) in {seconds:.1f}s" + (f"; rows appended to {results}" if results else ""))
