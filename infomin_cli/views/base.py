@@ -101,6 +101,10 @@ class ViewFamily:
         """Fill in defaults and validate every given knob."""
         values: dict[str, KnobValue] = {k.name: k.default for k in self.knobs}
         for name, raw in (given or {}).items():
+            if name in self.fixed:  # a resolved config hands fixed knobs back; they must not change
+                if str(raw) != str(self.fixed[name]):
+                    raise InfominError(f"view {self.name!r} fixes {name}={self.fixed[name]}; use {self.aliases_of} to vary it")
+                continue
             values[name] = self.knob(name).parse(raw)
         values.update(self.fixed)
         return values

@@ -1,0 +1,95 @@
+"""Turn a config into the objects of a run, and a run folder back into them.
+
+A run folder holds `config.yaml` (the resolved config), `checkpoint.pt` (model, optimiser,
+schedule, RNG state and epoch: everything needed to continue identically), `metrics.csv` (one row
+per epoch) and `summary.json` (written when training finishes).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from infomin_cli.config import RunConfig
+from infomin_cli.data import Dataset, load_dataset
+from infomin_cli.data.base import DATASETS
+from infomin_cli.engine.device import pick_device
+from infomin_cli.errors import InfominError
+from infomin_cli.models import ENCODERS, HEADS, ContrastiveModel, build_model
+from infomin_cli.objectives import OBJECTIVES
+from infomin_cli.views import VIEWS, ViewPair
+
+CONFIG, CHECKPOINT, SUMMARY, METRICS = "config.yaml", "checkpoint.pt", "summary.json", "metrics.csv"
+
+
+def validate(config: RunConfig) -> RunConfig:
+    """Check every name and number before any data is read; knobs come back resolved (defaults
+    filled in), so that `--knob crop-scale=0.2` and the default 0.2 hash the same."""
+    family = VIEWS.get(config.views)
+    ENCODERS.get(config.encoder)
+    HEADS.get(config.head)
+    OBJECTIVES.get(config.objective)
+    DATASETS.get(config.dataset)
+    for name, low in (("batch_size", 2), ("epochs", 1), ("feat_dim", 1)):
+        if int(getattr(config, name)) < low:
+            raise InfominError(f"--{name.replace('_', '-')} must be at least {low}")
+    if not config.temperature > 0 or not config.lr > 0:
+        raise InfominError("--temperature and --lr must be positive")
+    if config.optimizer not in ("sgd", "adam"):
+        raise InfominError(f"--optimizer {config.optimizer!r} is not valid; choose sgd or adam")
+    resolved = family.resolve(config.knobs)
+    return config.merged({}) if resolved == config.knobs else _with_knobs(config, resolved)
+
+
+def _with_knobs(config: RunConfig, knobs: dict[str, Any]) -> RunConfig:
+    data = config.to_dict()
+    data["knobs"] = knobs
+    return RunConfig.from_dict(data)
+
+
+def image_size_of(config: RunConfig, dataset: Dataset) -> int:
+    return int(config.image_size or dataset.pretrain.images.shape[-1])
+
+
+def build_views(config: RunConfig, image_size: int) -> ViewPair:
+    return VIEWS.get(config.views).make(config.knobs, image_size)
+
+
+@dataclass
+class LoadedRun:
+    folder: Path
+    config: RunConfig
+    dataset: Dataset
+    views: ViewPair
+    model: ContrastiveModel
+    device: torch.device
+    image_size: int
+    summary: dict[str, Any]
+    trained: bool
+
+
+def load_run(folder: str | Path, device: str = "auto", random_init: bool = False) -> LoadedRun:
+    """Rebuild a run from its folder. With `random_init`, the same architecture with fresh weights
+    (the baseline a probe of a trained encoder must beat)."""
+    folder = Path(folder)
+    if not (folder / CONFIG).is_file():
+        raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")
+    config = RunConfig.load(folder / CONFIG)
+    dev = pick_device(device)
+    dataset = load_dataset(config.dataset, config.data_root, config.image_size)
+    size = image_size_of(config, dataset)
+    views = build_views(config, size)
+    torch.manual_seed(config.seed)
+    model = build_model(config, views.channels, views.shared_encoder)
+    trained = not random_init
+    if trained:
+        if not (folder / CHECKPOINT).is_file():
+            raise InfominError(f"{folder} has no {CHECKPOINT} yet; train it with `infomin pretrain --out {folder}`")
+        state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+    summary = json.loads((folder / SUMMARY).read_text()) if (folder / SUMMARY).is_file() else {}
+    return LoadedRun(folder, config, dataset, views, model.to(dev).eval(), dev, size, summary, trained)
