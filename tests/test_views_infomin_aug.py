@@ -176,3 +176,11 @@ def test_bad_knob_name_and_out_of_range_values_list_what_is_valid():
         family.make({"jitter": "9"}, 32)
     with pytest.raises(InfominError, match="crop\\+jitter"):
         family.make({"level": "everything"}, 32)
+
+
+def test_sharpness_matches_torchvision_adjust_sharpness_per_sample():
+    x = _images(2).float() / 255
+    factors = [1.9, 0.3]
+    out = _photometric("Sharpness", x, (torch.tensor(factors) - 0.1) / 1.8 * 10)
+    for b, f in enumerate(factors):
+        assert (out[b] - TF.adjust_sharpness(x[b], f)).abs().max() < 1e-5

@@ -52,10 +52,12 @@ def _enhance_factor(level: torch.Tensor) -> torch.Tensor:
 
 
 def _sharpness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """PIL ImageEnhance.Sharpness: blend with the SMOOTH-filtered image; border pixels unchanged."""
-    kernel = x.new_tensor([[1.0, 1.0, 1.0], [1.0, 5.0, 1.0], [1.0, 1.0, 1.0]]) / 13.0
-    channels = x.shape[1]
-    smooth = F.conv2d(x, kernel.expand(channels, 1, 3, 3), groups=channels)
+    """PIL ImageEnhance.Sharpness: blend with the SMOOTH-filtered image; border pixels unchanged.
+
+    SMOOTH is [[1,1,1],[1,5,1],[1,1,1]] / 13 = (9 * mean3x3 + 4 * centre) / 13, computed with one
+    average pool (much faster on CPU than a grouped convolution).
+    """
+    smooth = (9.0 * F.avg_pool2d(x, 3, stride=1) + 4.0 * x[..., 1:-1, 1:-1]) / 13.0
     inner = x[..., 1:-1, 1:-1]
     f = factor.view(-1, 1, 1, 1)
     out = x.clone()
