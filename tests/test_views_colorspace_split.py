@@ -61,6 +61,8 @@ def test_bad_space_lists_the_valid_spaces():
         VIEWS.get("colorspace-split").make({"space": "cmyk"}, 16)
 
 
-def test_shortcut_has_no_space_knob_to_override():
-    with pytest.raises(InfominError, match="its knobs: crop-scale"):
+def test_shortcut_refuses_another_space_and_points_to_colorspace_split():
+    with pytest.raises(InfominError, match="fixes space=lab.*colorspace-split"):
         VIEWS.get("lab-split").make({"space": "hsv"}, 16)
+    with pytest.raises(InfominError, match="its knobs: crop-scale"):
+        VIEWS.get("lab-split").make({"sigma": "1"}, 16)
