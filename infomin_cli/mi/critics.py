@@ -68,13 +68,22 @@ class SmallConvEmbedding(nn.Module):
 
 
 class ViewCritic(nn.Module):
-    """Separable critic over two image views, S = g(v1) h(v2)^T, one tower per view (the views
-    may have different channel counts, e.g. L vs ab)."""
+    """Separable critic over two image views, S = <g(v1), h(v2)> / tau on the unit sphere, one
+    tower per view (the views may have different channel counts, e.g. L vs ab).
 
-    def __init__(self, channels: tuple[int, int], width: int = 32, embed_dim: int = 64) -> None:
+    Normalised embeddings with a fixed temperature (as the runs' own heads) bound |S| <= 1/tau, so
+    a young critic cannot produce the wild score scales that drove held-out I_NCE below 0."""
+
+    def __init__(self, channels: tuple[int, int], width: int = 32, embed_dim: int = 64, temperature: float = 0.1) -> None:
         super().__init__()
         self.g = SmallConvEmbedding(channels[0], width, embed_dim)
         self.h = SmallConvEmbedding(channels[1], width, embed_dim)
+        self.temperature = temperature
+
+    def embed(self, v1: torch.Tensor, v2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        normalize = nn.functional.normalize
+        return normalize(self.g(v1), dim=1), normalize(self.h(v2), dim=1)
 
     def forward(self, v1: torch.Tensor, v2: torch.Tensor) -> torch.Tensor:
-        return self.g(v1) @ self.h(v2).T
+        z1, z2 = self.embed(v1, v2)
+        return z1 @ z2.T / self.temperature

@@ -139,8 +139,8 @@ def train_view_critic(
 
 
 def critic_as_embedder(critic: nn.Module) -> Embedder:
-    """Wrap a `ViewCritic` so that `heldout_estimate` (temperature 1) scores it as g(v1) h(v2)^T."""
-    return lambda v1, v2: (critic.g(v1), critic.h(v2))
+    """A `ViewCritic` as `model(v1, v2) -> (z1, z2)`; score with `temperature=critic.temperature`."""
+    return critic.embed
 
 
 def describe(estimate: Estimate) -> str:

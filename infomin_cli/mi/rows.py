@@ -114,7 +114,7 @@ def views_rows(views: str, knobs: list[str] | None, dataset: str, data_root: Pat
     steps, batch_size = steps or 300, batch_size or 64
     critic = train_view_critic(pair, data.pretrain.images, steps, batch_size, dev, seed)
     with torch.no_grad():
-        estimate = heldout_estimate(critic_as_embedder(critic), pair, data.test.images, batch_size, 1.0, dev,
+        estimate = heldout_estimate(critic_as_embedder(critic), pair, data.test.images, batch_size, critic.temperature, dev,
                                     None, eval_batches, data.pretrain.images, seed=seed + 1,
                                     note=f"fresh conv critic, {steps} steps")
     knob_name, knob_value = _main_knob(views, given or resolved)
