@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 
 def train_linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
-                       epochs: int = 100, lr: float = 1e-3, weight_decay: float = 5e-4, batch_size: int = 256,
+                       epochs: int = 100, lr: float = 1e-2, weight_decay: float = 5e-4, batch_size: int = 256,
                        seed: int = 0) -> float:
     """Returns top-1 accuracy (%) on the test split."""
     mean, std = train_x.mean(0, keepdim=True), train_x.std(0, keepdim=True).clamp_min(1e-6)

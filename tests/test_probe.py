@@ -1,0 +1,45 @@
+"""The probe: frozen features -> linear classifier -> one self-describing CSV row per label."""
+
+import pytest
+
+from infomin_cli.engine.pretrain import pretrain
+from infomin_cli.engine.run import validate
+from infomin_cli.errors import InfominError
+from infomin_cli.evaluate.linear import train_linear_probe
+from infomin_cli.evaluate.probe import probe_run
+from infomin_cli.results import read_results
+
+
+def test_linear_probe_separates_linearly_separable_features():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(200) % 4
+    x = torch.nn.functional.one_hot(y, 4).float() * 3 + torch.randn(200, 4, generator=g) * 0.3
+    assert train_linear_probe(x[:150], y[:150], x[150:], y[150:], epochs=100) == 100.0
+
+
+def test_probe_rows_describe_the_run(tmp_path, tiny_config):
+    pretrain(tiny_config, tmp_path / "run", progress=False)
+    csv = tmp_path / "results.csv"
+    row = probe_run(tmp_path / "run", "class", results=csv, epochs=5)
+    probe_run(tmp_path / "run", "colour", results=csv, epochs=5)
+    probe_run(tmp_path / "run", "class", random_init=True, results=csv, epochs=5)
+    frame = read_results(csv)
+    assert frame["probe_label"].tolist() == ["class", "colour", "class"]
+    assert frame["run_id"].tolist()[-1] == "run+random-init"
+    assert 0 <= row["metric_value"] <= 100 and row["K"] == 32 and row["config_hash"] == validate(tiny_config).hash()
+    assert row["knob_name"] == "crop-scale" and row["probe_layer"] == "conv4"
+
+
+def test_unknown_label_or_layer_lists_the_valid_ones(tmp_path, tiny_config):
+    pretrain(tiny_config, tmp_path / "run", progress=False)
+    with pytest.raises(InfominError, match="class, colour"):
+        probe_run(tmp_path / "run", "digit", results=None)
+    with pytest.raises(InfominError, match="conv1"):
+        probe_run(tmp_path / "run", "class", layer="fc9", results=None)
+
+
+def test_a_folder_that_is_not_a_run_is_named(tmp_path):
+    with pytest.raises(InfominError, match="not a run folder"):
+        probe_run(tmp_path, results=None)
