@@ -129,14 +129,14 @@ def views_rows(views: str, knobs: list[str] | None, dataset: str, data_root: Pat
 
 
 def _main_knob(views: str, knobs: dict[str, Any]) -> tuple[str, Any]:
-    """The family's first knob that was given (or its first knob), for the knob columns."""
+    """The family's first knob with a value in `knobs`, for the knob columns ('' when none)."""
     from infomin_cli.views import VIEWS
 
     family = VIEWS.get(views)
     for knob in family.knobs:
         if knob.name in knobs:
             return knob.name, knobs[knob.name]
-    return ("", "") if not family.knobs else (family.knobs[0].name, knobs.get(family.knobs[0].name, ""))
+    return "", ""
 
 
 def result_row(row: EstimateRow) -> dict[str, Any]:
