@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` (install + pretrain + probe on the embedded data)
+# and `make test`. Everything installs into .venv; nothing is downloaded at run time.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+INFOMIN := $(VENV)/bin/infomin
+# One torch thread per process unless told otherwise: on small shared CPUs, more threads than
+# free cores made views and training many times slower (see benchmarks/RESULTS.md).
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: install demo test test-fast bench lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[dev]'
+	touch $@
+
+demo: install
+	$(INFOMIN) pretrain --preset demo --out runs/demo --resume
+	$(INFOMIN) probe runs/demo --label class --label background --label position --results results/demo.csv
+	$(INFOMIN) probe runs/demo --random-init --label class --label background --label position --results results/demo.csv
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m benchmarks.bench_pretrain_step
+	$(PY) -m benchmarks.bench_views
+	$(PY) -m benchmarks.bench_mi_staircase
+
+lint: install
+	$(VENV)/bin/ruff check infomin_cli tests benchmarks
+
+clean:
+	rm -rf runs/demo results/demo.csv

@@ -1,0 +1,71 @@
+"""`infomin datasets`: what can be read, from where, with which labels; and a grid of samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+# name -> (what it needs on disk, labels); the loaders themselves live in infomin_cli.data
+NEEDS = {
+    "embedded": ("nothing: generated from installed packages, cached", "class, background, position, font"),
+    "stl10": ("--data-root with stl10_binary/*.bin (official binary files)", "class"),
+    "cifar10": ("--data-root with cifar-10-batches-py/ (python pickles), resized to 64 px", "class"),
+    "div2k": ("--data-root with DIV2K_train_HR/ (+ DIV2K_valid_HR/) or a folder of images", "image"),
+    "highres": ("nothing: scikit-image / scikit-learn sample photos", "image"),
+}
+
+
+def register(app: typer.Typer) -> None:
+    sub = typer.Typer(help="List datasets, or save a grid of samples.", invoke_without_command=True)
+    app.add_typer(sub, name="datasets")
+
+    @sub.callback()
+    def list_datasets(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand:
+            return
+        from infomin_cli.data import DATASETS
+
+        table = Table(title="datasets (never downloaded)")
+        for column in ("name", "needs", "labels"):
+            table.add_column(column)
+        for name in DATASETS.names():
+            needs, labels = NEEDS.get(name, ("", ""))
+            table.add_row(name, needs, labels)
+        Console().print(table)
+
+    @sub.command("show")
+    def show(
+        name: str = typer.Argument("embedded"),
+        data_root: Path = typer.Option(None),
+        n: int = typer.Option(64, help="How many samples (a square grid)."),
+        out: Path = typer.Option(Path("samples.png")),
+        scale: int = typer.Option(3, help="Pixel upscaling for readability."),
+    ) -> None:
+        """Save a grid of the first N test images, with their labels printed."""
+        import math
+
+        import torch
+        from PIL import Image
+
+        from infomin_cli.data import load_dataset
+
+        data = load_dataset(name, data_root)
+        images = data.test.images[:n]
+        side = math.ceil(math.sqrt(len(images)))
+        h, w = images.shape[-2:]
+        grid = torch.full((3, side * (h + 2), side * (w + 2)), 255, dtype=torch.uint8)
+        for i, image in enumerate(images):
+            r, c = divmod(i, side)
+            grid[:, r * (h + 2) + 1 : r * (h + 2) + 1 + h, c * (w + 2) + 1 : c * (w + 2) + 1 + w] = image[:3]
+        picture = Image.fromarray(grid.permute(1, 2, 0).numpy())
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        picture.save(out)
+        for key, values in data.test.labels.items():
+            names = data.label_names.get(key)
+            shown = [names[v] if names else str(v) for v in values[: min(n, 16)].tolist()]
+            typer.echo(f"{key:>10}: {' '.join(shown)}{' ...' if n > 16 else ''}")
+        typer.echo(f"wrote {out}")
