@@ -43,6 +43,8 @@ def register(app: typer.Typer) -> None:
         from infomin_cli.sweep.spec import find_knob, format_value, parse_spec
 
         plan: dict[str, Any] = dict(get_preset(preset).get("sweep") or {}) if preset else {}
+        if scale == "paper":  # the seed's own points, seeds and probe length
+            plan.update(plan.pop("paper", None) or {})
         knob = knob or plan.get("knob")
         spec = spec or (str(plan["spec"]) if "spec" in plan else None)
         if not knob or not spec:

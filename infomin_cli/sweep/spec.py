@@ -22,8 +22,9 @@ SPEC_FORMS = "a:b, a:b:n, a:b:n:log, a comma list (v1,v2,...) or one value"
 def find_knob(name: str, views: str | None = None) -> tuple[ViewFamily, Knob]:
     """The family that owns knob `name`: the `--views` family when given, else the one declaring it.
 
-    Alias families (e.g. `lab-split`, a fixed `colorspace-split`) are skipped when searching, so a
-    knob is owned by exactly one real family; if two real families share a name, the user picks.
+    Alias families (e.g. `lab-split`, a fixed `colorspace-split`) are skipped when searching. A
+    knob several families share (every family has a `crop-scale`) belongs to the one that declares
+    it first, as its main knob (`infomin-aug`); if that still leaves several, the user picks.
     """
     from infomin_cli.views import VIEWS
 
@@ -33,6 +34,9 @@ def find_knob(name: str, views: str | None = None) -> tuple[ViewFamily, Knob]:
     owners = [f for _, f in VIEWS.items() if f.aliases_of is None and any(k.name == name for k in f.knobs)]
     if len(owners) == 1:
         return owners[0], owners[0].knob(name)
+    primary = [f for f in owners if f.knobs[0].name == name]
+    if len(owners) > 1 and len(primary) == 1:
+        return primary[0], primary[0].knob(name)
     if len(owners) > 1:
         names = ", ".join(f.name for f in owners)
         raise InfominError(f"knob {name!r} belongs to several view families ({names}); pick one with --views")
