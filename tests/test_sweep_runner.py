@@ -197,9 +197,10 @@ def test_live_display_renders_the_finished_points_table(fake, capsys):
     display = SweepDisplay("toy sweep", total=2, enabled=False, console=console)
     point = _points(fake)[0]
     display.point_done(point, {"i_nce": 2.1234, "metric_value": 61.5, "wall_seconds": 12.0})
+    assert "fake-crop=0.1 seed 0: 2.123 nats, top1 61.50" in console.export_text()  # the --quiet line
     console.print(display)
     text = console.export_text()
-    assert "toy sweep" in text and "0.1" in text and "2.123" in text and "61.50" in text
+    assert "toy sweep" in text and "│ 0.1 " in text and "2.123" in text and "61.50" in text
 
 
 def test_family_defaults_give_the_same_hash_the_trainer_saves(fake):

@@ -58,7 +58,7 @@ class SweepDisplay:
         """Count a point (run now, or found in the CSV) and add it to the table."""
         self.finished.append((point, row, note))
         self.progress.advance(self.points_task)
-        if self.enabled and not self.console.is_terminal:  # logs get one line per point
+        if not (self.enabled and self.console.is_terminal):  # --quiet and logs: one line per point
             self.console.print(f"{point.name}: {_fmt(row.get('i_nce'))} nats, top1 {_fmt(row.get('metric_value'), 2)} {note}")
 
     def __rich__(self) -> Table:
