@@ -86,7 +86,9 @@ def run_sweep(
     `gpus` (CUDA_VISIBLE_DEVICES values) switches to one subprocess per device; by default that
     happens when more than one CUDA device is visible.
     """
-    gpus = visible_gpus() if gpus is None else list(gpus)
+    if gpus is None:  # an explicit --device cpu or cuda:N keeps the sweep in this process
+        gpus = visible_gpus() if points and points[0].config.device in ("auto", "cuda") else []
+    gpus = list(gpus)
     done = completed_hashes(job.csv, job.label)
     todo = [p for p in points if p.config_hash not in done]
     failures: list[str] = []
@@ -177,7 +179,9 @@ def _run_parallel(todo: list[SweepPoint], job: SweepJob, gpus: list[str], displa
 
 def _spawn(point: SweepPoint, job: SweepJob, gpu: str) -> subprocess.Popen:
     point.run_dir.mkdir(parents=True, exist_ok=True)
-    (point.run_dir / POINT_FILE).write_text(json.dumps(point_to_dict(point, job), default=str))
+    spec = point_to_dict(point, job)
+    spec["config"]["device"] = "auto"  # the one GPU this worker sees (device is not part of the hash)
+    (point.run_dir / POINT_FILE).write_text(json.dumps(spec, default=str))
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
     log = open(point.run_dir / WORKER_LOG, "ab")  # noqa: SIM115 - the child owns it
     try:
