@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def sweep(
         knob: str = typer.Argument(None, help="The knob to sweep, e.g. crop-scale, sigma, space, distance."),
-        spec: str = typer.Argument(None, help="a:b, a:b:n, a:b:n:log, a comma list, or names for a choice knob."),
+        spec: str = typer.Argument(None, help="LOW:HIGH (6 points), LOW:HIGH:N, LOW:HIGH:N:log, a comma list, or names for a choice knob."),
         views: str = typer.Option(None, help="View family owning the knob (default: the one that declares it)."),
         seeds: int = typer.Option(None, help="Repeat each point with this many seeds (default 1, or the preset's)."),
         out: Path = typer.Option(None, help="Results CSV (default results/<preset or knob>.csv); rows are appended."),
