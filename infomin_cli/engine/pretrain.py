@@ -30,7 +30,7 @@ from infomin_cli.engine.checkpoint import atomic_torch_save, atomic_write_text
 from infomin_cli.engine.device import autocast, make_generator, pick_device
 from infomin_cli.engine.run import CHECKPOINT, CONFIG, METRICS, SUMMARY, build_views, image_size_of, validate
 from infomin_cli.errors import InfominError, TrainingDiverged
-from infomin_cli.evaluate.heldout import heldout_i_nce
+from infomin_cli.mi.heldout import heldout_estimate
 from infomin_cli.models import build_model
 from infomin_cli.objectives import OBJECTIVES
 
@@ -175,7 +175,8 @@ def pretrain(
         *_, row = (out / METRICS).read_text().strip().splitlines()
         last = {"loss": float(row.split(",")[1]), "i_nce": float(row.split(",")[2])}
     test_images = dataset.test.images
-    heldout = heldout_i_nce(model, views, test_images, batch, config.temperature, device, seed=config.seed + 1)
+    batch_held = min(batch, len(test_images))
+    heldout = heldout_estimate(model, views, test_images, batch_held, config.temperature, device, seed=config.seed + 1)
     summary = {
         "run_id": out.name,
         "config_hash": config.hash(),
@@ -183,13 +184,14 @@ def pretrain(
         "views": config.views,
         "knobs": config.knobs,
         "encoder": config.encoder,
-        "K": batch,
-        "log_K": math.log(batch),
+        "K": heldout.K,
+        "log_K": heldout.log_k,
         "loss": last["loss"],
         "i_nce_train": last["i_nce"],
-        "i_nce": heldout["mean"],
-        "i_nce_ci": [heldout["ci_low"], heldout["ci_high"]],
-        "i_nce_batches": heldout["batches"],
+        "i_nce": heldout.value,
+        "i_nce_ci": [heldout.ci_low, heldout.ci_high],
+        "i_nce_batches": heldout.n_batches,
+        "i_nce_saturated": heldout.saturated,
         "epochs": config.epochs,
         "image_size": size,
         "device": str(device),
