@@ -140,3 +140,21 @@ def test_categorical_knob_of_an_unknown_family_keeps_the_csv_order(tmp_path):
     path = tmp_path / "spaces.csv"
     path.write_text(CATEGORICAL.format(views="not-registered"))
     assert list(load_curves([path]).points["knob_value"]) == ["hsv", "rgb", "lab"]
+
+
+def test_shape_report_applies_the_two_standard_error_bar(hand_csv):
+    from infomin_cli.plots.curves import shape_report
+
+    (line,) = shape_report(load_curves([hand_csv]))
+    # best 71 ± 1 vs ends 59 ± 1 and 51 ± 1: gaps 12 and 20, s.e. of a difference sqrt(2)
+    assert line.startswith("reverse-U (> 2 s.e. above both ends)")
+    assert "0.08: +12.00 (8.5 s.e.)" in line and "I_NCE rises as the knob increases" in line
+
+
+def test_shape_report_says_when_the_best_point_is_an_end(tmp_path):
+    from infomin_cli.plots.curves import shape_report
+
+    path = tmp_path / "mono.csv"
+    path.write_text(HAND.replace("top1,70", "top1,40").replace("top1,72", "top1,41"))
+    (line,) = shape_report(load_curves([path]))
+    assert line.startswith("no interior maximum") and "best crop-scale=0.08" in line

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from infomin_cli.plots.curves import load_curves
+from infomin_cli.plots.curves import load_curves, shape_report
 from infomin_cli.plots.reverse_u import out_stem, write_figure
 
 
@@ -32,3 +32,5 @@ def register(app: typer.Typer) -> None:
                 f"{name}sweet spot {best['knob_name']}={best['knob_value']}: "
                 f"{best['y']:.2f} ± {best['y_se']:.2f} at I_NCE {best['x']:.3f} ± {best['x_se']:.3f} (n={best['n']})"
             )
+        for line in shape_report(curves):
+            typer.echo(line)

@@ -228,3 +228,39 @@ def _title(rows: pd.DataFrame) -> str:
 
     parts = [values("dataset"), values("views"), f"sweeping {values('knob_name')}" if values("knob_name") else ""]
     return " · ".join(p for p in parts if p) or "reverse-U"
+
+
+def shape_report(curves: Curves) -> list[str]:
+    """One line per series: is it a reverse-U, and does I_NCE move monotonically with the knob?
+
+    "Reverse-U" here is the issue's bar: the best mean is at an interior knob value and beats each
+    end by more than 2 standard errors of the difference, sqrt(se_best^2 + se_end^2).
+    """
+    lines = []
+    for series, group in curves.points.groupby("series", sort=False):
+        group = group.sort_values("order")
+        name = f"[{series}] " if series else ""
+        if len(group) < 3:
+            lines.append(f"{name}{len(group)} knob values: too few for a shape")
+            continue
+        sign = 1 if curves.higher_is_better else -1
+        best = group.loc[(sign * group["y"]).idxmax()]
+        margins = []
+        for end in (group.iloc[0], group.iloc[-1]):
+            gap = sign * (best["y"] - end["y"])
+            se = math.hypot(best["y_se"], end["y_se"])
+            margins.append(f"{end['knob_value']}: +{gap:.2f} ({gap / se:.1f} s.e.)" if se > 0 else
+                           f"{end['knob_value']}: +{gap:.2f}")
+        interior = best["knob_value"] not in (group.iloc[0]["knob_value"], group.iloc[-1]["knob_value"])
+        clears = interior and all(
+            sign * (best["y"] - end["y"]) > 2 * math.hypot(best["y_se"], end["y_se"])
+            for end in (group.iloc[0], group.iloc[-1])
+        )
+        verdict = "reverse-U (> 2 s.e. above both ends)" if clears else (
+            "interior maximum, not 2 s.e. above both ends" if interior else "no interior maximum")
+        x = group["x"].to_numpy()
+        steps = [b - a for a, b in zip(x[:-1], x[1:], strict=True)]
+        trend = ("rises" if all(s > 0 for s in steps) else "falls" if all(s < 0 for s in steps) else "is not monotonic")
+        lines.append(f"{name}{verdict}; best {best['knob_name']}={best['knob_value']} beats ends by "
+                     f"{', '.join(margins)}; I_NCE {trend} as the knob increases")
+    return lines
