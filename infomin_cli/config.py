@@ -23,7 +23,7 @@ PRESETS_FILE = Path(__file__).resolve().parent.parent / "experiments.yaml"
 
 @dataclass
 class RunConfig:
-    dataset: str = "embedded"
+    dataset: str | None = None  # None -> the view family's default data (embedded, or highres for patches)
     data_root: str | None = None
     views: str = "lab-split"
     knobs: dict[str, Any] = field(default_factory=dict)

@@ -33,6 +33,7 @@ from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.mi.heldout import heldout_estimate
 from infomin_cli.models import build_model
 from infomin_cli.objectives import OBJECTIVES
+from infomin_cli.views import VIEWS
 
 LOG_EVERY = 20  # steps between host syncs for the progress bar and the NaN check
 
@@ -94,9 +95,10 @@ def pretrain(
     objective = OBJECTIVES.get(config.objective)
     images = dataset.pretrain.subset(config.limit).images.to(device)  # moved once
     n, batch = len(images), config.batch_size
-    steps = n // batch
+    repeats = VIEWS.get(config.views).samples_per_image
+    steps = n * repeats // batch
     if steps == 0:
-        raise InfominError(f"--batch-size {batch} is larger than the {n} pretraining images; lower it")
+        raise InfominError(f"--batch-size {batch} is larger than the {n * repeats} view pairs of an epoch; lower it")
     optimizer = _optimizer(config, model.parameters())
     total = steps * config.epochs
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
@@ -125,7 +127,7 @@ def pretrain(
         for epoch in range(start_epoch, config.epochs):
             model.train()
             bar.reset(step_task, total=steps)
-            perm = torch.randperm(n, device=device, generator=generator)
+            perm = torch.randperm(n * repeats, device=device, generator=generator) % n
             loss_sum = torch.zeros((), device=device)
             t0, seen = time.perf_counter(), 0
             for step in range(steps):
@@ -175,6 +177,8 @@ def pretrain(
         *_, row = (out / METRICS).read_text().strip().splitlines()
         last = {"loss": float(row.split(",")[1]), "i_nce": float(row.split(",")[2])}
     test_images = dataset.test.images
+    if repeats > 1:  # as in training: several view pairs per stored image
+        test_images = test_images[torch.arange(len(test_images) * repeats) % len(test_images)]
     batch_held = min(batch, len(test_images))
     heldout = heldout_estimate(model, views, test_images, batch_held, config.temperature, device, seed=config.seed + 1)
     summary = {

@@ -30,6 +30,12 @@ def validate(config: RunConfig) -> RunConfig:
     """Check every name and number before any data is read; knobs come back resolved (defaults
     filled in), so that `--knob crop-scale=0.2` and the default 0.2 hash the same."""
     family = VIEWS.get(config.views)
+    defaults: dict[str, Any] = {}
+    if config.dataset is None:
+        defaults["dataset"] = "highres" if family.data_kind == "highres" else "embedded"
+    if config.image_size is None and family.image_size is not None:
+        defaults["image_size"] = family.image_size
+    config = config.merged(defaults)
     ENCODERS.get(config.encoder)
     HEADS.get(config.head)
     OBJECTIVES.get(config.objective)
@@ -72,16 +78,21 @@ class LoadedRun:
     trained: bool
 
 
-def load_run(folder: str | Path, device: str = "auto", random_init: bool = False) -> LoadedRun:
+def load_run(folder: str | Path, device: str = "auto", random_init: bool = False,
+             dataset: str | None = None, data_root: str | Path | None = None) -> LoadedRun:
     """Rebuild a run from its folder. With `random_init`, the same architecture with fresh weights
-    (the baseline a probe of a trained encoder must beat)."""
+    (the baseline a probe of a trained encoder must beat). `dataset` swaps in another dataset for
+    transfer probes (the seed trains patch views on DIV2K and probes on STL-10 / CIFAR-10)."""
     folder = Path(folder)
     if not (folder / CONFIG).is_file():
         raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")
     config = RunConfig.load(folder / CONFIG)
     dev = pick_device(device)
-    dataset = load_dataset(config.dataset, config.data_root, config.image_size)
-    size = image_size_of(config, dataset)
+    if dataset is not None:
+        DATASETS.get(dataset)
+    size_hint = config.image_size
+    data = load_dataset(dataset or config.dataset, data_root if dataset else config.data_root, size_hint)
+    size = int(config.image_size or data.pretrain.images.shape[-1]) if dataset is None else _trained_size(folder, config, data)
     views = build_views(config, size)
     torch.manual_seed(config.seed)
     model = build_model(config, views.channels, views.shared_encoder)
@@ -92,4 +103,13 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
         state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
     summary = json.loads((folder / SUMMARY).read_text()) if (folder / SUMMARY).is_file() else {}
-    return LoadedRun(folder, config, dataset, views, model.to(dev).eval(), dev, size, summary, trained)
+    return LoadedRun(folder, config, data, views, model.to(dev).eval(), dev, size, summary, trained)
+
+
+def _trained_size(folder: Path, config: RunConfig, data: Dataset) -> int:
+    """A transfer probe feeds the encoder at the size it was trained at."""
+    if config.image_size:
+        return int(config.image_size)
+    if (folder / SUMMARY).is_file():
+        return int(json.loads((folder / SUMMARY).read_text())["image_size"])
+    return int(data.pretrain.images.shape[-1])

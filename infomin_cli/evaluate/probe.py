@@ -26,12 +26,13 @@ RANDOM_INIT_SUFFIX = "+random-init"
 
 def probe_run(run_dir: str | Path, label: str = "class", layer: str | None = None, random_init: bool = False,
               results: str | Path | None = "results.csv", epochs: int = 100, device: str = "auto",
-              knob: str | None = None) -> dict[str, Any]:
+              knob: str | None = None, dataset: str | None = None, data_root: str | Path | None = None) -> dict[str, Any]:
     """Fit a linear probe for `label` on the train split's frozen features; top-1 on the test split.
     Appends one row to `results` (unless None) and returns it. `knob` names the knob this run
-    varies (a sweep's); by default the family's first knob."""
+    varies (a sweep's); by default the family's first knob. `dataset` probes on another dataset
+    than the run trained on (a transfer probe; the row's dataset reads `trained->probed`)."""
     started = time.perf_counter()
-    run = load_run(run_dir, device, random_init=random_init)
+    run = load_run(run_dir, device, random_init=random_init, dataset=dataset, data_root=data_root)
     run.dataset.check_label(label)
     if layer is not None and layer not in run.model.layers:
         raise InfominError(f"encoder {run.config.encoder!r} has no layer {layer!r}; its layers: {', '.join(run.model.layers)}")
@@ -48,7 +49,7 @@ def probe_run(run_dir: str | Path, label: str = "class", layer: str | None = Non
         "run_id": run.folder.name + ("" if run.trained else RANDOM_INIT_SUFFIX),
         "config_hash": run.config.hash(),
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "dataset": run.config.dataset,
+        "dataset": run.config.dataset if dataset is None else f"{run.config.dataset}->{dataset}",
         "views": run.config.views,
         "knob_name": knob_name,
         "knob_value": run.config.knobs.get(knob_name, "") if knob_name else "",

@@ -87,6 +87,8 @@ class ViewFamily:
     knobs: tuple[Knob, ...]
     build: Callable[[dict[str, KnobValue], int], ViewPair]  # (knob values, output size) -> ViewPair
     data_kind: str = "images"  # "images" or "highres" (patch families want large images)
+    image_size: int | None = None  # encoder input size when neither flag nor dataset sets one
+    samples_per_image: int = 1  # view pairs drawn from each stored image per epoch (patches: many)
     aliases_of: str | None = None  # e.g. lab-split is colorspace-split with space=lab
     fixed: Mapping[str, KnobValue] = field(default_factory=dict)
 

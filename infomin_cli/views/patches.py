@@ -123,5 +123,7 @@ register_family(
         knobs=(DISTANCE,),
         build=build,
         data_kind="highres",
+        image_size=64,  # the tiny AlexNet's input, as in B.1; patches are this many source pixels
+        samples_per_image=16,  # a 512 px crop holds many distinct pairs; an epoch draws 16 from each
     )
 )
