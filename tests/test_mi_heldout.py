@@ -29,7 +29,9 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from infomin_cli.models import build_model
 
     folder = tmp_path_factory.mktemp("run")
-    config = RunConfig(views="freq-split", batch_size=32, encoder="convnet", feat_dim=16)
+    from infomin_cli.engine.run import validate
+
+    config = validate(RunConfig(views="freq-split", batch_size=32, encoder="convnet", feat_dim=16))
     config.save(folder / "config.yaml")
     views = build_views(config, image_size_of(config, load_dataset(config.dataset)))
     model = build_model(config, views.channels, views.shared_encoder)

@@ -15,6 +15,9 @@ NEEDS = {
     "cifar10": ("--data-root with cifar-10-batches-py/ (python pickles), resized to 64 px", "class"),
     "div2k": ("--data-root with DIV2K_train_HR/ (+ DIV2K_valid_HR/) or a folder of images", "image"),
     "highres": ("nothing: scikit-image / scikit-learn sample photos", "image"),
+    "imagenet": ("--data-root with train/<class>/ and val/<class>/ (held in memory)", "class"),
+    "tinyimagenet": ("--data-root with train/<wnid>/images/ and val/ + val_annotations.txt", "class"),
+    "imagefolder": ("--data-root with train/<class>/ and val/<class>/ image folders", "class"),
 }
 
 

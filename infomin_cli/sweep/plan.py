@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infomin_cli.config import RunConfig
+from infomin_cli.engine.run import validate
 from infomin_cli.results.table import read_results
 from infomin_cli.sweep.spec import format_value
 
@@ -42,16 +43,15 @@ def plan_points(
     """Seed-major order: the whole curve for the first seed comes first, so a half-run sweep is
     already a (noisier) curve rather than a few points with many seeds.
 
-    Knobs are resolved through the family (defaults filled in) exactly as the trainer's `validate`
-    does, so the hash here equals the hash the run saves and the probe writes.
+    Each config goes through the trainer's own `validate` (knob, dataset and size defaults filled
+    in), so the hash here is the hash the run saves and the probe writes.
     """
     points = []
     for offset in range(seeds):
         seed = base.seed + offset
         for value in values:
-            knobs = family.resolve({**base.knobs, knob: value})
             config = base.merged({"views": family.name, "seed": seed})
-            config = RunConfig.from_dict({**config.to_dict(), "knobs": knobs})
+            config = validate(RunConfig.from_dict({**config.to_dict(), "knobs": {**base.knobs, knob: value}}))
             digest = config.hash()
             folder = Path(runs_dir) / f"{knob}-{format_value(value)}-seed{seed}-{digest}"
             points.append(SweepPoint(knob, value, seed, config, digest, folder))
