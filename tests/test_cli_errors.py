@@ -5,9 +5,13 @@ import sys
 
 import pytest
 
+from infomin_cli.cli import main
 
-def infomin(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "infomin_cli", *args], capture_output=True, text=True, cwd=cwd)
+
+def run_main(capsys, *args):
+    with pytest.raises(SystemExit) as exited:
+        main([str(a) for a in args])
+    return exited.value.code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -18,17 +22,25 @@ def infomin(*args, cwd=None):
         (["pretrain", "--encoder", "vgg"], "alexnet-half"),
         (["pretrain", "--preset", "nope"], "demo"),
         (["pretrain", "--views", "lab-split", "--knob", "crop-scale=7"], "valid range"),
+        (["pretrain", "--views", "lab-split", "--knob", "sigma=1"], "its knobs: crop-scale"),
         (["pretrain", "--dataset", "stl10"], "--data-root"),
+        (["pretrain", "--optimizer", "lion"], "sgd or adam"),
     ],
 )
-def test_bad_pretrain_input_is_one_line_exit_2(tmp_path, args, listed):
-    result = infomin(*args, "--out", str(tmp_path / "run"))
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and listed in lines[0] and "Traceback" not in result.stderr
+def test_bad_pretrain_input_is_one_line_exit_2(tmp_path, capsys, args, listed):
+    code, err = run_main(capsys, *args, "--out", tmp_path / "run")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and listed in lines[0], err
     assert not (tmp_path / "run").exists()
 
 
-def test_probe_of_a_missing_run_is_one_line(tmp_path):
-    result = infomin("probe", str(tmp_path / "nope"))
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+def test_probe_of_a_missing_run_is_one_line(tmp_path, capsys):
+    code, err = run_main(capsys, "probe", tmp_path / "nope")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "not a run folder" in err
+
+
+def test_the_installed_entry_point_prints_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "infomin_cli", "pretrain", "--views", "nope", "--out", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: unknown view 'nope'; choose one of:")

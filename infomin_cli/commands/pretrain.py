@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from infomin_cli.config import resolve_config
-from infomin_cli.views import parse_knob_args
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +37,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Contrastive pretraining of encoders on two views of the data."""
         from infomin_cli.engine.pretrain import pretrain as run_pretrain
+        from infomin_cli.views import parse_knob_args
 
         overrides = dict(
             views=views, knobs=parse_knob_args(knob) or None, dataset=dataset,
