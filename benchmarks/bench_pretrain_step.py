@@ -16,10 +16,8 @@ import torch
 
 from benchmarks.report import write_section
 from infomin_cli.config import RunConfig
-from infomin_cli.data import load_dataset
-from infomin_cli.engine.device import autocast, make_generator, pick_device
-from infomin_cli.engine.run import build_views, image_size_of, validate
-from infomin_cli.models import build_model
+from infomin_cli.engine.device import autocast, make_generator
+from infomin_cli.engine.run import build, validate
 from infomin_cli.objectives import info_nce
 
 
@@ -37,14 +35,8 @@ def _rate(step, batch: int, steps: int, device: torch.device) -> float:
 
 
 def measure(config: RunConfig, steps: int) -> dict[str, float]:
-    config = validate(config)
-    device = pick_device(config.device)
-    dataset = load_dataset(config.dataset, config.data_root, config.image_size)
-    size = image_size_of(config, dataset)
-    views = build_views(config, size)
-    model = build_model(config, views.channels, views.shared_encoder).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    built = build(validate(config))
+    device, dataset, views, model = built.device, built.dataset, built.views, built.model
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     images = dataset.pretrain.images.to(device)
     generator = make_generator(device, 0)

@@ -13,15 +13,6 @@ from infomin_cli.mi.report import mean_interval
 from infomin_cli.mi.sources import gaussian_log_ratio, mi_to_rho, sample_gaussian
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """2 shared cores: more torch threads was measured ~40x slower here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _adversarial_scores(K: int, B: int | None = None) -> list[torch.Tensor]:
     """Score matrices built to push I_NCE up: huge diagonals, -huge negatives, ties, rectangles."""
     B = B or K

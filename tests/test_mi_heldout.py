@@ -13,29 +13,15 @@ from infomin_cli.errors import InfominError
 from infomin_cli.mi.heldout import critic_as_embedder, heldout_estimate, train_view_critic
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder as `pretrain` writes it (config + checkpoint), with untrained weights."""
-    from infomin_cli.data import load_dataset
-    from infomin_cli.engine.run import build_views, image_size_of
-    from infomin_cli.models import build_model
+    from infomin_cli.engine.run import build, validate
 
     folder = tmp_path_factory.mktemp("run")
-    from infomin_cli.engine.run import validate
-
     config = validate(RunConfig(views="freq-split", batch_size=32, encoder="convnet", feat_dim=16))
     config.save(folder / "config.yaml")
-    views = build_views(config, image_size_of(config, load_dataset(config.dataset)))
-    model = build_model(config, views.channels, views.shared_encoder)
-    torch.save({"model": model.state_dict()}, folder / "checkpoint.pt")
+    torch.save({"model": build(config).model.state_dict()}, folder / "checkpoint.pt")
     return folder
 
 

@@ -10,7 +10,6 @@ import functools
 import math
 
 import pytest
-import torch
 
 from infomin_cli.mi.report import Estimate
 from infomin_cli.mi.sources import get_source
@@ -20,13 +19,6 @@ SPEC = CriticSpec(kind="separable", hidden=256, layers=2, embed_dim=32, lr=5e-4,
 DIM = 20
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """2 shared cores: more torch threads was measured ~40x slower here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @functools.cache

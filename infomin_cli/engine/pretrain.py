@@ -25,13 +25,11 @@ from rich.progress import (
 
 from infomin_cli import __version__
 from infomin_cli.config import RunConfig
-from infomin_cli.data import load_dataset
 from infomin_cli.engine.checkpoint import atomic_torch_save, atomic_write_text
-from infomin_cli.engine.device import autocast, make_generator, pick_device
-from infomin_cli.engine.run import CHECKPOINT, CONFIG, METRICS, SUMMARY, build_views, image_size_of, validate
+from infomin_cli.engine.device import autocast, make_generator
+from infomin_cli.engine.run import CHECKPOINT, CONFIG, METRICS, SUMMARY, build, validate
 from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.mi.heldout import heldout_estimate
-from infomin_cli.models import build_model
 from infomin_cli.objectives import OBJECTIVES
 from infomin_cli.views import VIEWS
 
@@ -84,14 +82,8 @@ def pretrain(
         return json.loads((out / SUMMARY).read_text())
 
     console = console or Console(stderr=True)
-    device = pick_device(config.device)
-    torch.manual_seed(config.seed)
-    dataset = load_dataset(config.dataset, config.data_root, config.image_size)
-    size = image_size_of(config, dataset)
-    views = build_views(config, size)
-    model = build_model(config, views.channels, views.shared_encoder).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    built = build(config)
+    device, dataset, size, views, model = built.device, built.dataset, built.image_size, built.views, built.model
     objective = OBJECTIVES.get(config.objective)
     images = dataset.pretrain.subset(config.limit).images.to(device)  # moved once
     n, batch = len(images), config.batch_size

@@ -66,6 +66,28 @@ def build_views(config: RunConfig, image_size: int) -> ViewPair:
 
 
 @dataclass
+class Built:
+    device: torch.device
+    dataset: Dataset
+    image_size: int
+    views: ViewPair
+    model: ContrastiveModel
+
+
+def build(config: RunConfig) -> Built:
+    """Device, data, views and a fresh model for a validated config (seeded, on the device)."""
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    dataset = load_dataset(config.dataset, config.data_root, config.image_size)
+    size = image_size_of(config, dataset)
+    views = build_views(config, size)
+    model = build_model(config, views.channels, views.shared_encoder).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return Built(device, dataset, size, views, model)
+
+
+@dataclass
 class LoadedRun:
     folder: Path
     config: RunConfig
