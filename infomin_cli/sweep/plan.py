@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infomin_cli.config import RunConfig
-from infomin_cli.engine.run import validate
 from infomin_cli.results.table import read_results
 from infomin_cli.sweep.spec import format_value
 
@@ -46,6 +45,8 @@ def plan_points(
     Each config goes through the trainer's own `validate` (knob, dataset and size defaults filled
     in), so the hash here is the hash the run saves and the probe writes.
     """
+    from infomin_cli.engine.run import validate  # torch-heavy; a GPU worker only needs the points
+
     points = []
     for offset in range(seeds):
         seed = base.seed + offset
