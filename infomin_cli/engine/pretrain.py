@@ -14,14 +14,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 
 from infomin_cli import __version__
 from infomin_cli.config import RunConfig
@@ -31,22 +24,11 @@ from infomin_cli.engine.run import CHECKPOINT, CONFIG, METRICS, SUMMARY, build, 
 from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.mi.heldout import heldout_estimate
 from infomin_cli.objectives import OBJECTIVES
+from infomin_cli.progress import make_progress
 from infomin_cli.views import VIEWS
 
 LOG_EVERY = 20  # steps between host syncs for the progress bar and the NaN check
 
-
-def make_progress(console: Console | None = None) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[stats]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-    )
 
 
 def _optimizer(config: RunConfig, params) -> torch.optim.Optimizer:

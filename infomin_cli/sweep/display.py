@@ -11,16 +11,9 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
+from infomin_cli.progress import make_progress
 from infomin_cli.sweep.plan import SweepPoint
 from infomin_cli.sweep.spec import format_value
 
@@ -30,17 +23,7 @@ class SweepDisplay:
         self.console = console or Console(stderr=True)
         self.enabled = enabled
         self.title = title
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=self.console,
-            disable=not enabled,
-        )
+        self.progress = make_progress(self.console, disable=not enabled)
         self.points_task = self.progress.add_task("sweep points", total=total, stats="")
         self.finished: list[tuple[SweepPoint, dict[str, Any], str]] = []
         self._live = Live(Group(self.progress, self), console=self.console, refresh_per_second=4, transient=False)
