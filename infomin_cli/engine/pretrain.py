@@ -6,6 +6,7 @@ indexes a batch, builds both views there, and reports loss, I_NCE and images/s.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -95,7 +96,7 @@ def pretrain(
         bar.disable = True
     started = time.perf_counter()
     last = {"loss": float("nan"), "i_nce": float("nan")}
-    with bar if owns_progress else _nullcontext():
+    with bar if owns_progress else contextlib.nullcontext():
         epoch_task = bar.add_task(f"{out.name} epochs", total=config.epochs, completed=start_epoch, stats="")
         step_task = bar.add_task("  steps", total=steps, stats="")
         for epoch in range(start_epoch, config.epochs):
@@ -179,10 +180,3 @@ def pretrain(
     atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))
     return summary
 
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

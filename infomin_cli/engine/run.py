@@ -47,14 +47,7 @@ def validate(config: RunConfig) -> RunConfig:
         raise InfominError("--temperature and --lr must be positive")
     if config.optimizer not in ("sgd", "adam"):
         raise InfominError(f"--optimizer {config.optimizer!r} is not valid; choose sgd or adam")
-    resolved = family.resolve(config.knobs)
-    return config.merged({}) if resolved == config.knobs else _with_knobs(config, resolved)
-
-
-def _with_knobs(config: RunConfig, knobs: dict[str, Any]) -> RunConfig:
-    data = config.to_dict()
-    data["knobs"] = knobs
-    return RunConfig.from_dict(data)
+    return RunConfig.from_dict({**config.to_dict(), "knobs": family.resolve(config.knobs)})
 
 
 def image_size_of(config: RunConfig, dataset: Dataset) -> int:
