@@ -82,6 +82,19 @@ def test_color_jitter_applies_each_samples_own_order():
     assert torch.allclose(out[0], expected0, atol=1e-5) and torch.allclose(out[1], expected1, atol=1e-5)
 
 
+def test_batched_jitter_equals_torchvision_sample_by_sample_in_each_samples_order():
+    x = _images(48).float() / 255
+    params = J.sample_jitter(48, 1.5, 0.8, torch.Generator().manual_seed(3), x.device)
+    out = J.color_jitter(x, params)
+    ops = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue)
+    for b in range(48):
+        expected = x[b]
+        if params.applied[b]:
+            for op in params.order[b].tolist():
+                expected = ops[op](expected, params.factors[b, op].item())
+        assert (out[b] - expected).abs().max() < 1e-4, b
+
+
 def test_grayscale_is_applied_to_about_a_fifth_of_the_samples():
     x = torch.rand(4000, 3, 2, 2)
     out = J.random_grayscale(x, 0.2, torch.Generator().manual_seed(0))
