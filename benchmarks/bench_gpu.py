@@ -10,6 +10,7 @@ Timing: CUDA events around each repeat, median of the repeats, after warm-up.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -56,10 +57,10 @@ def view_rates(batch: int, reps: int) -> list[tuple[str, float]]:
     rows = []
     for family, knobs in FAMILIES:
         pair = VIEWS.get(family).make(knobs, SIZE)
-        turn = iter(range(10**9))
+        turn = itertools.cycle(buffers)
 
-        def step():
-            pair(buffers[next(turn) % len(buffers)], g)
+        def step(pair=pair, turn=turn):
+            pair(next(turn), g)
 
         ms = median_ms(step, reps)
         label = family + (" " + " ".join(f"{k}={v}" for k, v in knobs.items()) if knobs else "")
@@ -74,7 +75,7 @@ def colour_rates(batch: int, reps: int) -> list[tuple[str, float, float]]:
     arrays = [np.random.default_rng(i).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8) for i in range(32)]
     rows = []
     for space, fn in (("lab", color.rgb2lab), ("hsv", color.rgb2hsv), ("hed", color.rgb2hed), ("ycbcr", color.rgb2ycbcr)):
-        ms = median_ms(lambda: convert(x, space), reps)
+        ms = median_ms(lambda space=space: convert(x, space), reps)
         start = time.perf_counter()
         for a in arrays:
             fn(a)
