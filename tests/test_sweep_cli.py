@@ -54,6 +54,19 @@ def test_paper_scale_uses_the_seeds_settings_and_points(recorded):
     assert [p.value for p in points][:3] == [0.08, 0.1, 0.2] and job.probe_epochs == 60
 
 
+def test_patch_distance_at_paper_scale_pretrains_on_div2k_and_probes_stl10(recorded):
+    assert _invoke("--preset", "patch-distance", "--scale", "paper", "--probe-data-root", "/data/stl10").exit_code == 0
+    points, job = recorded[0]
+    assert {p.config.dataset for p in points} == {"div2k"}
+    assert (job.probe_dataset, job.probe_data_root) == ("stl10", "/data/stl10")
+
+
+def test_an_unknown_probe_dataset_fails_before_anything_trains(recorded):
+    result = _invoke("crop-scale", "0.2,1.0", "--probe-dataset", "imagenett")
+    assert isinstance(result.exception, InfominError) and "unknown dataset 'imagenett'" in str(result.exception)
+    assert not recorded
+
+
 def test_flags_override_the_preset(recorded):
     assert _invoke("jitter", "0.5,1.0", "--preset", "jitter-linear", "--epochs", "1", "--seeds", "1").exit_code == 0
     points, _ = recorded[0]

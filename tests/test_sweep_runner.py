@@ -62,9 +62,9 @@ def pretrain(config, out_dir, resume=False, progress=False):
     return {"run_id": out.name, "i_nce": 2.0 + crop + 0.01 * config.seed}
 
 
-def probe_run(run_dir, label="class", results=None, epochs=100, device="auto", knob=None):
+def probe_run(run_dir, label="class", results=None, epochs=100, device="auto", knob=None, dataset=None, data_root=None):
     return {"run_id": Path(run_dir).name, "metric_name": "top1", "metric_value": 60.0, "probe_label": label,
-            "unit": "%", "views": "fake-sweep-aug"}
+            "unit": "%", "views": "fake-sweep-aug", "dataset": "fake" + (f"->{dataset}" if dataset else "")}
 '''
 
 SCRIPT = '''
@@ -130,6 +130,13 @@ def test_rows_say_which_point_they_are(fake):
     assert sorted(zip(rows["knob_value"], rows["seed"], strict=True)) == sorted(
         [(v, s) for v in (0.1, 0.5, 1.0) for s in (0, 1)])
     assert rows.loc[rows["knob_value"] == 1.0, "i_nce"].tolist() == pytest.approx([3.0, 3.01])
+
+
+def test_a_transfer_probe_dataset_reaches_every_points_probe(fake):
+    job = SweepJob(csv=fake / "sweep.csv", pretrain="fake_point:pretrain", probe="fake_point:probe_run",
+                   probe_dataset="stl10", probe_data_root="/data/stl10")
+    run_sweep(_points(fake), job, gpus=[], show=False)
+    assert set(read_results(fake / "sweep.csv", required=COLUMNS)["dataset"]) == {"fake->stl10"}
 
 
 def test_rerun_skips_complete_points_by_hash_not_position(fake):

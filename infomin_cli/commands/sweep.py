@@ -24,6 +24,8 @@ def register(app: typer.Typer) -> None:
         runs_dir: Path = typer.Option(Path("runs/sweeps"), help="One run folder per point here, named by config hash."),
         label: str = typer.Option(None, help="Label the probe predicts (default class)."),
         probe_epochs: int = typer.Option(None, help="Linear-probe epochs per point (default 100, or the preset's)."),
+        probe_dataset: str = typer.Option(None, help="Probe on another dataset than the one pretrained on (default: the preset's, else the same)."),
+        probe_data_root: Path = typer.Option(None, help="Where --probe-dataset's files are."),
         dataset: str = typer.Option(None),
         data_root: Path = typer.Option(None),
         encoder: str = typer.Option(None),
@@ -62,7 +64,13 @@ def register(app: typer.Typer) -> None:
         csv = out or Path("results") / f"{preset or knob}.csv"
         points = plan_points(base, family, knob_def.name, values, n_seeds, runs_dir)
         job = SweepJob(csv=csv, label=label or plan.get("label", "class"),
-                       probe_epochs=probe_epochs or int(plan.get("probe_epochs", 100)))
+                       probe_epochs=probe_epochs or int(plan.get("probe_epochs", 100)),
+                       probe_dataset=probe_dataset or plan.get("probe_dataset"),
+                       probe_data_root=str(probe_data_root) if probe_data_root else plan.get("probe_data_root"))
+        if job.probe_dataset:
+            from infomin_cli.data import DATASETS
+
+            DATASETS.get(job.probe_dataset)  # an unknown name fails now, not after the first point's training
         title = (f"{base.dataset} · {family.name} · {knob_def.name} = "
                  f"{', '.join(format_value(v) for v in values)} · {n_seeds} seed(s)")
         typer.echo(f"sweep: {len(points)} points -> {csv}", err=True)

@@ -43,6 +43,8 @@ class SweepJob:
     probe_epochs: int = 100
     pretrain: str = DEFAULT_PRETRAIN  # "module:function"
     probe: str = DEFAULT_PROBE
+    probe_dataset: str | None = None  # a transfer probe (B.1: pretrain on DIV2K, probe STL-10); None: the run's own
+    probe_data_root: str | None = None
 
 
 def load_function(path: str) -> Callable[..., Any]:
@@ -54,8 +56,9 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
     """One point end to end; returns the row it appended."""
     pretrain, probe = load_function(job.pretrain), load_function(job.probe)
     summary = pretrain(point.config, point.run_dir, resume=True, progress=progress)
+    transfer = {"dataset": job.probe_dataset, "data_root": job.probe_data_root} if job.probe_dataset else {}
     row = dict(probe(point.run_dir, label=job.label, results=None, epochs=job.probe_epochs,
-                     device=point.config.device, knob=point.knob))
+                     device=point.config.device, knob=point.knob, **transfer))
     # the sweep's own facts win: the CSV must say which point this is even if a probe guesses
     row.update(config_hash=point.config_hash, knob_name=point.knob, knob_value=point.value, seed=point.seed)
     if row.get("i_nce") is None:
