@@ -8,6 +8,7 @@ the real resume, locking, subprocess and CSV paths in seconds.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -137,6 +138,17 @@ def test_a_transfer_probe_dataset_reaches_every_points_probe(fake):
                    probe_dataset="stl10", probe_data_root="/data/stl10")
     run_sweep(_points(fake), job, gpus=[], show=False)
     assert set(read_results(fake / "sweep.csv", required=COLUMNS)["dataset"]) == {"fake->stl10"}
+
+
+def test_with_negatives_each_rows_i_nce_is_measured_against_n_held_out_keys(tmp_path, tiny_config):
+    family = VIEWS.get("lab-split")
+    points = plan_points(tiny_config.merged({"epochs": 1}), family, "crop-scale", [0.5, 1.0], 1, tmp_path / "runs")
+    job = SweepJob(csv=tmp_path / "sweep.csv", probe_epochs=2, negatives=64)  # tiny's whole test split
+    run_sweep(points, job, gpus=[], show=False)
+    rows = read_results(tmp_path / "sweep.csv", required=COLUMNS)
+    assert rows["K"].tolist() == [64, 64] and (rows["i_nce"] <= math.log(64)).all()
+    in_batch = [json.loads((p.run_dir / "summary.json").read_text())["i_nce"] for p in points]
+    assert rows["i_nce"].tolist() != pytest.approx(in_batch)
 
 
 def test_rerun_skips_complete_points_by_hash_not_position(fake):

@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         probe_epochs: int = typer.Option(None, help="Linear-probe epochs per point (default 100, or the preset's)."),
         probe_dataset: str = typer.Option(None, help="Probe on another dataset than the one pretrained on (default: the preset's, else the same)."),
         probe_data_root: Path = typer.Option(None, help="Where --probe-dataset's files are."),
+        negatives: int = typer.Option(None, help="Measure each point's I_NCE against N held-out keys (K = N) instead of the batch (default: the preset's)."),
         dataset: str = typer.Option(None),
         data_root: Path = typer.Option(None),
         encoder: str = typer.Option(None),
@@ -66,7 +67,8 @@ def register(app: typer.Typer) -> None:
         job = SweepJob(csv=csv, label=label or plan.get("label", "class"),
                        probe_epochs=probe_epochs or int(plan.get("probe_epochs", 100)),
                        probe_dataset=probe_dataset or plan.get("probe_dataset"),
-                       probe_data_root=str(probe_data_root) if probe_data_root else plan.get("probe_data_root"))
+                       probe_data_root=str(probe_data_root) if probe_data_root else plan.get("probe_data_root"),
+                       negatives=negatives or plan.get("negatives"))
         if job.probe_dataset:
             from infomin_cli.data import DATASETS
 

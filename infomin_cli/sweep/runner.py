@@ -31,6 +31,7 @@ from infomin_cli.sweep.plan import PROBE_METRIC, SweepPoint, completed_hashes
 # The library functions a point calls; tests and the subprocess worker may name others.
 DEFAULT_PRETRAIN = "infomin_cli.engine.pretrain:pretrain"
 DEFAULT_PROBE = "infomin_cli.evaluate.probe:probe_run"
+EVAL_BATCHES = 20  # held-out query batches behind a --negatives estimate
 POINT_FILE, WORKER_LOG, LOCK_FILE = "sweep_point.json", "sweep_worker.log", "sweep.lock"
 
 
@@ -45,6 +46,7 @@ class SweepJob:
     probe: str = DEFAULT_PROBE
     probe_dataset: str | None = None  # a transfer probe (B.1: pretrain on DIV2K, probe STL-10); None: the run's own
     probe_data_root: str | None = None
+    negatives: int | None = None  # I_NCE against N held-out keys (K = N) instead of the batch: lifts log K
 
 
 def load_function(path: str) -> Callable[..., Any]:
@@ -63,6 +65,11 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
     row.update(config_hash=point.config_hash, knob_name=point.knob, knob_value=point.value, seed=point.seed)
     if row.get("i_nce") is None:
         row["i_nce"] = summary.get("i_nce")
+    if job.negatives:  # the in-batch value sits near log(batch) for easy views; a larger K keeps the x-axis apart
+        from infomin_cli.mi.rows import run_rows
+
+        estimate = run_rows(point.run_dir, job.negatives, EVAL_BATCHES, point.seed, point.config.device)[0].estimate
+        row.update(i_nce=estimate.value, K=estimate.K)
     append_row(job.csv, row)
     return row
 
