@@ -107,3 +107,10 @@ def test_highres_needs_no_files_and_holds_512px_crops_of_the_shipped_photos():
     data = load_dataset("highres")
     assert data.pretrain.images.shape[1:] == (3, 512, 512) and len(data.pretrain) >= 7
     assert len(set(data.pretrain.labels["image"].tolist())) == 7
+
+
+def test_an_epoch_draws_pairs_in_proportion_to_the_patches_an_image_holds():
+    patches = VIEWS.get("patches")
+    assert patches.pairs_per_image(512, 512, 64) == 16  # a DIV2K crop: 64 patch areas
+    assert patches.pairs_per_image(32, 32, 16) == 1  # an embedded glyph image: 4 patch areas
+    assert VIEWS.get("lab-split").pairs_per_image(512, 512, 64) == 1  # whole-image views: one pair

@@ -70,7 +70,7 @@ def pretrain(
     objective = OBJECTIVES.get(config.objective)
     images = dataset.pretrain.subset(config.limit).images.to(device)  # moved once
     n, batch = len(images), config.batch_size
-    repeats = VIEWS.get(config.views).samples_per_image
+    repeats = VIEWS.get(config.views).pairs_per_image(images.shape[-2], images.shape[-1], size)
     steps = n * repeats // batch
     if steps == 0:
         raise InfominError(f"--batch-size {batch} is larger than the {n * repeats} view pairs of an epoch; lower it")

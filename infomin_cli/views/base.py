@@ -88,9 +88,17 @@ class ViewFamily:
     build: Callable[[dict[str, KnobValue], int], ViewPair]  # (knob values, output size) -> ViewPair
     data_kind: str = "images"  # "images" or "highres" (patch families want large images)
     image_size: int | None = None  # encoder input size when neither flag nor dataset sets one
-    samples_per_image: int = 1  # view pairs drawn from each stored image per epoch (patches: many)
+    pairs_per_patch_area: float | None = None  # patches: pairs per epoch per image_size² of stored image
     aliases_of: str | None = None  # e.g. lab-split is colorspace-split with space=lab
     fixed: Mapping[str, KnobValue] = field(default_factory=dict)
+
+    def pairs_per_image(self, height: int, width: int, image_size: int) -> int:
+        """View pairs an epoch draws from each stored image: one for whole-image views; for patch
+        views, in proportion to how many patches the image holds (16 from a 512 px DIV2K crop with
+        64 px patches, 1 from a 32 px embedded image with 16 px patches)."""
+        if self.pairs_per_patch_area is None:
+            return 1
+        return max(1, round(self.pairs_per_patch_area * height * width / image_size**2))
 
     def knob(self, name: str) -> Knob:
         for knob in self.knobs:

@@ -124,6 +124,6 @@ register_family(
         build=build,
         data_kind="highres",
         image_size=64,  # the tiny AlexNet's input, as in B.1; patches are this many source pixels
-        samples_per_image=16,  # a 512 px crop holds many distinct pairs; an epoch draws 16 from each
+        pairs_per_patch_area=0.25,  # a 512 px crop holds 64 patch areas of 64 px: an epoch draws 16 pairs
     )
 )
