@@ -158,3 +158,23 @@ def test_shape_report_says_when_the_best_point_is_an_end(tmp_path):
     path.write_text(HAND.replace("top1,70", "top1,40").replace("top1,72", "top1,41"))
     (line,) = shape_report(load_curves([path]))
     assert line.startswith("no interior maximum") and "best crop-scale=0.08" in line
+
+
+def test_a_categorical_knob_is_ranked_not_judged_as_a_reverse_u(tmp_path):
+    from infomin_cli.plots.curves import shape_report
+
+    path = tmp_path / "spaces.csv"
+    path.write_text(CATEGORICAL.format(views="not-registered"))
+    (line,) = shape_report(load_curves([path]))
+    assert line.startswith("categorical knob (no ends, no reverse-U test): best space=")
+    assert "reverse-U (" not in line
+
+
+def test_knob_values_are_labelled_with_three_significant_digits(tmp_path):
+    from infomin_cli.plots.reverse_u import draw
+
+    path = tmp_path / "sigma.csv"
+    path.write_text(CATEGORICAL.format(views="not-registered").replace("space,hsv", "sigma,0.25")
+                    .replace("space,rgb", "sigma,0.757858").replace("space,lab", "sigma,4.0"))
+    labels = [text.get_text() for text in draw(load_curves([path])).axes[0].texts]
+    assert "0.758" in labels and not any("0.757858" in label for label in labels)

@@ -245,6 +245,15 @@ def shape_report(curves: Curves) -> list[str]:
             continue
         sign = 1 if curves.higher_is_better else -1
         best = group.loc[(sign * group["y"]).idxmax()]
+        if not all(_is_number(v) for v in group["knob_value"]):  # e.g. colour spaces: an order without ends
+            ranked = group.assign(score=sign * group["y"]).sort_values("score", ascending=False)
+            runner = ranked.iloc[1]
+            gap, se = sign * (best["y"] - runner["y"]), math.hypot(best["y_se"], runner["y_se"])
+            by_x = ", ".join(str(v) for v in group.sort_values("x", ascending=False)["knob_value"])
+            lines.append(f"{name}categorical knob (no ends, no reverse-U test): best {best['knob_name']}="
+                         f"{best['knob_value']}, +{gap:.2f}" + (f" ({gap / se:.1f} s.e.)" if se > 0 else "") +
+                         f" over {runner['knob_value']}; I_NCE from high to low: {by_x}")
+            continue
         margins = []
         for end in (group.iloc[0], group.iloc[-1]):
             gap = sign * (best["y"] - end["y"])
@@ -264,3 +273,11 @@ def shape_report(curves: Curves) -> list[str]:
         lines.append(f"{name}{verdict}; best {best['knob_name']}={best['knob_value']} beats ends by "
                      f"{', '.join(margins)}; I_NCE {trend} as the knob increases")
     return lines
+
+
+def _is_number(value: object) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True

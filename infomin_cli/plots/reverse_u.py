@@ -56,6 +56,14 @@ def out_stem(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str
     return first.with_name(name)
 
 
+def _short(value: object) -> str:
+    """Knob values as labels: 3 significant digits (log-spaced points print as 0.757858 otherwise)."""
+    try:
+        return f"{float(str(value)):.3g}"
+    except ValueError:
+        return str(value)
+
+
 def draw(curves: Curves) -> plt.Figure:
     figure, axes = plt.subplots(figsize=(6.4, 4.6))
     points = curves.points
@@ -71,14 +79,14 @@ def draw(curves: Curves) -> plt.Figure:
         box = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
         for _, point in group.iterrows():
             axes.annotate(
-                point["knob_value"], (point["x"], point["y"]), textcoords="offset points", xytext=(7, 6),
+                _short(point["knob_value"]), (point["x"], point["y"]), textcoords="offset points", xytext=(7, 6),
                 fontsize=8, color=colour, bbox=box,
             )
         top = best[best["series"] == series].iloc[0]
         axes.plot(top["x"], top["y"], marker="*", markersize=17, color=colour, markeredgecolor="black", zorder=5)
         knob = f"{top['knob_name']}=" if top["knob_name"] else ""
         axes.annotate(
-            f"sweet spot {knob}{top['knob_value']}", (top["x"], top["y"]), textcoords="offset points",
+            f"sweet spot {knob}{_short(top['knob_value'])}", (top["x"], top["y"]), textcoords="offset points",
             xytext=(0, -19), ha="center", fontsize=8, fontweight="bold", color=colour, bbox=box, zorder=6,
         )
     axes.set_xlabel(curves.x_label)
