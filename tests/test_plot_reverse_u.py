@@ -160,14 +160,15 @@ def test_shape_report_says_when_the_best_point_is_an_end(tmp_path):
     assert line.startswith("no interior maximum") and "best crop-scale=0.08" in line
 
 
-def test_a_categorical_knob_is_ranked_not_judged_as_a_reverse_u(tmp_path):
+def test_a_categorical_knob_is_judged_along_i_nce_not_its_listed_order(tmp_path):
     from infomin_cli.plots.curves import shape_report
 
     path = tmp_path / "spaces.csv"
-    path.write_text(CATEGORICAL.format(views="not-registered"))
+    # listed hsv, rgb, lab; by I_NCE hsv (1.0) < lab (2.0) < rgb (3.0): lab is interior by I_NCE only
+    path.write_text(CATEGORICAL.format(views="not-registered").replace("top1,60", "top1,70"))
     (line,) = shape_report(load_curves([path]))
-    assert line.startswith("categorical knob (no ends, no reverse-U test): best space=")
-    assert "reverse-U (" not in line
+    assert line.startswith("categorical knob, ends = lowest and highest I_NCE: reverse-U")
+    assert "best space=lab beats ends by hsv: +30.00, rgb: +20.00" in line
 
 
 def test_knob_values_are_labelled_with_three_significant_digits(tmp_path):

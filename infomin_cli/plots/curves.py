@@ -234,7 +234,8 @@ def shape_report(curves: Curves) -> list[str]:
     """One line per series: is it a reverse-U, and does I_NCE move monotonically with the knob?
 
     "Reverse-U" here is the issue's bar: the best mean is at an interior knob value and beats each
-    end by more than 2 standard errors of the difference, sqrt(se_best^2 + se_end^2).
+    end by more than 2 standard errors of the difference, sqrt(se_best^2 + se_end^2). A categorical
+    knob (colour spaces) has no ends of its own; its values are ordered by I_NCE, as in seed B.2.
     """
     lines = []
     for series, group in curves.points.groupby("series", sort=False):
@@ -245,15 +246,9 @@ def shape_report(curves: Curves) -> list[str]:
             continue
         sign = 1 if curves.higher_is_better else -1
         best = group.loc[(sign * group["y"]).idxmax()]
-        if not all(_is_number(v) for v in group["knob_value"]):  # e.g. colour spaces: an order without ends
-            ranked = group.assign(score=sign * group["y"]).sort_values("score", ascending=False)
-            runner = ranked.iloc[1]
-            gap, se = sign * (best["y"] - runner["y"]), math.hypot(best["y_se"], runner["y_se"])
-            by_x = ", ".join(str(v) for v in group.sort_values("x", ascending=False)["knob_value"])
-            lines.append(f"{name}categorical knob (no ends, no reverse-U test): best {best['knob_name']}="
-                         f"{best['knob_value']}, +{gap:.2f}" + (f" ({gap / se:.1f} s.e.)" if se > 0 else "") +
-                         f" over {runner['knob_value']}; I_NCE from high to low: {by_x}")
-            continue
+        categorical = not all(_is_number(v) for v in group["knob_value"])
+        if categorical:  # e.g. colour spaces: the declared order has no ends, so judge along I_NCE (seed B.2)
+            group = group.sort_values("x")
         margins = []
         for end in (group.iloc[0], group.iloc[-1]):
             gap = sign * (best["y"] - end["y"])
@@ -270,6 +265,10 @@ def shape_report(curves: Curves) -> list[str]:
         x = group["x"].to_numpy()
         steps = [b - a for a, b in zip(x[:-1], x[1:], strict=True)]
         trend = ("rises" if all(s > 0 for s in steps) else "falls" if all(s < 0 for s in steps) else "is not monotonic")
+        if categorical:
+            lines.append(f"{name}categorical knob, ends = lowest and highest I_NCE: {verdict}; best "
+                         f"{best['knob_name']}={best['knob_value']} beats ends by {', '.join(margins)}")
+            continue
         lines.append(f"{name}{verdict}; best {best['knob_name']}={best['knob_value']} beats ends by "
                      f"{', '.join(margins)}; I_NCE {trend} as the knob increases")
     return lines
