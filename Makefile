@@ -8,7 +8,7 @@ INFOMIN := $(VENV)/bin/infomin
 # free cores made views and training many times slower (see benchmarks/RESULTS.md).
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo test test-fast bench bench-gpu lint clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,9 @@ bench: install
 	$(PY) -m benchmarks.bench_pretrain_step
 	$(PY) -m benchmarks.bench_views
 	$(PY) -m benchmarks.bench_mi_staircase
+
+bench-gpu: install  # on a machine with a CUDA GPU: views, colour conversion, training steps
+	$(PY) -m benchmarks.bench_gpu
 
 lint: install
 	$(VENV)/bin/ruff check infomin_cli tests benchmarks
