@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 import torch
-from skimage import color
 
+from benchmarks.bench_views import SKIMAGE_REFERENCES
 from infomin_cli.views import VIEWS
 from infomin_cli.views.colorspaces import convert
 
@@ -74,7 +74,7 @@ def colour_rates(batch: int, reps: int) -> list[tuple[str, float, float]]:
     x = torch.rand(batch, 3, SIZE, SIZE, device=device)
     arrays = [np.random.default_rng(i).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8) for i in range(32)]
     rows = []
-    for space, fn in (("lab", color.rgb2lab), ("hsv", color.rgb2hsv), ("hed", color.rgb2hed), ("ycbcr", color.rgb2ycbcr)):
+    for space, fn in SKIMAGE_REFERENCES:
         ms = median_ms(lambda space=space: convert(x, space), reps)
         start = time.perf_counter()
         for a in arrays:

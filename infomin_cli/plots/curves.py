@@ -262,13 +262,13 @@ def shape_report(curves: Curves) -> list[str]:
         )
         verdict = "reverse-U (> 2 s.e. above both ends)" if clears else (
             "interior maximum, not 2 s.e. above both ends" if interior else "no interior maximum")
-        x = group["x"].to_numpy()
-        steps = [b - a for a, b in zip(x[:-1], x[1:], strict=True)]
-        trend = ("rises" if all(s > 0 for s in steps) else "falls" if all(s < 0 for s in steps) else "is not monotonic")
         if categorical:
             lines.append(f"{name}categorical knob, ends = lowest and highest I_NCE: {verdict}; best "
                          f"{best['knob_name']}={best['knob_value']} beats ends by {', '.join(margins)}")
             continue
+        x = group["x"].to_numpy()
+        steps = [b - a for a, b in zip(x[:-1], x[1:], strict=True)]
+        trend = ("rises" if all(s > 0 for s in steps) else "falls" if all(s < 0 for s in steps) else "is not monotonic")
         lines.append(f"{name}{verdict}; best {best['knob_name']}={best['knob_value']} beats ends by "
                      f"{', '.join(margins)}; I_NCE {trend} as the knob increases")
     return lines
