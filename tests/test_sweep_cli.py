@@ -67,6 +67,12 @@ def test_an_unknown_probe_dataset_fails_before_anything_trains(recorded):
     assert not recorded
 
 
+def test_fewer_negatives_than_the_batch_fail_before_anything_trains(recorded):
+    result = _invoke("crop-scale", "0.2,1.0", "--negatives", "16")
+    assert isinstance(result.exception, InfominError) and "at least the batch size" in str(result.exception)
+    assert not recorded
+
+
 def test_flags_override_the_preset(recorded):
     assert _invoke("jitter", "0.5,1.0", "--preset", "jitter-linear", "--epochs", "1", "--seeds", "1").exit_code == 0
     points, _ = recorded[0]

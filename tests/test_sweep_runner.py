@@ -151,6 +151,16 @@ def test_with_negatives_each_rows_i_nce_is_measured_against_n_held_out_keys(tmp_
     assert rows["i_nce"].tolist() != pytest.approx(in_batch)
 
 
+def test_bad_input_stops_the_sweep_at_the_first_point_instead_of_training_them_all(tmp_path, tiny_config):
+    family = VIEWS.get("lab-split")
+    points = plan_points(tiny_config.merged({"epochs": 1}), family, "crop-scale", [0.5, 1.0], 1, tmp_path / "runs")
+    job = SweepJob(csv=tmp_path / "sweep.csv", probe_epochs=2, negatives=100)  # tiny's test split has 64
+    with pytest.raises(InfominError, match="--negatives 100"):
+        run_sweep(points, job, gpus=[], show=False)
+    assert (points[0].run_dir / "checkpoint.pt").is_file()  # kept: a corrected rerun resumes it
+    assert not (points[1].run_dir / "checkpoint.pt").exists() and not job.csv.exists()
+
+
 def test_rerun_skips_complete_points_by_hash_not_position(fake):
     points = _points(fake)
     run_sweep(points[:2], _job(fake), gpus=[], show=False)

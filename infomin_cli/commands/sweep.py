@@ -69,6 +69,8 @@ def register(app: typer.Typer) -> None:
                        probe_dataset=probe_dataset or plan.get("probe_dataset"),
                        probe_data_root=str(probe_data_root) if probe_data_root else plan.get("probe_data_root"),
                        negatives=negatives or plan.get("negatives"))
+        if job.negatives is not None and job.negatives < base.batch_size:
+            raise InfominError(f"--negatives {job.negatives} must be at least the batch size {base.batch_size}")
         if job.probe_dataset:
             from infomin_cli.data import DATASETS
 

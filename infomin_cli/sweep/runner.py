@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from infomin_cli.config import RunConfig
-from infomin_cli.errors import InfominError
+from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.results.table import append_row, read_results
 from infomin_cli.sweep.display import SweepDisplay
 from infomin_cli.sweep.plan import PROBE_METRIC, SweepPoint, completed_hashes
@@ -113,7 +113,8 @@ def run_sweep(
                 display.progress.update(display.points_task, stats=point.name)
                 try:
                     row, note = claim_and_run(point, job, progress=display.progress if show else False)
-                except InfominError as exc:  # e.g. a diverged point: report it, keep the curve going
+                except TrainingDiverged as exc:  # this point's own failure: report it, keep the curve going
+                    # (any other InfominError is bad input every point would hit: it stops the sweep now)
                     failures.append(f"{point.name}: {exc}")
                     continue
                 display.point_done(point, row, note)
