@@ -18,7 +18,7 @@ import yaml
 
 from infomin_cli.errors import InfominError
 
-PRESETS_FILE = Path(__file__).resolve().parent.parent / "experiments.yaml"
+PRESETS_FILE = Path(__file__).resolve().parent / "experiments.yaml"  # shipped in the package
 
 
 @dataclass
@@ -78,7 +78,7 @@ class RunConfig:
         return RunConfig.from_dict(data)
 
     def save(self, path: Path) -> None:
-        from infomin_cli.engine.checkpoint import atomic_write_text
+        from infomin_cli.atomic import atomic_write_text
 
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
@@ -90,7 +90,7 @@ class RunConfig:
 def load_presets(path: Path | None = None) -> dict[str, dict[str, Any]]:
     path = Path(path) if path else PRESETS_FILE
     if not path.is_file():
-        raise InfominError(f"preset file {path} not found; pass --presets FILE or run from the repository root")
+        raise InfominError(f"preset file {path} not found; pass --presets FILE or reinstall infomin (the presets ship inside the package)")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

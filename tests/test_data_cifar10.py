@@ -1,4 +1,4 @@
-"""CIFAR-10 is read from the python pickle batches and resized to 64 px, as the seed evaluates it."""
+"""CIFAR-10 is read from the python pickle batches and resized to 64 px, as the paper evaluates it."""
 
 import pickle
 

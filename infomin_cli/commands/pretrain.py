@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None),
         device: str = typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N."),
         preset: str = typer.Option(None, help="A preset from experiments.yaml; flags override it."),
-        scale: str = typer.Option("embedded", help="With --preset: embedded (small, CPU) or paper (the seed's settings)."),
+        scale: str = typer.Option("embedded", help="With --preset: embedded (small, CPU) or paper (the paper's settings)."),
         out: Path = typer.Option(Path("runs/latest"), help="Run folder: checkpoint, config.yaml, metrics.csv, summary.json."),
         resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
         quiet: bool = typer.Option(False, help="No progress bars."),

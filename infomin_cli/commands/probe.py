@@ -12,10 +12,10 @@ def register(app: typer.Typer) -> None:
     def probe(
         run: Path = typer.Argument(..., help="Run folder written by `infomin pretrain --out`."),
         label: list[str] = typer.Option(["class"], help="Label(s) to probe, e.g. class, background, position, font."),
-        layer: str = typer.Option(None, help="Encoder layer to read (default: the seed protocol's, e.g. conv5)."),
+        layer: str = typer.Option(None, help="Encoder layer to read (default: the paper protocol's, e.g. conv5)."),
         random_init: bool = typer.Option(False, help="Probe the same architecture untrained (the baseline)."),
         results: Path = typer.Option(Path("results.csv"), help="Results CSV to append to."),
-        epochs: int = typer.Option(100, help="Epochs of the linear classifier (the seed uses 100)."),
+        epochs: int = typer.Option(100, help="Epochs of the linear classifier (the paper uses 100)."),
         device: str = typer.Option("auto"),
         dataset: str = typer.Option(None, help="Probe on another dataset than the run's (transfer), e.g. stl10."),
         data_root: Path = typer.Option(None, help="Folder of --dataset's files."),

@@ -1,4 +1,4 @@
-"""`infomin sweep KNOB SPEC` (or `--preset NAME`): trace one curve of the seed, resumably."""
+"""`infomin sweep KNOB SPEC` (or `--preset NAME`): trace one curve of the paper, resumably."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         seeds: int = typer.Option(None, help="Repeat each point with this many seeds (default 1, or the preset's)."),
         out: Path = typer.Option(None, help="Results CSV (default results/<preset or knob>.csv); rows are appended."),
         preset: str = typer.Option(None, help="A preset from experiments.yaml: its config and its sweep's knob/spec."),
-        scale: str = typer.Option("embedded", help="With --preset: embedded (small, CPU) or paper (the seed's settings)."),
+        scale: str = typer.Option("embedded", help="With --preset: embedded (small, CPU) or paper (the paper's settings)."),
         runs_dir: Path = typer.Option(Path("runs/sweeps"), help="One run folder per point here, named by config hash."),
         label: str = typer.Option(None, help="Label the probe predicts (default class)."),
         probe_epochs: int = typer.Option(None, help="Linear-probe epochs per point (default 100, or the preset's)."),
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         from infomin_cli.sweep.spec import find_knob, format_value, parse_spec
 
         plan: dict[str, Any] = dict(get_preset(preset).get("sweep") or {}) if preset else {}
-        if scale == "paper":  # the seed's own points, seeds and probe length
+        if scale == "paper":  # the paper's own points, seeds and probe length
             plan.update(plan.pop("paper", None) or {})
         knob = knob or plan.get("knob")
         spec = spec or (str(plan["spec"]) if "spec" in plan else None)

@@ -17,7 +17,7 @@ def family_table():
     from infomin_cli.views import VIEWS
 
     table = Table(title="View families (infomin views show FAMILY --knob name=value)")
-    for column in ("family", "knob", "type", "range", "seed default", "section", "summary"):
+    for column in ("family", "knob", "type", "range", "paper default", "section", "summary"):
         table.add_column(column, overflow="fold")
     for name, family in VIEWS.items():
         fixed = ", ".join(f"{k}={v}" for k, v in family.fixed.items())
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
 
     @views_app.callback(invoke_without_command=True)
     def list_views(ctx: typer.Context) -> None:
-        """Print every view family with its knobs (type, range, seed default, paper section)."""
+        """Print every view family with its knobs (type, range, paper default, paper section)."""
         if ctx.invoked_subcommand is None:
             from rich.console import Console
 

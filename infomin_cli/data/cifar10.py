@@ -1,6 +1,6 @@
 """CIFAR-10 from the python pickle batches (cifar-10-batches-py/); never downloaded.
 
-Images are resized once, at load, from 32 to 64 px (bilinear, antialiased), as the seed does for
+Images are resized once, at load, from 32 to 64 px (bilinear, antialiased), as the paper does for
 evaluating CIFAR-10 with encoders trained at 64 px.
 """
 

@@ -1,9 +1,9 @@
-"""High-resolution photos for the patch-distance views (seed B.1): `div2k` (a folder) and `highres`.
+"""High-resolution photos for the patch-distance views (paper B.1): `div2k` (a folder) and `highres`.
 
 Why crops: the data contract is one uint8 tensor, so images of different sizes cannot be stored
 whole. Each photo contributes fixed-size square crops (CROP = 512 px, at seeded random positions,
 about one per 512x512 of area, at most CROPS_PER_IMAGE); 512 px leaves room for two 64 px patches
-up to ~630 px apart. Labels are just `image` (which photo a crop came from) — the seed evaluates the
+up to ~630 px apart. Labels are just `image` (which photo a crop came from) — the paper evaluates the
 patch encoders on STL-10 / CIFAR-10, not on DIV2K.
 
 `div2k`: --data-root holding DIV2K_train_HR/ (pretrain + probe train) and optionally

@@ -19,7 +19,7 @@ from rich.progress import Progress
 
 from infomin_cli import __version__
 from infomin_cli.config import RunConfig
-from infomin_cli.engine.checkpoint import atomic_torch_save, atomic_write_text
+from infomin_cli.atomic import atomic_torch_save, atomic_write_text
 from infomin_cli.engine.device import autocast, make_generator
 from infomin_cli.engine.run import CHECKPOINT, CONFIG, METRICS, SUMMARY, build, validate
 from infomin_cli.errors import InfominError, TrainingDiverged

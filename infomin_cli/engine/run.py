@@ -97,7 +97,7 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
              dataset: str | None = None, data_root: str | Path | None = None) -> LoadedRun:
     """Rebuild a run from its folder. With `random_init`, the same architecture with fresh weights
     (the baseline a probe of a trained encoder must beat). `dataset` swaps in another dataset for
-    transfer probes (the seed trains patch views on DIV2K and probes on STL-10 / CIFAR-10)."""
+    transfer probes (the paper trains patch views on DIV2K and probes on STL-10 / CIFAR-10)."""
     folder = Path(folder)
     if not (folder / CONFIG).is_file():
         raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")

@@ -1,6 +1,6 @@
 """A linear classifier on frozen features, trained on the device.
 
-Features are standardised with the training split's statistics (the seed's large-lr SGD recipe
+Features are standardised with the training split's statistics (the paper's large-lr SGD recipe
 exists to cope with unnormalised features; standardising lets one Adam setting serve every layer).
 """
 

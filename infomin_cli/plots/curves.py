@@ -235,7 +235,7 @@ def shape_report(curves: Curves) -> list[str]:
 
     "Reverse-U" here is the issue's bar: the best mean is at an interior knob value and beats each
     end by more than 2 standard errors of the difference, sqrt(se_best^2 + se_end^2). A categorical
-    knob (colour spaces) has no ends of its own; its values are ordered by I_NCE, as in seed B.2.
+    knob (colour spaces) has no ends of its own; its values are ordered by I_NCE, as in paper B.2.
     """
     lines = []
     for series, group in curves.points.groupby("series", sort=False):
@@ -247,7 +247,7 @@ def shape_report(curves: Curves) -> list[str]:
         sign = 1 if curves.higher_is_better else -1
         best = group.loc[(sign * group["y"]).idxmax()]
         categorical = not all(_is_number(v) for v in group["knob_value"])
-        if categorical:  # e.g. colour spaces: the declared order has no ends, so judge along I_NCE (seed B.2)
+        if categorical:  # e.g. colour spaces: the declared order has no ends, so judge along I_NCE (paper B.2)
             group = group.sort_values("x")
         margins = []
         for end in (group.iloc[0], group.iloc[-1]):

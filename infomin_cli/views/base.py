@@ -1,7 +1,7 @@
 """What every view family declares, so that `pretrain`, `sweep` and `infomin views` are generic.
 
 A *family* (e.g. `infomin-aug`) owns one or more *knobs* (e.g. `crop-scale`), each with its type,
-valid range, the seed's default and the paper section it comes from. Building a family with knob
+valid range, the paper's default and the paper section it comes from. Building a family with knob
 values gives a `ViewPair`: a callable that turns a uint8 batch on any device into two float views,
 drawing per-sample random parameters from a seeded `torch.Generator` on that device.
 """

@@ -1,4 +1,4 @@
-"""Colour-space split (seed B.2, CMC): view 1 = one channel of a colour space, view 2 = the other two.
+"""Colour-space split (paper B.2, CMC): view 1 = one channel of a colour space, view 2 = the other two.
 
 As in CMC, the RGB image is first randomly crop-resized and flipped (one box per sample, shared by
 both views, so the views differ only in which channels they keep), then converted and normalised
@@ -6,7 +6,7 @@ per channel to [-1, 1] (see colorspaces.py). Channel 0 is always the single chan
 Y vs CbCr, R vs GB, H vs SV, X vs YZ, H vs ED.
 
 `crop-scale` is RandomResizedCrop's lower area bound. Its default 0.2 is `--crop_low` in CMC's
-public training script (train_CMC.py); the seed does not restate it for STL-10.
+public training script (train_CMC.py); the paper does not restate it for STL-10.
 The per-space shortcuts (`lab-split`, ...) are this family with `space` fixed.
 """
 

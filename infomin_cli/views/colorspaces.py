@@ -1,4 +1,4 @@
-"""RGB -> the eleven colour spaces of seed B.2, on whole float batches, matching scikit-image.
+"""RGB -> the eleven colour spaces of paper B.2, on whole float batches, matching scikit-image.
 
 Why not call scikit-image? It works on one HxWx3 numpy image at a time on the CPU; the views are
 built on the batch's device. Every formula below is scikit-image's own (`skimage.color.rgb2lab`,
@@ -25,7 +25,7 @@ import torch
 
 SPACES: tuple[str, ...] = ("rgb", "lab", "ycbcr", "ydbdr", "yiq", "yuv", "ypbpr", "hsv", "xyz", "luv", "hed")
 
-# Which channel is view 1 (the rest is view 2); the seed splits "one channel vs the other two".
+# Which channel is view 1 (the rest is view 2); the paper splits "one channel vs the other two".
 CHANNEL_NAMES: dict[str, tuple[str, str, str]] = {
     "rgb": ("R", "G", "B"),
     "lab": ("L", "a", "b"),

@@ -1,13 +1,13 @@
-"""Frequency split (seed B.3): v1 = GaussianBlur(x, sigma) (low frequencies), v2 = x - v1 (high).
+"""Frequency split (paper B.3): v1 = GaussianBlur(x, sigma) (low frequencies), v2 = x - v1 (high).
 
 Both views are 3-channel but come from different distributions, so each gets its own encoder.
-As in the colour splits (the seed: "the setup is almost the same"), the image is first randomly
+As in the colour splits (the paper: "the setup is almost the same"), the image is first randomly
 crop-resized and flipped once, shared by both views.
 
 Scaling: with x in [0, 1], v1 = 2*blur(x) - 1 and v2 = 2*(x - blur(x)), so v1 lies in [-1, 1]
 like every other view, and v1 + v2 = 2x - 1 is exactly the normalised image (`reconstruct`).
 
-`sigma` (pixels at the output size, kernel = 2*ceil(3 sigma)+1 taps, reflect padding): the seed
+`sigma` (pixels at the output size, kernel = 2*ceil(3 sigma)+1 taps, reflect padding): the paper
 finds I_NCE peaks at sigma = 0.7 on STL-10 while linear accuracy peaks at sigma = 1.0; the default
 is 1.0 because a user who pretrains with defaults wants the better representation.
 """

@@ -1,4 +1,4 @@
-"""InfoMin augmentation (seed C.1-C.3): two independently augmented views of each image, one encoder.
+"""InfoMin augmentation (paper C.1-C.3): two independently augmented views of each image, one encoder.
 
 Per view, in this order (PyContrast's InfoMin order, flip folded into the crop's grid_sample):
 RandomResizedCrop(scale=(crop-scale, 1)) + horizontal flip -> colour jitter of strength x with

@@ -1,4 +1,4 @@
-"""JigSaw (PIRL, used as a branch of InfoMin Aug, seed C.3): a 3x3 grid of tiles, shuffled per sample.
+"""JigSaw (PIRL, used as a branch of InfoMin Aug, paper C.3): a 3x3 grid of tiles, shuffled per sample.
 
 PIRL encodes the nine tiles one by one and concatenates their features; to keep every family a pair
 of images for any encoder, the shuffled tiles are reassembled into one image here. Each sample gets

@@ -1,6 +1,6 @@
-"""Spatial patches at distance d (seed B.1): two patches whose centres are exactly d pixels apart.
+"""Spatial patches at distance d (paper B.1): two patches whose centres are exactly d pixels apart.
 
-Sampling without the boundary bias the seed warns about: a placement is (centre c1, direction
+Sampling without the boundary bias the paper warns about: a placement is (centre c1, direction
 theta), with c2 = c1 + d (cos theta, sin theta), and the pair is drawn *uniformly among all
 placements where both patches lie inside the image* — by rejection: c1 uniform over every position
 where patch 1 fits, theta uniform on [0, 2 pi), kept only if patch 2 fits too. (The biased

@@ -1,0 +1,75 @@
+"""Batches from a source: the one way the trainer, probes, mi-estimate and `views show` read images.
+
+A source knows its length, the shape of one item, its labels, and hands out uint8 batches on a
+device for a tensor of indices. Nothing downstream indexes a whole-dataset tensor, so a source
+that streams from disk (ImageNet-sized folders) or generates items on the fly (Moving MNIST
+sequences, whose items are `(T, C, H, W)`) fits the same seam as today's in-memory tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from infomin_cli.data.base import ImageSet
+
+
+@runtime_checkable
+class BatchSource(Protocol):
+    """What every consumer of images needs, and nothing more."""
+
+    labels: Mapping[str, torch.Tensor]  # name -> int64 (N,) on the CPU; may be empty (unlabelled)
+
+    def __len__(self) -> int: ...
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """One item's shape: (C, H, W) for images, (T, C, H, W) for frame sequences."""
+        ...
+
+    def batch(self, indices: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
+        """uint8 (B, *shape) for `indices` (int64, any device), on `device` (default: where it lives)."""
+        ...
+
+
+class InMemorySource:
+    """An `ImageSet` held whole, optionally moved to the device once (the small-data fast path)."""
+
+    def __init__(self, images: ImageSet, device: torch.device | str | None = None) -> None:
+        self.images = images.images if device is None else images.images.to(device)
+        self.labels = images.labels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.images.shape[1:])
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.device
+
+    def batch(self, indices: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
+        out = self.images[indices.to(self.images.device)]
+        return out if device is None else out.to(device)
+
+    def range(self, start: int, stop: int, device: torch.device | str | None = None) -> torch.Tensor:
+        """Items start..stop-1 without building an index tensor (a view, for sequential readers)."""
+        out = self.images[start:stop]
+        return out if device is None else out.to(device)
+
+
+def as_source(data: ImageSet | BatchSource, device: torch.device | str | None = None) -> BatchSource:
+    """Accept either an `ImageSet` (wrapped in memory) or a source as it is."""
+    return InMemorySource(data, device) if isinstance(data, ImageSet) else data
+
+
+def iter_batches(source: BatchSource, batch_size: int, device: torch.device | str | None = None,
+                 limit: int | None = None):
+    """Every item in order, `batch_size` at a time, as uint8 on `device`."""
+    n = len(source) if limit is None else min(limit, len(source))
+    for start in range(0, n, batch_size):
+        yield source.batch(torch.arange(start, min(start + batch_size, n)), device)
