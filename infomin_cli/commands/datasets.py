@@ -54,20 +54,24 @@ def register(app: typer.Typer) -> None:
         from PIL import Image
 
         from infomin_cli.data import load_dataset
+        from infomin_cli.data.source import as_source
 
         data = load_dataset(name, data_root)
-        images = data.test.images[:n]
+        test = as_source(data.test)
+        images = test.batch(torch.arange(min(n, len(test))))
         side = math.ceil(math.sqrt(len(images)))
         h, w = images.shape[-2:]
         grid = torch.full((3, side * (h + 2), side * (w + 2)), 255, dtype=torch.uint8)
         for i, image in enumerate(images):
+            while image.ndim > 3:  # a frame sequence (T, C, H, W): show its first frame
+                image = image[0]
             r, c = divmod(i, side)
             grid[:, r * (h + 2) + 1 : r * (h + 2) + 1 + h, c * (w + 2) + 1 : c * (w + 2) + 1 + w] = image[:3]
         picture = Image.fromarray(grid.permute(1, 2, 0).numpy())
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
         out.parent.mkdir(parents=True, exist_ok=True)
         picture.save(out)
-        for key, values in data.test.labels.items():
+        for key, values in test.labels.items():
             names = data.label_names.get(key)
             shown = [names[v] if names else str(v) for v in values[: min(n, 16)].tolist()]
             typer.echo(f"{key:>10}: {' '.join(shown)}{' ...' if n > 16 else ''}")

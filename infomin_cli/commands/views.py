@@ -52,6 +52,7 @@ def show_views(
     import torch
 
     from infomin_cli.data import load_dataset
+    from infomin_cli.data.source import as_source
     from infomin_cli.views import VIEWS, parse_knob_args
     from infomin_cli.views.display import save_png, view_grid
 
@@ -61,7 +62,8 @@ def show_views(
         raise InfominError(f"--n {n} must be at least 1")
     name = dataset or ("highres" if family.data_kind == "highres" else "embedded")
     data = load_dataset(name, data_root, image_size)
-    images = data.pretrain.images[:n]
+    source = as_source(data.pretrain)
+    images = source.batch(torch.arange(min(n, len(source))))
     grid, caption = view_grid(pair, images, torch.Generator().manual_seed(seed))
     out.parent.mkdir(parents=True, exist_ok=True)
     save_png(grid, out)

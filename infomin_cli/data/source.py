@@ -35,11 +35,16 @@ class BatchSource(Protocol):
 
 
 class InMemorySource:
-    """An `ImageSet` held whole, optionally moved to the device once (the small-data fast path)."""
+    """An `ImageSet` held whole, optionally moved to the device once (the small-data fast path).
 
-    def __init__(self, images: ImageSet, device: torch.device | str | None = None) -> None:
-        self.images = images.images if device is None else images.images.to(device)
-        self.labels = images.labels
+    A bare uint8 tensor is accepted too (no labels): callers that still hold `dataset.test.images`
+    get the same batches as from its `ImageSet`.
+    """
+
+    def __init__(self, images: ImageSet | torch.Tensor, device: torch.device | str | None = None) -> None:
+        tensor, labels = (images, {}) if isinstance(images, torch.Tensor) else (images.images, images.labels)
+        self.images = tensor if device is None else tensor.to(device)
+        self.labels = labels
 
     def __len__(self) -> int:
         return len(self.images)
@@ -62,9 +67,14 @@ class InMemorySource:
         return out if device is None else out.to(device)
 
 
-def as_source(data: ImageSet | BatchSource, device: torch.device | str | None = None) -> BatchSource:
-    """Accept either an `ImageSet` (wrapped in memory) or a source as it is."""
-    return InMemorySource(data, device) if isinstance(data, ImageSet) else data
+def as_source(data: ImageSet | BatchSource | torch.Tensor, device: torch.device | str | None = None) -> BatchSource:
+    """Accept an `ImageSet` or a uint8 tensor (wrapped in memory; moved to `device` once if given)
+    or a source as it is (a source decides itself where its items live)."""
+    if isinstance(data, (ImageSet, torch.Tensor)):
+        return InMemorySource(data, device)
+    if not isinstance(data, BatchSource):
+        raise TypeError(f"expected an ImageSet, a uint8 tensor or a BatchSource, got {type(data).__name__}")
+    return data
 
 
 def iter_batches(source: BatchSource, batch_size: int, device: torch.device | str | None = None,

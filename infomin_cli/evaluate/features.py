@@ -1,19 +1,26 @@
-"""Frozen features of a whole image set, computed in batches on the device."""
+"""Frozen features of a whole image set, computed in batches on the device.
+
+Reads through a `BatchSource`, so a probe over a streamed dataset needs no more memory than one
+batch of images plus the features themselves.
+"""
 
 from __future__ import annotations
 
 import torch
 
+from infomin_cli.data.base import ImageSet
+from infomin_cli.data.source import BatchSource, as_source, iter_batches
 from infomin_cli.engine.device import autocast
 
 
 @torch.no_grad()
-def extract_features(model, views, images: torch.Tensor, device: torch.device, layer: str | None = None,
-                     batch_size: int = 256) -> torch.Tensor:
+def extract_features(model, views, images: BatchSource | ImageSet | torch.Tensor, device: torch.device,
+                     layer: str | None = None, batch_size: int = 256, limit: int | None = None) -> torch.Tensor:
+    """float (N, D) features of the first `limit` items (all by default), in order. Leaves `model`
+    in eval mode (the probe's caller owns the model; `KnnMonitor` restores the mode itself)."""
     model.eval()
     out = []
-    for start in range(0, len(images), batch_size):
-        batch = images[start : start + batch_size].to(device)
+    for batch in iter_batches(as_source(images), batch_size, device, limit):
         with autocast(device):
             feats = model.features(views.probe_inputs(batch), layer)
         out.append(feats.float())

@@ -5,6 +5,9 @@ a 95 % interval over held-out batches of the test split, the same statistic on t
 (the gap shows over-fitting), and the saturation flag. With `negatives=N`, each query batch is
 scored against a memory of N held-out keys (its own B positives plus N - B other test images), so
 K = N and the log K ceiling rises: the way to see past a saturated in-batch estimate.
+
+Images come from a `BatchSource` (an `ImageSet` or a bare uint8 tensor is wrapped in memory), read
+in order, so the in-memory path draws exactly the batches and random numbers it always did.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from infomin_cli.data.base import ImageSet
+from infomin_cli.data.source import BatchSource, as_source, iter_batches
 from infomin_cli.engine.device import autocast, make_generator
 from infomin_cli.errors import InfominError
 from infomin_cli.mi.estimators import infonce
@@ -21,14 +26,15 @@ from infomin_cli.mi.report import Estimate, from_batches
 from infomin_cli.mi.train import fit_critic
 
 Embedder = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+Images = BatchSource | ImageSet | torch.Tensor  # a tensor: uint8 (N, C, H, W), as `dataset.test.images`
 
 
 @torch.no_grad()
-def _embed_all(model: Embedder, views, images: torch.Tensor, chunk: int, device: torch.device, seed: int):
+def _embed_all(model: Embedder, views, source: BatchSource, limit: int, chunk: int, device: torch.device, seed: int):
     generator = make_generator(device, seed)
     z1s, z2s = [], []
-    for start in range(0, len(images), chunk):
-        v1, v2 = views(images[start : start + chunk].to(device), generator)
+    for batch in iter_batches(source, chunk, device, limit):
+        v1, v2 = views(batch, generator)
         with autocast(device):
             z1, z2 = model(v1, v2)
         z1s.append(z1.float())
@@ -40,7 +46,7 @@ def _embed_all(model: Embedder, views, images: torch.Tensor, chunk: int, device:
 def batch_values(
     model: Embedder,
     views,
-    images: torch.Tensor,
+    images: Images,
     batch_size: int,
     temperature: float,
     device: torch.device,
@@ -50,15 +56,16 @@ def batch_values(
 ) -> list[float]:
     """Per-batch I_NCE (nats) on `images`. In-batch: symmetric, as the runs are trained (mean of
     the v1->v2 and v2->v1 directions, each <= log B). With negatives: v1 queries against N keys."""
-    n_batches = min(n_batches, len(images) // batch_size)
+    source = as_source(images)
+    n_batches = min(n_batches, len(source) // batch_size)
     if n_batches < 1:
-        raise InfominError(f"need at least one batch of {batch_size} images, have {len(images)}")
-    if negatives is not None and not batch_size <= negatives <= len(images):
+        raise InfominError(f"need at least one batch of {batch_size} images, have {len(source)}")
+    if negatives is not None and not batch_size <= negatives <= len(source):
         raise InfominError(
-            f"--negatives {negatives} must be between the batch size {batch_size} and the {len(images)} held-out images"
+            f"--negatives {negatives} must be between the batch size {batch_size} and the {len(source)} held-out images"
         )
-    pool = len(images) if negatives else n_batches * batch_size
-    z1, z2 = _embed_all(model, views, images[:pool], batch_size, device, seed)
+    pool = len(source) if negatives else n_batches * batch_size
+    z1, z2 = _embed_all(model, views, source, pool, batch_size, device, seed)
     generator = torch.Generator().manual_seed(seed)
     values: list[float] = []
     for b in range(n_batches):
@@ -79,20 +86,21 @@ def batch_values(
 def heldout_estimate(
     model: Embedder,
     views,
-    images: torch.Tensor,
+    images: Images,
     batch_size: int,
     temperature: float = 1.0,
     device: torch.device | str = "cpu",
     negatives: int | None = None,
     n_batches: int = 50,
-    train_images: torch.Tensor | None = None,
+    train_images: Images | None = None,
     seed: int = 1,
     note: str = "",
 ) -> Estimate:
     """Held-out I_NCE of `model(v1, v2) -> (z1, z2)` with scores z1 z2^T / temperature.
 
-    This is the function `sweep` calls per point: `images` is the test split (uint8 N,C,H,W),
-    `train_images` (optional) the pretraining images for the train value beside it.
+    This is the function `sweep` calls per point: `images` is the test split (a source, an
+    `ImageSet` or uint8 N,C,H,W), `train_images` (optional) the pretraining images for the train
+    value beside it.
     """
     device = torch.device(device)
     was_training = getattr(model, "training", False)
@@ -114,7 +122,7 @@ def heldout_estimate(
 
 def train_view_critic(
     views,
-    train_images: torch.Tensor,
+    train_images: Images,
     steps: int,
     batch_size: int,
     device: torch.device,
@@ -122,17 +130,18 @@ def train_view_critic(
     lr: float = 1e-3,
     on_step: Callable[[int, float], None] | None = None,
 ) -> nn.Module:
-    """A fresh separable conv critic trained with InfoNCE on views of `train_images`."""
+    """A fresh separable conv critic trained with InfoNCE on views of `train_images` (an in-memory
+    set is moved to the device once; a streaming source hands out each sampled batch)."""
     from infomin_cli.mi.critics import ViewCritic
 
     torch.manual_seed(seed)
     critic = ViewCritic(tuple(views.channels)).to(device)
     view_generator = make_generator(device, seed)
-    train_images = train_images.to(device)
+    source = as_source(train_images, device)
 
     def sampler(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        index = torch.randint(len(train_images), (n,), generator=generator)
-        return views(train_images[index.to(device)], view_generator)
+        index = torch.randint(len(source), (n,), generator=generator)
+        return views(source.batch(index, device), view_generator)
 
     fit_critic(critic, sampler, "infonce", steps, batch_size, lr, torch.Generator().manual_seed(seed), on_step=on_step)
     return critic.eval()
