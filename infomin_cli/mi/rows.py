@@ -1,5 +1,5 @@
 """What `infomin mi-estimate` does, reachable without the CLI: build estimates for each input
-kind, print them, and turn each into one results-CSV row (existing columns only)."""
+kind, print them, and turn each into one results-CSV row (built by `results.rows`, like every row)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infomin_cli import __version__
 from infomin_cli.errors import InfominError
 from infomin_cli.mi.report import Estimate
 from infomin_cli.results import append_row
+from infomin_cli.results.rows import estimate_row, main_knob, run_columns
+
+if TYPE_CHECKING:
+    from infomin_cli.engine.run import LoadedRun
 
 
 @dataclass
@@ -68,29 +70,27 @@ def synthetic_rows(source: str, dim: int, mi: str, estimators: str, critic: str,
                 "seed": seed,
                 "encoder": "knn" if name == "ksg" else f"{critic}-mlp",
                 "objective": name,
+                "K_train": None if name == "ksg" else spec.batch_size,
                 "wall_seconds": time.perf_counter() - start,
             }
             rows.append(EstimateRow(estimate, context, warns))
     return rows
 
 
-def run_rows(run: Path, negatives: int | None, eval_batches: int, seed: int, device: str) -> list[EstimateRow]:
+def run_rows(run_dir: Path, negatives: int | None, eval_batches: int, seed: int, device: str,
+             *, run: LoadedRun | None = None) -> list[EstimateRow]:
+    """Held-out I_NCE of a run folder's own encoders+heads. `run`: the run as `load_run(run_dir,
+    device)` returned it (a sweep point that already holds its dataset), so nothing is read twice."""
     from infomin_cli.engine.run import load_run
     from infomin_cli.mi.heldout import heldout_estimate
 
     start = time.perf_counter()
-    loaded = load_run(run, device)
+    loaded = load_run(run_dir, device) if run is None else run
     config = loaded.config
-    estimate = heldout_estimate(loaded.model, loaded.views, loaded.dataset.test.images, config.batch_size,
+    estimate = heldout_estimate(loaded.model, loaded.views, loaded.dataset.test, config.batch_size,
                                 config.temperature, loaded.device, negatives, eval_batches,
-                                loaded.dataset.pretrain.images, seed=seed + 1)
-    knob_name, knob_value = _main_knob(config.views, config.knobs)
-    context = {
-        "run_id": Path(run).name, "config_hash": config.hash(), "dataset": config.dataset, "views": config.views,
-        "knob_name": knob_name, "knob_value": knob_value, "seed": config.seed, "encoder": config.encoder,
-        "head": config.head, "objective": config.objective, "temperature": config.temperature,
-        "epochs": config.epochs, "wall_seconds": time.perf_counter() - start,
-    }
+                                loaded.dataset.pretrain, seed=seed + 1)
+    context = {**run_columns(loaded), "run_id": Path(run_dir).name, "wall_seconds": time.perf_counter() - start}
     return [EstimateRow(estimate, context)]
 
 
@@ -99,6 +99,7 @@ def views_rows(views: str, knobs: list[str] | None, dataset: str, data_root: Pat
     import torch
 
     from infomin_cli.data import load_dataset
+    from infomin_cli.data.source import as_source
     from infomin_cli.engine.device import pick_device
     from infomin_cli.mi.heldout import critic_as_embedder, heldout_estimate, train_view_critic
     from infomin_cli.views import VIEWS, parse_knob_args
@@ -108,54 +109,29 @@ def views_rows(views: str, knobs: list[str] | None, dataset: str, data_root: Pat
     given = parse_knob_args(knobs)
     resolved = family.resolve(given)
     data = load_dataset(dataset, data_root, None)
-    size = int(data.pretrain.images.shape[-1])
+    pretrain, test = as_source(data.pretrain), as_source(data.test)
+    size = int(pretrain.shape[-1])
     pair = family.make(given, size)
     dev = pick_device(device)
     steps, batch_size = steps or 300, batch_size or 64
-    critic = train_view_critic(pair, data.pretrain.images, steps, batch_size, dev, seed)
+    critic = train_view_critic(pair, data.pretrain, steps, batch_size, dev, seed)
     with torch.no_grad():
-        estimate = heldout_estimate(critic_as_embedder(critic), pair, data.test.images, batch_size, critic.temperature, dev,
-                                    None, eval_batches, data.pretrain.images, seed=seed + 1,
+        estimate = heldout_estimate(critic_as_embedder(critic), pair, test, batch_size, critic.temperature, dev,
+                                    None, eval_batches, pretrain, seed=seed + 1,
                                     note=f"fresh conv critic, {steps} steps")
-    knob_name, knob_value = _main_knob(views, given or resolved)
+    knob_name, knob_value = main_knob(views, given or resolved)
     config = {"views": views, "knobs": resolved, "dataset": dataset, "steps": steps, "batch": batch_size, "seed": seed}
     context = {
         "run_id": f"critic-{views}-" + "-".join(f"{k}{v}" for k, v in sorted(resolved.items())) + f"-seed{seed}",
         "config_hash": _hash(config), "dataset": dataset, "views": views, "knob_name": knob_name,
         "knob_value": knob_value, "seed": seed, "encoder": "small-conv-critic", "objective": "infonce",
-        "wall_seconds": time.perf_counter() - start,
+        "K_train": batch_size, "wall_seconds": time.perf_counter() - start,
     }
     return [EstimateRow(estimate, context)]
 
 
-def _main_knob(views: str, knobs: dict[str, Any]) -> tuple[str, Any]:
-    """The family's first knob with a value in `knobs`, for the knob columns ('' when none)."""
-    from infomin_cli.views import VIEWS
-
-    family = VIEWS.get(views)
-    for knob in family.knobs:
-        if knob.name in knobs:
-            return knob.name, knobs[knob.name]
-    return "", ""
-
-
 def result_row(row: EstimateRow) -> dict[str, Any]:
-    est = row.estimate
-    nats = est.to("nats")
-    out = {k: v for k, v in row.context.items()}
-    out.update(
-        timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        K=est.K,
-        i_nce=nats.value if est.estimator == "infonce" else None,
-        probe_label="",
-        metric_name=f"mi:{est.estimator}",
-        metric_value=est.value,
-        metric_ci_low=est.ci_low,
-        metric_ci_high=est.ci_high,
-        unit=est.unit,
-        infomin_version=__version__,
-    )
-    return out
+    return estimate_row(row.estimate, row.context)
 
 
 def append_result(path: Path, row: EstimateRow) -> None:

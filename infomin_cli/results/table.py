@@ -3,6 +3,10 @@
 Rows are appended under an exclusive `flock` as a single `write` of the whole line followed by
 `fsync`, so two processes never interleave and a crash leaves either the whole row or none.
 Readers still drop a trailing line without its newline, in case a file came from elsewhere.
+
+Files written before a column existed keep their header: a row is appended in the file's own
+column order (columns the file lacks are dropped), and a reader sees every known column, the
+missing ones as NaN. A header with a column this version does not know is refused, not rewritten.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from infomin_cli import __version__
 from infomin_cli.errors import InfominError
 
 # Documented in docs/ARCHITECTURE.md ("Results CSV").
@@ -33,7 +38,8 @@ COLUMNS: tuple[str, ...] = (
     "head",
     "objective",
     "temperature",
-    "K",  # number of candidates per positive in the NCE estimate (batch size for in-batch InfoNCE)
+    "K",  # candidates per positive behind this row's i_nce (the held-out estimate's K; --negatives raises it)
+    "K_train",  # candidates per positive of the training objective (batch size for in-batch InfoNCE)
     "loss",  # final training loss (nats)
     "i_nce",  # held-out I_NCE = log K - L_NCE (nats) of the trained run
     "probe_label",  # which label the probe predicts ('' for estimate rows)
@@ -58,29 +64,22 @@ def _format(value: Any) -> str:
 
 
 def append_row(path: str | os.PathLike[str], row: Mapping[str, Any]) -> None:
-    """Append one row atomically; writes the header first if the file is new or empty."""
+    """Append one row atomically, in the file's column order; writes the header if the file is new or empty."""
     unknown = set(row) - set(COLUMNS)
     if unknown:
         raise ValueError(f"unknown result columns: {sorted(unknown)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([_format(row.get(c)) for c in COLUMNS])
-    line = buffer.getvalue()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # the header is read under the lock: a new file's first writer wins
         size = os.fstat(fd).st_size
+        columns = COLUMNS if size == 0 else _header(path, fd)
+        line = _line(row, columns)
         if size == 0:
-            header = io.StringIO()
-            csv.writer(header, lineterminator="\n").writerow(COLUMNS)
-            line = header.getvalue() + line
-        else:
-            with open(path, "rb") as existing:
-                existing.seek(size - 1)
-                if existing.read(1) != b"\n":  # a torn line from elsewhere: start ours on a fresh one
-                    line = "\n" + line
+            line = _line({c: c for c in columns}, columns) + line
+        elif os.pread(fd, 1, size - 1) != b"\n":  # a torn line from elsewhere: start ours on a fresh one
+            line = "\n" + line
         os.write(fd, line.encode())
         os.fsync(fd)
     finally:
@@ -88,8 +87,36 @@ def append_row(path: str | os.PathLike[str], row: Mapping[str, Any]) -> None:
         os.close(fd)
 
 
+def _line(row: Mapping[str, Any], columns: tuple[str, ...]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([_format(row.get(c)) for c in columns])
+    return buffer.getvalue()
+
+
+def _header(path: Path, fd: int) -> tuple[str, ...]:
+    """The existing file's columns; refuses (file untouched) a header that is not ours to append to."""
+    first = b""
+    while b"\n" not in first and len(first) < 1 << 16:
+        chunk = os.pread(fd, 4096, len(first))
+        if not chunk:
+            break
+        first += chunk
+    try:
+        columns = tuple(next(csv.reader([first.split(b"\n", 1)[0].decode().rstrip("\r")]), []))
+    except (UnicodeDecodeError, csv.Error):
+        columns = ()
+    unknown = [c for c in columns if c not in COLUMNS]
+    if not columns or unknown or len(set(columns)) != len(columns):
+        why = f"its header has column {unknown[0][:40]!r}, unknown to infomin {__version__}" if unknown else \
+            "its first line is not a results header"
+        raise InfominError(f"cannot append to {path}: {why}; write to a new results file (--results/--csv)")
+    return columns
+
+
 def read_results(path: str | os.PathLike[str], required: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a results CSV (ours or hand-written); fail in one line if a needed column is missing."""
+    """Read a results CSV (ours, an older version's, or hand-written); fail in one line if a needed
+    column is missing. Known columns the file lacks come back as NaN, in `COLUMNS` order, so old
+    files and new ones concatenate; columns we do not know follow them."""
     path = Path(path)
     if not path.is_file():
         raise InfominError(f"results file {path} does not exist; run `infomin probe` or `infomin sweep` first")
@@ -103,4 +130,5 @@ def read_results(path: str | os.PathLike[str], required: tuple[str, ...] = ()) -
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InfominError(f"{path} has no column {missing[0]!r}; it needs: {', '.join(required)}")
-    return frame
+    extra = [c for c in frame.columns if c not in COLUMNS]
+    return frame.reindex(columns=[*COLUMNS, *extra])
