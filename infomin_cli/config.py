@@ -30,25 +30,49 @@ class RunConfig:
     encoder: str = "convnet"
     head: str = "linear"
     feat_dim: int = 128
-    objective: str = "infonce"
+    objective: str = "infonce"  # see `infomin objectives`; its options follow
+    queue: int = 65536  # moco: negatives in the queue
+    key_momentum: float = 0.999  # moco: f_k <- m f_k + (1 - m) f_q (not SGD's momentum)
+    bank_negatives: int = 16384  # memory-bank: negatives drawn per sample
+    bank_loss: str = "softmax"  # memory-bank: softmax or nce
+    jigsaw_beta: float = 0.5  # weight of the JigSaw loss with level=infomin+jigsaw
     temperature: float = 0.07
     batch_size: int = 128
     epochs: int = 30
     optimizer: str = "adam"
     lr: float = 2e-3
     weight_decay: float = 1e-5
-    momentum: float = 0.9
+    sgd_momentum: float = 0.9  # the optimiser's momentum (not MoCo's key momentum)
     seed: int = 0
     image_size: int | None = None  # encoder input size; None -> the dataset's own size
     limit: int | None = None  # use only the first N pretraining images
     device: str = "auto"
     preset: str | None = None
+    knn_monitor: bool = True  # k-NN accuracy on the held-out split after every epoch
+    log: str | None = None  # "tensorboard": also write TensorBoard event files
 
     # fields that do not change what is learned
-    _NOT_HASHED = ("data_root", "device", "preset")
+    _NOT_HASHED = ("data_root", "device", "preset", "knn_monitor", "log")
+    # fields added with the objectives: hashed only where the objective uses them and only when they
+    # differ from the default, so every run and CSV row made before them keeps its hash
+    _OBJECTIVE_FIELDS = ("queue", "key_momentum", "bank_negatives", "bank_loss", "jigsaw_beta")
+    _LEGACY_NAMES = {"sgd_momentum": "momentum"}  # hashed (and read from old config.yaml) under the old name
 
     def hash(self) -> str:
-        payload = {k: v for k, v in self.to_dict().items() if k not in self._NOT_HASHED}
+        from infomin_cli.objectives import OBJECTIVES
+
+        used = {o.name.replace("-", "_") for o in OBJECTIVES.get(self.objective).options} \
+            if self.objective in OBJECTIVES else set()
+        defaults = RunConfig()
+        payload = {}
+        for key, value in self.to_dict().items():
+            if key in self._NOT_HASHED:
+                continue
+            if key in self._OBJECTIVE_FIELDS and (key not in used or value == getattr(defaults, key)):
+                continue
+            payload[self._LEGACY_NAMES.get(key, key)] = value
+        if self.knobs.get("level") == "infomin+jigsaw":  # the JigSaw rung became PyContrast's branch (v0.2)
+            payload["jigsaw"] = "branch"
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -58,6 +82,10 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
+        data = dict(data)
+        for new, old in cls._LEGACY_NAMES.items():
+            if old in data and new not in data:
+                data[new] = data.pop(old)
         unknown = sorted(set(data) - names)
         if unknown:
             raise InfominError(

@@ -10,7 +10,7 @@ from infomin_cli.errors import InfominError
 from infomin_cli.views import VIEWS
 from infomin_cli.views import jitter as J
 from infomin_cli.views.infomin_aug import LEVELS, random_blur
-from infomin_cli.views.jigsaw import jigsaw
+from infomin_cli.views.jigsaw import MIN_TILE, cut_tiles, tile_geometry
 from infomin_cli.views.randaugment import OPS, _photometric, _pixel_affine, rand_augment, warp
 
 torch.set_num_threads(1)
@@ -140,13 +140,29 @@ def test_rand_augment_picks_operations_per_sample_and_stays_in_range():
     assert torch.equal(out, again)
 
 
-def test_jigsaw_permutes_the_nine_tiles_differently_per_sample():
-    x = torch.arange(9.0).view(1, 1, 3, 3)
-    x = x.repeat_interleave(8, dim=2).repeat_interleave(8, dim=3).expand(16, 3, 24, 24)
-    out = jigsaw(x, torch.Generator().manual_seed(0))
-    tiles = out[:, 0, ::8, ::8].reshape(16, 9)
-    assert (tiles.sort(dim=1).values == torch.arange(9.0)).all()
-    assert len({tuple(t.tolist()) for t in tiles}) > 10
+def test_jigsaw_tiles_are_nine_windows_one_inside_each_grid_cell():
+    side, tile = 3 * 10, 7
+    cell_id = torch.arange(9.0).view(1, 1, 3, 3).repeat_interleave(10, dim=2).repeat_interleave(10, dim=3)
+    x = cell_id.expand(16, 3, side, side).contiguous()
+    tiles = cut_tiles(x, tile, torch.Generator().manual_seed(0))
+    assert tiles.shape == (16, 9, 3, tile, tile)
+    for j in range(9):  # every pixel of tile j comes from cell j, in grid order
+        assert (tiles[:, j] == j).all()
+
+
+def test_jigsaw_tile_offsets_differ_between_tiles_and_samples():
+    ramp = torch.arange(30.0).view(1, 1, 1, 30).expand(32, 1, 30, 30).contiguous()
+    tiles = cut_tiles(ramp, 7, torch.Generator().manual_seed(0))
+    starts = tiles[:, :, 0, 0, 0] - torch.tensor([0, 10, 20] * 3)  # column offset of each window in its cell
+    assert starts.min() >= 0 and starts.max() <= 3 and len(set(starts.flatten().tolist())) == 4
+
+
+def test_jigsaw_tiles_have_pycontrasts_geometry_at_224_px():
+    assert tile_geometry(224) == (64, 85)
+    pair = VIEWS.get("infomin-aug").make({"level": "infomin+jigsaw"}, 32)
+    tiles = pair.jigsaw_tiles(_images(), torch.Generator().manual_seed(0))
+    assert pair.has_jigsaw and tiles.shape == (8, 9, 3, MIN_TILE, MIN_TILE)
+    assert not VIEWS.get("infomin-aug").make({"level": "infomin"}, 32).has_jigsaw
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -165,7 +181,7 @@ def test_higher_rungs_make_the_two_views_less_alike():
         v1, v2 = VIEWS.get("infomin-aug").make({"level": level}, 32)(images, torch.Generator().manual_seed(0))
         return (v1 - v2).pow(2).mean().item()
 
-    crop, jitter, full = distance("crop"), distance("crop+jitter"), distance("infomin+jigsaw")
+    crop, jitter, full = distance("crop"), distance("crop+jitter"), distance("infomin")
     assert crop < jitter < full
 
 

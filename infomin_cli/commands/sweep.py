@@ -7,44 +7,34 @@ from typing import Any
 
 import typer
 
+from infomin_cli.commands._options import overrides, training_options
 from infomin_cli.config import get_preset, resolve_config
 from infomin_cli.errors import InfominError
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @training_options
     def sweep(
         knob: str = typer.Argument(None, help="The knob to sweep, e.g. crop-scale, sigma, space, distance."),
         spec: str = typer.Argument(None, help="LOW:HIGH (6 points), LOW:HIGH:N, LOW:HIGH:N:log, a comma list, or names for a choice knob."),
-        views: str = typer.Option(None, help="View family owning the knob (default: the one that declares it)."),
         seeds: int = typer.Option(None, help="Repeat each point with this many seeds (default 1, or the preset's)."),
         out: Path = typer.Option(None, help="Results CSV (default results/<preset or knob>.csv); rows are appended."),
-        preset: str = typer.Option(None, help="A preset from experiments.yaml: its config and its sweep's knob/spec."),
-        scale: str = typer.Option("embedded", help="With --preset: embedded (small, CPU) or paper (the paper's settings)."),
         runs_dir: Path = typer.Option(Path("runs/sweeps"), help="One run folder per point here, named by config hash."),
         label: str = typer.Option(None, help="Label the probe predicts (default class)."),
         probe_epochs: int = typer.Option(None, help="Linear-probe epochs per point (default 100, or the preset's)."),
         probe_dataset: str = typer.Option(None, help="Probe on another dataset than the one pretrained on (default: the preset's, else the same)."),
         probe_data_root: Path = typer.Option(None, help="Where --probe-dataset's files are."),
         negatives: int = typer.Option(None, help="Measure each point's I_NCE against N held-out keys (K = N) instead of the batch (default: the preset's)."),
-        dataset: str = typer.Option(None),
-        data_root: Path = typer.Option(None),
-        encoder: str = typer.Option(None),
-        head: str = typer.Option(None, help="linear or mlp."),
-        temperature: float = typer.Option(None),
-        batch_size: int = typer.Option(None),
-        epochs: int = typer.Option(None),
-        lr: float = typer.Option(None),
-        limit: int = typer.Option(None, help="Use only the first N pretraining images."),
-        seed: int = typer.Option(None, help="First seed; --seeds N uses seed..seed+N-1."),
-        device: str = typer.Option(None, help="auto, cpu, cuda (several GPUs: one point per GPU)."),
         quiet: bool = typer.Option(False, help="No live display; one line per finished point."),
+        training: dict[str, Any] = None,
     ) -> None:
         """Sweep one view knob: each point pretrains, measures held-out I_NCE, probes, appends a row."""
         from infomin_cli.sweep.plan import plan_points
         from infomin_cli.sweep.runner import SweepJob, run_sweep
         from infomin_cli.sweep.spec import find_knob, format_value, parse_spec
 
+        preset, scale, views = training["preset"], training["scale"], training["views"]
         plan: dict[str, Any] = dict(get_preset(preset).get("sweep") or {}) if preset else {}
         if scale == "paper":  # the paper's own points, seeds and probe length
             plan.update(plan.pop("paper", None) or {})
@@ -52,11 +42,7 @@ def register(app: typer.Typer) -> None:
         spec = spec or (str(plan["spec"]) if "spec" in plan else None)
         if not knob or not spec:
             raise InfominError("give KNOB and SPEC (e.g. `infomin sweep crop-scale 0.08:1.0`) or a --preset with a sweep")
-        overrides = dict(
-            views=views, dataset=dataset, data_root=str(data_root) if data_root else None, encoder=encoder, head=head,
-            temperature=temperature, batch_size=batch_size, epochs=epochs, lr=lr, limit=limit, seed=seed, device=device,
-        )
-        base = resolve_config(preset, overrides, scale)
+        base = resolve_config(preset, overrides(training), scale)
         family, knob_def = find_knob(knob, views or (base.views if preset else None))
         values = parse_spec(knob_def, spec)
         n_seeds = seeds or int(plan.get("seeds", 1))

@@ -1,7 +1,12 @@
-"""The one training loop: views on the device, encoders + heads, InfoNCE, checkpoint every epoch.
+"""The one training loop, for every objective: batches from a source, views on the device, a step.
 
-Kept flat on purpose (nanoGPT style). The dataset sits on the device as one uint8 tensor; each step
-indexes a batch, builds both views there, and reports loss, I_NCE and images/s.
+Kept flat on purpose (nanoGPT style). What differs between methods lives in the objective module
+(objectives/): the loop only asks it for a loss, steps the optimiser, and calls its after-step
+hook. Every epoch ends with an atomic checkpoint of model, objective state (queue, banks, key
+encoder), optimiser, schedule and generator, so `--resume` continues bit for bit.
+
+The held-out I_NCE and the probes are not the trainer's business: `pipeline.py` composes
+pretrain -> held-out estimate -> probe.
 """
 
 from __future__ import annotations
@@ -18,28 +23,44 @@ from rich.console import Console
 from rich.progress import Progress
 
 from infomin_cli import __version__
-from infomin_cli.config import RunConfig
 from infomin_cli.atomic import atomic_torch_save, atomic_write_text
-from infomin_cli.engine.device import autocast, make_generator
-from infomin_cli.engine.run import CHECKPOINT, CONFIG, METRICS, SUMMARY, build, validate
+from infomin_cli.config import RunConfig
+from infomin_cli.data.source import BatchSource, InMemorySource
+from infomin_cli.engine.device import make_generator
+from infomin_cli.engine.monitor import EpochLog
+from infomin_cli.engine.run import CHECKPOINT, CONFIG, METRICS, SUMMARY, Built, build, build_objective, load_checkpoint, validate
 from infomin_cli.errors import InfominError, TrainingDiverged
-from infomin_cli.mi.heldout import heldout_estimate
-from infomin_cli.objectives import OBJECTIVES
+from infomin_cli.objectives.base import Objective, StepOutput
 from infomin_cli.progress import make_progress
 from infomin_cli.views import VIEWS
 
 LOG_EVERY = 20  # steps between host syncs for the progress bar and the NaN check
 
 
-
-def _optimizer(config: RunConfig, params) -> torch.optim.Optimizer:
+def make_optimizer(config: RunConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.sgd_momentum, weight_decay=config.weight_decay)
+    return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def train_step(objective: Objective, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               schedule: torch.optim.lr_scheduler.LRScheduler, source: BatchSource, views,
+               generator: torch.Generator, index: torch.Tensor) -> StepOutput:
+    """One optimisation step of any objective; the benchmark times exactly this function."""
+    images = source.batch(index)
+    out = objective(model, images, views, generator, index)
+    optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    optimizer.step()
+    schedule.step()
+    objective.after_step(model)
+    return out
 
 
 def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
     """Refuse to overwrite a different run; with resume, hand back the checkpoint to continue."""
+    if out.exists() and not out.is_dir():
+        raise InfominError(f"--out {out} is a file, not a run folder; choose another --out")
     if not (out / CHECKPOINT).exists():
         return None
     if not resume:
@@ -47,7 +68,7 @@ def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any]
     saved = RunConfig.load(out / CONFIG)
     if saved.hash() != config.hash():
         raise InfominError(f"{out} holds a run with a different config (hash {saved.hash()}); choose another --out")
-    return torch.load(out / CHECKPOINT, map_location="cpu", weights_only=False)
+    return load_checkpoint(out / CHECKPOINT)
 
 
 def pretrain(
@@ -56,46 +77,50 @@ def pretrain(
     resume: bool = False,
     progress: bool | Progress = True,
     console: Console | None = None,
+    built: Built | None = None,
 ) -> dict[str, Any]:
-    """Train (or continue) the run in `out_dir`; returns the summary also written to summary.json."""
+    """Train (or continue) the run in `out_dir`; returns the training summary (also summary.json).
+
+    `built` lets a caller that already loaded the data (a sweep point) hand it in."""
     config = validate(config)
     out = Path(out_dir)
     state = _check_out_dir(out, config, resume)
-    if state is not None and (out / SUMMARY).is_file() and state["epoch"] >= config.epochs:
-        return json.loads((out / SUMMARY).read_text())
-
     console = console or Console(stderr=True)
-    built = build(config)
-    device, dataset, size, views, model = built.device, built.dataset, built.image_size, built.views, built.model
-    objective = OBJECTIVES.get(config.objective)
-    images = dataset.pretrain.subset(config.limit).images.to(device)  # moved once
-    n, batch = len(images), config.batch_size
-    repeats = VIEWS.get(config.views).pairs_per_image(images.shape[-2], images.shape[-1], size)
+    built = built or build(config)
+    device, size, views, model = built.device, built.image_size, built.views, built.model
+    source = InMemorySource(built.dataset.pretrain.subset(config.limit), device)  # moved once
+    n, batch = len(source), config.batch_size
+    repeats = VIEWS.get(config.views).pairs_per_image(source.shape[-2], source.shape[-1], size)
     steps = n * repeats // batch
     if steps == 0:
         raise InfominError(f"--batch-size {batch} is larger than the {n * repeats} view pairs of an epoch; lower it")
-    optimizer = _optimizer(config, model.parameters())
+    objective = build_objective(config, built, n).to(device)
+    optimizer = make_optimizer(config, objective.param_groups(model))
     total = steps * config.epochs
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     generator = make_generator(device, config.seed)
     start_epoch, wall_before = 0, 0.0
     if state is not None:
         model.load_state_dict(state["model"])
+        objective.load_state_dict(state.get("objective", {}))
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         generator.set_state(state["generator"].to(generator.get_state().device))
         start_epoch, wall_before = state["epoch"], state.get("wall_seconds", 0.0)
+        if start_epoch >= config.epochs and (out / SUMMARY).is_file():
+            return json.loads((out / SUMMARY).read_text())
     else:
         out.mkdir(parents=True, exist_ok=True)
         config.save(out / CONFIG)
         (out / METRICS).unlink(missing_ok=True)
+    log = EpochLog(out, config, built, console, resume=state is not None)
 
     owns_progress = not isinstance(progress, Progress)
     bar = make_progress(console) if owns_progress else progress
     if owns_progress and not progress:
         bar.disable = True
     started = time.perf_counter()
-    last = {"loss": float("nan"), "i_nce": float("nan")}
+    last = {"loss": float("nan"), "i_nce": float("nan"), "k": objective.train_k()}
     with bar if owns_progress else contextlib.nullcontext():
         epoch_task = bar.add_task(f"{out.name} epochs", total=config.epochs, completed=start_epoch, stats="")
         step_task = bar.add_task("  steps", total=steps, stats="")
@@ -104,20 +129,13 @@ def pretrain(
             bar.reset(step_task, total=steps)
             perm = torch.randperm(n * repeats, device=device, generator=generator) % n
             loss_sum = torch.zeros((), device=device)
+            i_nce_sum = torch.zeros((), device=device)  # the objective's own I_NCE (not log K - loss with JigSaw or NCE)
             t0, seen = time.perf_counter(), 0
             for step in range(steps):
-                batch_images = images[perm[step * batch : (step + 1) * batch]]
-                v1, v2 = views(batch_images, generator)
-                if device.type == "cuda":
-                    v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
-                with autocast(device):
-                    z1, z2 = model(v1, v2)
-                result = objective(z1, z2, config.temperature)
-                optimizer.zero_grad(set_to_none=True)
-                result.loss.backward()
-                optimizer.step()
-                schedule.step()
+                index = perm[step * batch : (step + 1) * batch]
+                result = train_step(objective, model, optimizer, schedule, source, views, generator, index)
                 loss_sum += result.loss.detach()
+                i_nce_sum += result.i_nce
                 seen += batch
                 if (step + 1) % LOG_EVERY == 0 or step + 1 == steps:
                     mean_loss = float(loss_sum) / (step + 1)
@@ -127,35 +145,26 @@ def pretrain(
                             f"(epoch {epoch}) is kept in {out}; lower --lr or raise --temperature"
                         )
                     rate = seen / (time.perf_counter() - t0)
-                    last = {"loss": mean_loss, "i_nce": math.log(result.k) - mean_loss}
+                    last = {"loss": mean_loss, "i_nce": float(i_nce_sum) / (step + 1), "k": result.k}
                     bar.update(step_task, completed=step + 1,
                                stats=f"loss {mean_loss:.3f}  I_NCE {last['i_nce']:.3f}/{math.log(result.k):.2f}  {rate:,.0f} img/s")
             elapsed = time.perf_counter() - t0
             atomic_torch_save(out / CHECKPOINT, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                "generator": generator.get_state(), "epoch": epoch + 1,
+                "model": model.state_dict(), "objective": objective.state_dict(), "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(), "generator": generator.get_state(), "epoch": epoch + 1,
                 "wall_seconds": wall_before + time.perf_counter() - started, "config_hash": config.hash(),
             })
-            with open(out / METRICS, "a") as handle:
-                if epoch == 0:
-                    handle.write("epoch,loss,i_nce,images_per_second,lr\n")
-                handle.write(f"{epoch + 1},{last['loss']:.6f},{last['i_nce']:.6f},{seen / elapsed:.1f},{schedule.get_last_lr()[0]:.6g}\n")
-            bar.update(epoch_task, completed=epoch + 1, stats=f"loss {last['loss']:.3f}  I_NCE {last['i_nce']:.3f}")
+            line = log.epoch(epoch + 1, model, last["loss"], last["i_nce"], last["k"], seen / elapsed, schedule.get_last_lr()[0])
+            bar.update(epoch_task, completed=epoch + 1, stats=line)
             if not bar.disable and not console.is_terminal:
-                console.print(f"epoch {epoch + 1}/{config.epochs} loss {last['loss']:.4f} I_NCE {last['i_nce']:.4f} "
-                              f"{seen / elapsed:,.0f} img/s")
+                console.print(f"epoch {epoch + 1}/{config.epochs} {line}")
         if not owns_progress:
             bar.remove_task(step_task)
             bar.remove_task(epoch_task)
+    log.close()
 
     if state is not None and start_epoch >= config.epochs:  # finished earlier, summary lost: last epoch's row
-        *_, row = (out / METRICS).read_text().strip().splitlines()
-        last = {"loss": float(row.split(",")[1]), "i_nce": float(row.split(",")[2])}
-    test_images = dataset.test.images
-    if repeats > 1:  # as in training: several view pairs per stored image
-        test_images = test_images[torch.arange(len(test_images) * repeats) % len(test_images)]
-    batch_held = min(batch, len(test_images))
-    heldout = heldout_estimate(model, views, test_images, batch_held, config.temperature, device, seed=config.seed + 1)
+        last.update(log.last_row())
     summary = {
         "run_id": out.name,
         "config_hash": config.hash(),
@@ -163,14 +172,12 @@ def pretrain(
         "views": config.views,
         "knobs": config.knobs,
         "encoder": config.encoder,
-        "K": heldout.K,
-        "log_K": heldout.log_k,
+        "objective": config.objective,
+        "K_train": objective.train_k(),
+        "log_K_train": math.log(objective.train_k()),
         "loss": last["loss"],
         "i_nce_train": last["i_nce"],
-        "i_nce": heldout.value,
-        "i_nce_ci": [heldout.ci_low, heldout.ci_high],
-        "i_nce_batches": heldout.n_batches,
-        "i_nce_saturated": heldout.saturated,
+        "knn_top1": log.knn_last,
         "epochs": config.epochs,
         "image_size": size,
         "device": str(device),
@@ -179,4 +186,3 @@ def pretrain(
     }
     atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))
     return summary
-

@@ -21,6 +21,9 @@ from infomin_cli.engine.device import pick_device
 from infomin_cli.errors import InfominError
 from infomin_cli.models import ENCODERS, HEADS, ContrastiveModel, build_model
 from infomin_cli.objectives import OBJECTIVES
+from infomin_cli.objectives.base import Objective
+from infomin_cli.objectives.memory_bank import VARIANTS as BANK_LOSSES
+from infomin_cli.objectives.moco import check_queue
 from infomin_cli.views import VIEWS, ViewPair
 
 CONFIG, CHECKPOINT, SUMMARY, METRICS = "config.yaml", "checkpoint.pt", "summary.json", "metrics.csv"
@@ -38,7 +41,7 @@ def validate(config: RunConfig) -> RunConfig:
     config = config.merged(defaults)
     ENCODERS.get(config.encoder)
     HEADS.get(config.head)
-    OBJECTIVES.get(config.objective)
+    objective = OBJECTIVES.get(config.objective)
     DATASETS.get(config.dataset)
     for name, low in (("batch_size", 2), ("epochs", 1), ("feat_dim", 1)):
         if int(getattr(config, name)) < low:
@@ -47,7 +50,43 @@ def validate(config: RunConfig) -> RunConfig:
         raise InfominError("--temperature and --lr must be positive")
     if config.optimizer not in ("sgd", "adam"):
         raise InfominError(f"--optimizer {config.optimizer!r} is not valid; choose sgd or adam")
-    return RunConfig.from_dict({**config.to_dict(), "knobs": family.resolve(config.knobs)})
+    if not 0 <= config.key_momentum < 1:
+        raise InfominError(f"--key-momentum {config.key_momentum} must be in [0, 1), e.g. 0.999")
+    if not 0 <= config.jigsaw_beta <= 1:
+        raise InfominError(f"--jigsaw-beta {config.jigsaw_beta} must be in [0, 1]; the paper uses 0.5")
+    if config.objective == "moco":
+        check_queue(config.queue, config.batch_size)
+    if config.objective == "memory-bank" and config.bank_negatives < 1:
+        raise InfominError(f"--bank-negatives {config.bank_negatives} must be at least 1")
+    if config.bank_loss not in BANK_LOSSES:
+        raise InfominError(f"--bank-loss {config.bank_loss!r} is not valid; choose {' or '.join(BANK_LOSSES)}")
+    check_log(config.log)
+    resolved = RunConfig.from_dict({**config.to_dict(), "knobs": family.resolve(config.knobs)})
+    if resolved.knobs.get("level") == "infomin+jigsaw" and not objective.supports_jigsaw:
+        raise InfominError(f"--objective {config.objective} has no JigSaw branch; use moco or infonce with "
+                           "level=infomin+jigsaw")
+    return resolved
+
+
+def check_log(log: str | None) -> None:
+    """--log tensorboard needs the optional package; say so before any data is read."""
+    if log in (None, "", "none"):
+        return
+    if log != "tensorboard":
+        raise InfominError(f"--log {log!r} is not valid; choose tensorboard (or leave it out)")
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise InfominError("--log tensorboard needs the tensorboard package: pip install 'infomin[tensorboard]'") from None
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: say which, and the way out
+        raise InfominError(f"{path} is damaged ({type(exc).__name__}); delete the run folder or choose another --out") from None
+
+
 
 
 def image_size_of(config: RunConfig, dataset: Dataset) -> int:
@@ -78,6 +117,12 @@ def build(config: RunConfig) -> Built:
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     return Built(device, dataset, size, views, model)
+
+
+def build_objective(config: RunConfig, built: Built, n_samples: int) -> Objective:
+    """The objective module for a validated config; it sees the model (MoCo copies it as the key
+    encoder) and how many samples an epoch indexes (the memory bank's size)."""
+    return OBJECTIVES.get(config.objective)(built.model, built.views, config, n_samples)
 
 
 @dataclass
@@ -115,8 +160,7 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     if trained:
         if not (folder / CHECKPOINT).is_file():
             raise InfominError(f"{folder} has no {CHECKPOINT} yet; train it with `infomin pretrain --out {folder}`")
-        state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
+        model.load_state_dict(load_checkpoint(folder / CHECKPOINT)["model"])
     summary = json.loads((folder / SUMMARY).read_text()) if (folder / SUMMARY).is_file() else {}
     return LoadedRun(folder, config, data, views, model.to(dev).eval(), dev, size, summary, trained)
 

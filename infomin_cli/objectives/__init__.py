@@ -1,3 +1,9 @@
-from infomin_cli.objectives.infonce import OBJECTIVES, NCEOutput, info_nce
+"""Objectives: one `nn.Module` per method (infonce, moco, memory-bank), each registering itself."""
 
-__all__ = ["OBJECTIVES", "NCEOutput", "info_nce"]
+from infomin_cli._autoload import import_submodules
+from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput
+from infomin_cli.objectives.infonce import NCEOutput, info_nce
+
+import_submodules(__name__)
+
+__all__ = ["OBJECTIVES", "NCEOutput", "Objective", "Option", "StepOutput", "info_nce"]

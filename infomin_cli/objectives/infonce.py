@@ -8,28 +8,64 @@ the estimate can never exceed log K, which is why small batches saturate it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from infomin_cli.registry import Registry
+from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
+from infomin_cli.objectives.jigsaw import JigsawBranch
 
-
-@dataclass
-class NCEOutput:
-    loss: torch.Tensor  # scalar, differentiable
-    i_nce: torch.Tensor  # log K - loss, nats (detached, on device: read it when logging, not every step)
-    k: int
+JIGSAW_BETA = 0.5  # PyContrast's weight of the JigSaw loss
 
 
-def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> NCEOutput:
+class NCEOutput(StepOutput):
+    """Kept for callers of the functional form."""
+
+
+def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> StepOutput:
     logits = (z1 @ z2.T).float() / temperature
     target = torch.arange(len(z1), device=z1.device)
     loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
     k = len(z1)
-    return NCEOutput(loss, math.log(k) - loss.detach(), k)
+    return StepOutput(loss, math.log(k) - loss.detach(), k)
 
 
-OBJECTIVES: Registry = Registry("objective")
-OBJECTIVES.add("infonce", info_nce)
+def jigsaw_branch_for(model: nn.Module, views, config: Any) -> JigsawBranch | None:
+    """A JigSaw head when the views offer tiles (level=infomin+jigsaw), else None."""
+    if not getattr(views, "has_jigsaw", False):
+        return None
+    return JigsawBranch(model.encoders[0].out_dim, config.feat_dim, config.head)
+
+
+@OBJECTIVES.register("infonce")
+class InfoNCE(Objective):
+    summary = "in-batch symmetric InfoNCE: every other sample of the batch is a negative (K = batch size)"
+    paper = "CMC / SimCLR; the paper's small-scale runs"
+    options = (Option("jigsaw-beta", JIGSAW_BETA, "weight of the JigSaw loss with level=infomin+jigsaw"),)
+    supports_jigsaw = True
+
+    def __init__(self, model: nn.Module, views, config: Any, n_samples: int) -> None:
+        super().__init__()
+        self.temperature = config.temperature
+        self.batch_size = config.batch_size
+        self.beta = config.jigsaw_beta
+        self.jigsaw = jigsaw_branch_for(model, views, config)
+
+    def forward(self, model, images, views, generator, index) -> StepOutput:
+        v1, v2 = make_views(views, images, generator)
+        with self.autocast(images.device):
+            z1, z2 = model(v1, v2)
+        out = info_nce(z1, z2, self.temperature)
+        if self.jigsaw is None:
+            return out
+        with self.autocast(images.device):
+            q_jig = self.jigsaw(model.encoders[0], views.jigsaw_tiles(images, generator), generator)
+        logits = (q_jig @ z2.T).float() / self.temperature
+        jig_loss = F.cross_entropy(logits, torch.arange(len(z1), device=z1.device))
+        loss = (1 - self.beta) * out.loss + self.beta * jig_loss
+        return StepOutput(loss, out.i_nce, out.k)
+
+    def train_k(self) -> int:
+        return self.batch_size

@@ -29,7 +29,7 @@ from infomin_cli.sweep.display import SweepDisplay
 from infomin_cli.sweep.plan import PROBE_METRIC, SweepPoint, completed_hashes
 
 # The library functions a point calls; tests and the subprocess worker may name others.
-DEFAULT_PRETRAIN = "infomin_cli.engine.pretrain:pretrain"
+DEFAULT_PRETRAIN = "infomin_cli.pipeline:train_run"  # pretrain -> held-out I_NCE
 DEFAULT_PROBE = "infomin_cli.evaluate.probe:probe_run"
 EVAL_BATCHES = 20  # held-out query batches behind a --negatives estimate
 POINT_FILE, WORKER_LOG, LOCK_FILE = "sweep_point.json", "sweep_worker.log", "sweep.lock"
@@ -55,12 +55,17 @@ def load_function(path: str) -> Callable[..., Any]:
 
 
 def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[str, Any]:
-    """One point end to end; returns the row it appended."""
+    """One point end to end (pretrain -> held-out estimate -> probe), on data loaded once; returns
+    the row it appended."""
+    from infomin_cli.pipeline import LOADED_RUN
+
     pretrain, probe = load_function(job.pretrain), load_function(job.probe)
-    summary = pretrain(point.config, point.run_dir, resume=True, progress=progress)
+    summary = dict(pretrain(point.config, point.run_dir, resume=True, progress=progress))
+    loaded = summary.pop(LOADED_RUN, None)
     transfer = {"dataset": job.probe_dataset, "data_root": job.probe_data_root} if job.probe_dataset else {}
+    reuse = {"run": loaded} if loaded is not None and not transfer else {}
     row = dict(probe(point.run_dir, label=job.label, results=None, epochs=job.probe_epochs,
-                     device=point.config.device, knob=point.knob, **transfer))
+                     device=point.config.device, knob=point.knob, **transfer, **reuse))
     # the sweep's own facts win: the CSV must say which point this is even if a probe guesses
     row.update(config_hash=point.config_hash, knob_name=point.knob, knob_value=point.value, seed=point.seed)
     if row.get("i_nce") is None:
@@ -68,7 +73,8 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
     if job.negatives:  # the in-batch value sits near log(batch) for easy views; a larger K keeps the x-axis apart
         from infomin_cli.mi.rows import run_rows
 
-        estimate = run_rows(point.run_dir, job.negatives, EVAL_BATCHES, point.seed, point.config.device)[0].estimate
+        estimate = run_rows(point.run_dir, job.negatives, EVAL_BATCHES, point.seed, point.config.device,
+                            **({"run": loaded} if loaded is not None else {}))[0].estimate
         row.update(i_nce=estimate.value, K=estimate.K)
     append_row(job.csv, row)
     return row

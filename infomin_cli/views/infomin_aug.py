@@ -4,7 +4,8 @@ Per view, in this order (PyContrast's InfoMin order, flip folded into the crop's
 RandomResizedCrop(scale=(crop-scale, 1)) + horizontal flip -> colour jitter of strength x with
 p = 0.8 (per-sample random order of the four operations) -> grayscale p = 0.2 -> Gaussian blur,
 sigma ~ U[0.1, 2] px, p = 0.5 -> RandAugment n=2, m=10, std 0.5 -> ImageNet mean/std normalisation.
-The JigSaw branch (3x3 tiles shuffled per sample) is applied to view 2 at the top rung.
+At the top rung the views are those of `infomin`, and `jigsaw_tiles` also cuts nine tiles per
+image for the JigSaw branch of the objective (PIRL as PyContrast combines it, objectives/jigsaw.py).
 
 Both views of the batch are augmented as one batch of 2B, so every operation runs once per step.
 
@@ -25,7 +26,7 @@ import torch
 from infomin_cli.views.base import Knob, KnobValue, ViewFamily, register_family
 from infomin_cli.views.blur import gaussian_blur
 from infomin_cli.views.crop import random_resized_crop, resize
-from infomin_cli.views.jigsaw import jigsaw
+from infomin_cli.views.jigsaw import JIGSAW_SCALE, cut_tiles, tile_geometry
 from infomin_cli.views.jitter import color_jitter, random_grayscale, sample_jitter
 from infomin_cli.views.randaugment import rand_augment
 
@@ -102,11 +103,14 @@ class InfoMinAug:
 
     def augment(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """uint8 batch -> one augmented float [0, 1] view per image (before normalisation)."""
-        rung = LEVELS.index(self.level)
         x = random_resized_crop(
             images.float() / 255.0, self.image_size, generator, scale=(self.crop_scale, 1.0)
         )
-        x = x.clamp(0.0, 1.0)
+        return self.photometric(x.clamp(0.0, 1.0), generator)
+
+    def photometric(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Every step of the rung after the crop, each sample with its own draws."""
+        rung = LEVELS.index(self.level)
         if rung >= LEVELS.index("crop+jitter"):
             x = color_jitter(x, sample_jitter(x.shape[0], self.jitter, JITTER_P, generator, x.device))
             x = random_grayscale(x, GRAYSCALE_P, generator)
@@ -120,9 +124,19 @@ class InfoMinAug:
         batch = images.shape[0]
         both = self.augment(torch.cat([images, images]), generator)
         v1, v2 = both[:batch], both[batch:]
-        if self.level == "infomin+jigsaw":
-            v2 = jigsaw(v2, generator)
         return normalise_rgb(v1), normalise_rgb(v2)
+
+    @property
+    def has_jigsaw(self) -> bool:
+        return self.level == "infomin+jigsaw"
+
+    def jigsaw_tiles(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """uint8 (B,C,H,W) -> nine augmented, normalised tiles per image, (B, 9, C, t, t)."""
+        tile, cell = tile_geometry(self.image_size)
+        x = random_resized_crop(images.float() / 255.0, 3 * cell, generator, scale=JIGSAW_SCALE).clamp(0.0, 1.0)
+        tiles = cut_tiles(x, tile, generator)
+        flat = self.photometric(tiles.flatten(0, 1).contiguous(), generator)
+        return normalise_rgb(flat).view(tiles.shape)
 
     def probe_inputs(self, images: torch.Tensor) -> list[torch.Tensor]:
         return [normalise_rgb(resize(images.float() / 255.0, self.image_size))]

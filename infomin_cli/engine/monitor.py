@@ -1,0 +1,70 @@
+"""What a run reports each epoch: metrics.csv, the live k-NN accuracy, optionally TensorBoard.
+
+The k-NN monitor (k = 20, cosine, temperature-weighted votes, as InstDis and MoCo report it)
+reads the frozen encoder on the held-out split every epoch, so a user sees learning while it
+happens instead of after the probe. It draws no random numbers and leaves the model's weights,
+BN statistics and mode as they were: a run with the monitor is bit-identical to one without.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from infomin_cli.config import RunConfig
+from infomin_cli.engine.run import METRICS, Built
+from infomin_cli.errors import InfominError
+
+COLUMNS = ("epoch", "loss", "i_nce", "K", "knn_top1", "images_per_second", "lr")
+KNN_LABEL = "class"
+TENSORBOARD_DIR = "tensorboard"
+
+
+class EpochLog:
+    def __init__(self, out: Path, config: RunConfig, built: Built, console: Console, resume: bool) -> None:
+        self.path = out / METRICS
+        self.knn_last: float | None = None
+        self.monitor = None
+        data = built.dataset
+        if config.knn_monitor and KNN_LABEL in data.test.labels and KNN_LABEL in data.train.labels:
+            from infomin_cli.evaluate.knn import KnnMonitor
+
+            self.monitor = KnnMonitor(built.views, data.train, data.test, label=KNN_LABEL, device=built.device)
+        self.writer = None
+        if config.log == "tensorboard":
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(out / TENSORBOARD_DIR))
+        if not resume or not self.path.is_file():
+            self.path.write_text(",".join(COLUMNS) + "\n")
+
+    def epoch(self, epoch: int, model, loss: float, i_nce: float, k: int, rate: float, lr: float) -> str:
+        """Append the epoch's row; returns the progress line's stats."""
+        knn = self.monitor(model) if self.monitor is not None else None
+        self.knn_last = knn
+        row = (epoch, f"{loss:.6f}", f"{i_nce:.6f}", k, "" if knn is None else f"{knn:.2f}", f"{rate:.1f}", f"{lr:.6g}")
+        with open(self.path, "a") as handle:
+            handle.write(",".join(str(v) for v in row) + "\n")
+        if self.writer is not None:
+            for name, value in (("loss", loss), ("i_nce", i_nce), ("knn_top1", knn), ("images_per_second", rate),
+                                ("lr", lr)):
+                if value is not None:
+                    self.writer.add_scalar(f"pretrain/{name}", value, epoch)
+            self.writer.flush()
+        text = f"loss {loss:.3f}  I_NCE {i_nce:.3f}"
+        return text + (f"  kNN {knn:.1f}%" if knn is not None else "")
+
+    def last_row(self) -> dict[str, Any]:
+        """The last epoch's loss and I_NCE, for a run that finished but lost its summary."""
+        with open(self.path) as handle:
+            rows = list(csv.DictReader(handle))
+        if not rows:
+            return {}
+        return {"loss": float(rows[-1]["loss"]), "i_nce": float(rows[-1]["i_nce"])}
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

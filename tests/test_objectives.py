@@ -1,0 +1,196 @@
+"""The method seam: every objective is a module whose state lives in its buffers (paper C.2-C.3, B.1-B.3)."""
+
+import math
+
+import pytest
+import torch
+
+from infomin_cli.engine import pretrain as pretrain_module
+from infomin_cli.engine.pretrain import pretrain
+from infomin_cli.engine.run import build, build_objective, validate
+from infomin_cli.errors import InfominError
+from infomin_cli.objectives import OBJECTIVES
+from infomin_cli.objectives.moco import MoCo
+
+OBJECTIVE_CONFIGS = {
+    "infonce": {},
+    "moco": {"objective": "moco", "queue": 64},
+    "memory-bank": {"objective": "memory-bank", "bank_negatives": 50},
+    "memory-bank-nce": {"objective": "memory-bank", "bank_negatives": 50, "bank_loss": "nce"},
+}
+
+
+def _setup(config):
+    config = validate(config)
+    built = build(config)
+    n = len(built.dataset.pretrain)
+    objective = build_objective(config, built, n)
+    return config, built, objective
+
+
+def _steps(config, built, objective, n_steps):
+    images = built.dataset.pretrain.images
+    generator = torch.Generator().manual_seed(0)
+    optimizer = torch.optim.Adam(objective.param_groups(built.model)[0]["params"], lr=1e-3)
+    outs = []
+    for step in range(n_steps):
+        index = torch.arange(step * config.batch_size, (step + 1) * config.batch_size) % len(images)
+        out = objective(built.model, images[index], built.views, generator, index)
+        optimizer.zero_grad()
+        out.loss.backward()
+        optimizer.step()
+        objective.after_step(built.model)
+        outs.append(out)
+    return outs
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVE_CONFIGS))
+def test_i_nce_never_exceeds_log_k_for_any_objective(tiny_config, name):
+    config, built, objective = _setup(tiny_config.merged(OBJECTIVE_CONFIGS[name]))
+    for out in _steps(config, built, objective, 4):
+        assert out.k == objective.train_k()
+        assert float(out.i_nce) <= math.log(out.k) + 1e-6
+
+
+def test_k_is_the_batch_the_queue_plus_one_or_the_bank_negatives_plus_one(tiny_config):
+    ks = {name: _setup(tiny_config.merged(extra))[2].train_k() for name, extra in OBJECTIVE_CONFIGS.items()}
+    assert ks == {"infonce": 32, "moco": 65, "memory-bank": 51, "memory-bank-nce": 51}
+
+
+@pytest.mark.parametrize("name", ["infonce", "moco", "memory-bank"])
+def test_resume_after_a_crash_is_bit_identical(tmp_path, tiny_config, monkeypatch, name):
+    config = tiny_config.merged({**OBJECTIVE_CONFIGS[name], "epochs": 3})
+    pretrain(config, tmp_path / "straight", progress=False)
+    real_save, calls = pretrain_module.atomic_torch_save, []
+
+    def crash_after_first_epoch(path, obj):
+        real_save(path, obj)
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(pretrain_module, "atomic_torch_save", crash_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(config, tmp_path / "crashed", progress=False)
+    monkeypatch.setattr(pretrain_module, "atomic_torch_save", real_save)
+    pretrain(config, tmp_path / "crashed", resume=True, progress=False)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "crashed" / "checkpoint.pt", weights_only=True)
+    for part in ("model", "objective"):
+        assert a[part].keys() == b[part].keys()
+        for key in a[part]:
+            torch.testing.assert_close(a[part][key], b[part][key], rtol=0, atol=0, equal_nan=True, msg=f"{part} {key}")
+    if name == "moco":
+        assert {"queue", "queue_ptr"} <= set(a["objective"]) and any(k.startswith("key_model.") for k in a["objective"])
+    if name == "memory-bank":
+        assert {"bank1", "bank2"} <= set(a["objective"])
+
+
+def test_moco_keys_come_back_in_batch_order_after_the_bn_shuffle(tiny_config):
+    config, built, moco = _setup(tiny_config.merged(OBJECTIVE_CONFIGS["moco"]))
+    moco.key_model.eval()  # running statistics: grouping cannot change a key, only the order could
+    v1, v2 = built.views(built.dataset.pretrain.images[:32], torch.Generator().manual_seed(0))
+    keys = moco.encode_keys(v2, torch.Generator().manual_seed(1))
+    assert torch.allclose(keys, moco.key_model.embed(v2, 1), atol=1e-6)
+
+
+def test_moco_key_encoder_follows_the_query_encoder_by_momentum(tiny_config):
+    config, built, moco = _setup(tiny_config.merged({**OBJECTIVE_CONFIGS["moco"], "key_momentum": 0.9}))
+    with torch.no_grad():
+        for p in built.model.parameters():
+            p.add_(1.0)
+    before = [p.clone() for p in moco.key_model.parameters()]
+    moco._keys = torch.nn.functional.normalize(torch.randn(32, config.feat_dim), dim=1)
+    moco.after_step(built.model)
+    for old, new, online in zip(before, moco.key_model.parameters(), built.model.parameters(), strict=True):
+        assert torch.allclose(new, 0.9 * old + 0.1 * online, atol=1e-6)
+
+
+def test_moco_enqueues_the_keys_at_the_pointer_and_wraps(tiny_config):
+    config, built, moco = _setup(tiny_config.merged(OBJECTIVE_CONFIGS["moco"]))
+    for step in range(3):  # queue 64 = two batches of 32: the third wraps to the start
+        keys = torch.nn.functional.normalize(torch.randn(32, config.feat_dim), dim=1)
+        moco._keys = keys
+        moco.after_step(built.model)
+        start = (step * 32) % 64
+        assert torch.equal(moco.queue[start : start + 32], keys)
+    assert int(moco.queue_ptr) == 32
+
+
+def test_the_moco_queue_is_stored_l2_normalised(tiny_config):
+    _, _, moco = _setup(tiny_config.merged(OBJECTIVE_CONFIGS["moco"]))
+    assert torch.allclose(moco.queue.norm(dim=1), torch.ones(len(moco.queue)), atol=1e-5)
+
+
+def test_the_memory_bank_positive_comes_from_memory(tiny_config):
+    config, built, bank = _setup(tiny_config.merged(OBJECTIVE_CONFIGS["memory-bank"]))
+    index = torch.arange(32)
+    z1 = torch.nn.functional.normalize(torch.randn(32, config.feat_dim), dim=1)
+    idx = bank.candidates(index, torch.Generator().manual_seed(0))
+    assert torch.equal(idx[:, 0], index) and idx.shape == (32, 51)
+    scores = bank.scores(z1, bank.bank2, idx)
+    assert torch.allclose(scores[:, 0], (z1 * bank.bank2[index]).sum(1), atol=1e-6)  # memory, not this batch's z2
+
+
+def test_the_memory_bank_moves_each_entry_halfway_to_the_new_embedding(tiny_config):
+    config, _, bank = _setup(tiny_config.merged(OBJECTIVE_CONFIGS["memory-bank"]))
+    index = torch.tensor([3, 7])
+    old1, z = bank.bank1[index].clone(), torch.nn.functional.normalize(torch.randn(2, config.feat_dim), dim=1)
+    bank._pending = (index, z, z)
+    bank.after_step(None)
+    assert torch.allclose(bank.bank1[index], torch.nn.functional.normalize(0.5 * old1 + 0.5 * z, dim=1), atol=1e-6)
+
+
+def test_scores_are_the_same_whether_gathered_before_or_after_the_product(tiny_config):
+    config, _, bank = _setup(tiny_config.merged(OBJECTIVE_CONFIGS["memory-bank"]))
+    z = torch.nn.functional.normalize(torch.randn(8, config.feat_dim), dim=1)
+    idx = bank.candidates(torch.arange(8), torch.Generator().manual_seed(0))
+    full = (z @ bank.bank2.T).gather(1, idx)
+    rows = torch.bmm(bank.bank2[idx], z.unsqueeze(2)).squeeze(2)
+    assert torch.allclose(full, rows, atol=1e-6) and torch.allclose(bank.scores(z, bank.bank2, idx), full, atol=1e-6)
+
+
+def test_jigsaw_with_beta_zero_is_plain_moco(tiny_config):
+    base = tiny_config.merged({"views": "infomin-aug", "knobs": {"level": "infomin"}, **OBJECTIVE_CONFIGS["moco"]})
+    plain_config, built, plain = _setup(base)
+    jig_config = validate(base.merged({"knobs": {"level": "infomin+jigsaw"}, "jigsaw_beta": 0.0}))
+    jig_views = build(jig_config).views
+    jig = MoCo(built.model, jig_views, jig_config, len(built.dataset.pretrain))
+    jig.key_model.load_state_dict(plain.key_model.state_dict())
+    jig.queue.copy_(plain.queue)
+    images, index = built.dataset.pretrain.images[:32], torch.arange(32)
+    a = plain(built.model, images, built.views, torch.Generator().manual_seed(5), index)
+    b = jig(built.model, images, jig_views, torch.Generator().manual_seed(5), index)
+    assert torch.equal(a.loss, b.loss)
+    plain.after_step(built.model)
+    jig.after_step(built.model)
+    assert torch.equal(plain.queue, jig.queue)  # jigsaw queries are never enqueued
+
+
+def test_jigsaw_branch_adds_its_heads_to_the_trained_parameters(tiny_config):
+    config = tiny_config.merged({"views": "infomin-aug", "knobs": {"level": "infomin+jigsaw"}, **OBJECTIVE_CONFIGS["moco"]})
+    _, built, moco = _setup(config)
+    trained = {id(p) for g in moco.param_groups(built.model) for p in g["params"]}
+    assert all(id(p) in trained for p in moco.jigsaw.parameters())
+    assert not any(id(p) in trained for p in moco.key_model.parameters())
+    out = _steps(validate(config), built, moco, 1)[0]
+    assert torch.isfinite(out.loss)
+
+
+def test_a_queue_that_is_not_a_multiple_of_the_batch_is_refused(tmp_path, tiny_config):
+    with pytest.raises(InfominError, match="multiple of --batch-size 32"):
+        pretrain(tiny_config.merged({"objective": "moco", "queue": 100}), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_memory_bank_refuses_the_jigsaw_level(tmp_path, tiny_config):
+    config = tiny_config.merged({"objective": "memory-bank", "views": "infomin-aug", "knobs": {"level": "infomin+jigsaw"}})
+    with pytest.raises(InfominError, match="no JigSaw branch"):
+        validate(config)
+
+
+def test_every_objective_declares_its_options_and_paper():
+    for name, cls in OBJECTIVES.items():
+        assert cls.summary and cls.paper, name
+        for option in cls.options:
+            assert option.name.replace("-", "_") in validate.__globals__["RunConfig"].__dataclass_fields__, option

@@ -1,0 +1,73 @@
+"""pretrain and sweep share one declaration of the training options; names and hashes stay stable."""
+
+import inspect
+
+from infomin_cli.cli import app
+from infomin_cli.commands._options import TRAINING_OPTIONS
+from infomin_cli.config import PRESETS_FILE, RunConfig, load_presets
+
+
+def _options(command: str) -> set[str]:
+    """The flags Typer builds for `command`, read from the signature Typer reads."""
+    (info,) = [c for c in app.registered_commands if (c.name or c.callback.__name__) == command]
+    return {"--" + name.replace("_", "-") for name in inspect.signature(info.callback).parameters}
+
+
+def test_pretrain_and_sweep_accept_every_shared_training_option():
+    shared = {"--" + name.replace("_", "-") for name in TRAINING_OPTIONS if name != "knn_monitor"} | {"--knn-monitor"}
+    for command in ("pretrain", "sweep"):
+        assert shared <= _options(command), shared - _options(command)
+    assert {"--optimizer", "--weight-decay", "--image-size", "--objective", "--queue"} <= _options("sweep")
+
+
+OLD_CONFIG_YAML = """\
+dataset: embedded
+data_root: null
+views: lab-split
+knobs:
+  crop-scale: 0.2
+  space: lab
+encoder: convnet
+head: linear
+feat_dim: 128
+objective: infonce
+temperature: 0.07
+batch_size: 128
+epochs: 2
+optimizer: adam
+lr: 0.002
+weight_decay: 1.0e-05
+momentum: 0.9
+seed: 0
+image_size: null
+limit: 1024
+device: auto
+preset: demo
+"""
+
+
+def test_runs_made_before_the_objectives_keep_their_config_hash(tmp_path):
+    # config.yaml and config_hash of `infomin pretrain --preset demo --epochs 2 --limit 1024` under v0.1
+    (tmp_path / "config.yaml").write_text(OLD_CONFIG_YAML)
+    assert RunConfig.load(tmp_path / "config.yaml").hash() == "1223a5ffaba8d16f"
+
+
+def test_objective_options_change_the_hash_only_where_the_objective_uses_them():
+    base = RunConfig()
+    assert base.merged({"queue": 4096}).hash() == base.hash()  # infonce has no queue
+    moco = base.merged({"objective": "moco"})
+    assert moco.merged({"queue": 4096}).hash() != moco.hash()
+
+
+def test_sgd_momentum_reads_old_configs_that_called_it_momentum():
+    old = RunConfig().to_dict()
+    old["momentum"] = old.pop("sgd_momentum")
+    old["momentum"] = 0.8
+    assert RunConfig.from_dict(old).sgd_momentum == 0.8
+
+
+def test_the_presets_ship_inside_the_package():
+    import infomin_cli
+
+    assert PRESETS_FILE.parent == __import__("pathlib").Path(infomin_cli.__file__).parent
+    assert "crop-scale-linear" in load_presets()
