@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import io
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,6 +54,8 @@ COLUMNS: tuple[str, ...] = (
     "wall_seconds",  # seconds spent on this row's work (pretrain + probe, or the estimate)
     "infomin_version",
 )
+NUMERIC = frozenset({"seed", "temperature", "K", "K_train", "loss", "i_nce", "metric_value", "metric_ci_low",
+                     "metric_ci_high", "epochs", "wall_seconds"})
 
 
 def _format(value: Any) -> str:
@@ -130,5 +133,7 @@ def read_results(path: str | os.PathLike[str], required: tuple[str, ...] = ()) -
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InfominError(f"{path} has no column {missing[0]!r}; it needs: {', '.join(required)}")
-    extra = [c for c in frame.columns if c not in COLUMNS]
-    return frame.reindex(columns=[*COLUMNS, *extra])
+    for column in COLUMNS:
+        if column not in frame.columns:  # text columns stay object dtype, so .fillna("") keeps working
+            frame[column] = pd.Series(math.nan, index=frame.index, dtype=float if column in NUMERIC else object)
+    return frame.reindex(columns=[*COLUMNS, *(c for c in frame.columns if c not in COLUMNS)])
