@@ -93,11 +93,12 @@ class RunConfig:
             )
         return cls(**dict(data))
 
-    def merged(self, overrides: Mapping[str, Any]) -> RunConfig:
-        """A copy with the non-None overrides applied (flags the user did not give stay None)."""
+    def merged(self, overrides: Mapping[str, Any], keep_none: bool = False) -> RunConfig:
+        """A copy with the non-None overrides applied (flags the user did not give stay None).
+        With `keep_none`, None is a value too (a preset's `paper:` block resets `limit: null`)."""
         data = self.to_dict()
         for key, value in overrides.items():
-            if value is None:
+            if value is None and not keep_none:
                 continue
             if key == "knobs":
                 data["knobs"] = {**data["knobs"], **value}
@@ -130,10 +131,25 @@ def load_presets(path: Path | None = None) -> dict[str, dict[str, Any]]:
 
 
 def get_preset(name: str, path: Path | None = None) -> dict[str, Any]:
+    """A preset, with `base: OTHER` resolved: its config/paper/sweep blocks start from OTHER's."""
     presets = load_presets(path)
     if name not in presets:
         raise InfominError(f"unknown preset {name!r}; choose one of: {', '.join(sorted(presets))}")
-    return presets[name]
+    entry = dict(presets[name])
+    if "base" in entry:
+        base = get_preset(entry.pop("base"), path)
+        for block in ("config", "paper", "sweep"):
+            if block in base or block in entry:
+                entry[block] = _merge(base.get(block) or {}, entry.get(block) or {})
+        entry = {**{k: v for k, v in base.items() if k not in entry}, **entry}
+    return entry
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) else value
+    return out
 
 
 def resolve_config(
@@ -147,7 +163,7 @@ def resolve_config(
         if scale == "paper":
             if "paper" not in entry:
                 raise InfominError(f"preset {preset!r} has no paper-scale settings; use --scale embedded")
-            config = config.merged(entry["paper"])
+            config = config.merged(entry["paper"], keep_none=True)
         elif scale != "embedded":
             raise InfominError(f"--scale {scale!r} is not valid; choose embedded or paper")
         config.preset = preset

@@ -14,10 +14,13 @@ from infomin_cli.objectives.infonce import InfoNCE
 
 
 def test_a_run_folder_holds_config_checkpoint_metrics_and_summary(tmp_path, tiny_config):
-    summary = pretrain(tiny_config, tmp_path / "run", progress=False)
+    from infomin_cli.pipeline import train_run
+
+    summary = train_run(tiny_config, tmp_path / "run", progress=False)
     for name in ("config.yaml", "checkpoint.pt", "metrics.csv", "summary.json"):
         assert (tmp_path / "run" / name).is_file()
-    assert summary["K"] == 32 and summary["i_nce"] <= summary["log_K"]
+    assert summary["K"] == 32 and summary["i_nce"] <= summary["log_K"]  # held-out, from the pipeline
+    assert summary["K_train"] == 32 and summary["i_nce_train"] <= summary["log_K_train"]
     resolved = validate(tiny_config)  # knob defaults filled in: the hash every CSV row carries
     assert resolved.knobs and json.loads((tmp_path / "run" / "summary.json").read_text())["config_hash"] == resolved.hash()
     assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 1 + tiny_config.epochs

@@ -2,7 +2,7 @@
 
 import pytest
 
-from infomin_cli.engine.pretrain import pretrain
+from infomin_cli.pipeline import train_run as pretrain
 from infomin_cli.evaluate.probe import probe_run
 from infomin_cli.views import VIEWS
 

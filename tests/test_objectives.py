@@ -194,3 +194,44 @@ def test_every_objective_declares_its_options_and_paper():
         assert cls.summary and cls.paper, name
         for option in cls.options:
             assert option.name.replace("-", "_") in validate.__globals__["RunConfig"].__dataclass_fields__, option
+
+
+KILL_SCRIPT = """
+import sys, torch
+torch.set_num_threads(1)
+sys.path.insert(0, {tests!r})
+import conftest  # registers the tiny dataset
+from infomin_cli.config import RunConfig
+from infomin_cli.engine.pretrain import pretrain
+pretrain(RunConfig.from_dict({config!r}), {out!r}, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_queue_pointer_and_contents_survive_kill_minus_9(tmp_path, tiny_config):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    config = tiny_config.merged({**OBJECTIVE_CONFIGS["moco"], "epochs": 25, "knn_monitor": False})
+    out = tmp_path / "killed"
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), config=config.to_dict(), out=str(out))
+    child = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while not (out / "checkpoint.pt").exists() and child.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    state = torch.load(out / "checkpoint.pt", weights_only=True)  # atomic: never torn
+    epoch = state["epoch"]
+    assert 1 <= epoch < 25, "the child finished before it was killed; raise its epochs"
+    assert int(state["objective"]["queue_ptr"]) == (epoch * 3 * 32) % 64  # 3 steps of 32 per epoch, queue 64
+    pretrain(config, out, resume=True, progress=False)
+    pretrain(config, tmp_path / "straight", progress=False)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["objective"]
+    b = torch.load(out / "checkpoint.pt", weights_only=True)["objective"]
+    for key in ("queue", "queue_ptr"):
+        assert torch.equal(a[key], b[key]), key

@@ -133,7 +133,9 @@ def test_categorical_knob_follows_the_familys_declared_order(tmp_path, monkeypat
     monkeypatch.setitem(VIEWS._items, family.name, family)
     path = tmp_path / "spaces.csv"
     path.write_text(CATEGORICAL.format(views="fake-colour"))
-    assert list(load_curves([path]).points["knob_value"]) == ["rgb", "lab", "hsv"]
+    from infomin_cli.commands.plot import declared_choices
+
+    assert list(load_curves([path], declared_choices=declared_choices).points["knob_value"]) == ["rgb", "lab", "hsv"]
 
 
 def test_categorical_knob_of_an_unknown_family_keeps_the_csv_order(tmp_path):

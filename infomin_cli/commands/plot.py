@@ -10,6 +10,16 @@ from infomin_cli.plots.curves import load_curves, shape_report
 from infomin_cli.plots.reverse_u import out_stem, write_figure
 
 
+def declared_choices(views: str, knob: str) -> list[str]:
+    """A categorical knob's declared order, from the view registry (plots/ does not import views/)."""
+    from infomin_cli.views import VIEWS
+
+    if views not in VIEWS:
+        return []
+    knobs = [k for k in VIEWS.get(views).knobs if k.name == knob]
+    return list(knobs[0].choices) if knobs else []
+
+
 def register(app: typer.Typer) -> None:
     @app.command("plot-reverse-u")
     def plot_reverse_u(
@@ -23,7 +33,7 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="Output path; .png and .pdf are both written. Default: next to the CSV."),
     ) -> None:
         """Plot accuracy against I_NCE, points labelled by knob value, sweet spot starred."""
-        curves = load_curves(csv, y=y, x=x, label=label, group_by=group_by)
+        curves = load_curves(csv, y=y, x=x, label=label, group_by=group_by, declared_choices=declared_choices)
         for path in write_figure(curves, out_stem(csv, out)):
             typer.echo(f"wrote {path}")
         for _, best in curves.sweet_spots().iterrows():

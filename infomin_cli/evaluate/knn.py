@@ -50,12 +50,13 @@ class KnnMonitor:
 
     Features are the encoders' default probe layer (`model.features(views.probe_inputs(batch))`),
     as the linear probe reads them. `max_train` caps the train items used (the first ones: datasets
-    are stored shuffled or class-balanced), which bounds the cost of a call on large sets.
+    are stored shuffled or class-balanced), and `max_test` the test items, which bounds the cost of
+    a call on large sets.
     """
 
     def __init__(self, views, train: BatchSource | ImageSet, test: BatchSource | ImageSet, label: str = "class",
                  device: torch.device | str = "cpu", k: int = 20, temperature: float = 0.07,
-                 max_train: int | None = 5000, batch_size: int = 256) -> None:
+                 max_train: int | None = 5000, batch_size: int = 256, max_test: int | None = None) -> None:
         self.views, self.train, self.test = views, as_source(train), as_source(test)
         for split, source in (("train", self.train), ("test", self.test)):
             if label not in source.labels:
@@ -66,7 +67,8 @@ class KnnMonitor:
         self.k, self.temperature, self.batch_size = k, temperature, batch_size
         self.n_train = len(self.train) if max_train is None else min(max_train, len(self.train))
         self.train_labels = self.train.labels[label][: self.n_train].to(self.device)
-        self.test_labels = self.test.labels[label].to(self.device)
+        self.n_test = len(self.test) if max_test is None else min(max_test, len(self.test))
+        self.test_labels = self.test.labels[label][: self.n_test].to(self.device)
 
     def features(self, model: nn.Module, source: BatchSource, limit: int | None) -> torch.Tensor:
         return extract_features(model, self.views, source, self.device, None, self.batch_size, limit)
@@ -79,7 +81,7 @@ class KnnMonitor:
             # view's probe path or encoder can move the run's random streams either
             with torch.random.fork_rng(devices=cuda), torch.no_grad():
                 train = self.features(model, self.train, self.n_train)
-                test = self.features(model, self.test, None)
+                test = self.features(model, self.test, self.n_test)
         finally:
             for module, mode in modes:
                 module.training = mode

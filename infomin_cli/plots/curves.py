@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -47,8 +47,12 @@ def load_curves(
     x: str = "i_nce",
     label: str | None = None,
     group_by: Sequence[str] = (),
+    declared_choices: Callable[[str, str], Sequence[str]] | None = None,
 ) -> Curves:
-    """Read one or more results CSVs and pool the rows of each knob value across seeds."""
+    """Read one or more results CSVs and pool the rows of each knob value across seeds.
+
+    `declared_choices(views, knob)` gives a categorical knob's declared order (the augmentation
+    ladder's rungs); the CLI passes the view registry's, so this module needs no view code."""
     if not paths:
         raise InfominError("give at least one results CSV")
     estimator = _x_estimator(x)
@@ -83,7 +87,7 @@ def load_curves(
         rows["knob_name"] = ""
     rows["knob_name"] = rows["knob_name"].fillna("").astype(str)
 
-    points = _aggregate(rows)
+    points = _aggregate(rows, declared_choices)
     return Curves(
         points=points,
         x_label=_x_label(x, frame, estimator),
@@ -148,12 +152,12 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _aggregate(rows: pd.DataFrame) -> pd.DataFrame:
+def _aggregate(rows: pd.DataFrame, declared_choices: Callable[[str, str], Sequence[str]] | None) -> pd.DataFrame:
     """Mean and standard error over seeds of each (series, knob value), in knob order."""
     rows = rows.assign(value_text=rows["knob_value"].map(_text))
     out = []
     for series, group in rows.groupby("series", sort=False):
-        order = _knob_order(group)
+        order = _knob_order(group, declared_choices)
         for (knob_name, value), point in group.groupby(["knob_name", "value_text"], sort=False):
             n = len(point)
             out.append(
@@ -177,28 +181,18 @@ def _se(values: pd.Series) -> float:
     return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
-def _knob_order(group: pd.DataFrame) -> dict[str, int]:
+def _knob_order(group: pd.DataFrame, declared_choices: Callable[[str, str], Sequence[str]] | None) -> dict[str, int]:
     """Numbers by value; names in the family's declared order when known, else as first written."""
     texts = list(dict.fromkeys(group["value_text"]))
     numbers = pd.to_numeric(pd.Series(texts), errors="coerce")
     if numbers.notna().all():
         ranked = sorted(zip(numbers, texts, strict=True))
         return {text: i for i, (_, text) in enumerate(ranked)}
-    declared = _declared_choices(group)
+    declared: list[str] = []
+    if declared_choices is not None and "views" in group.columns and group["knob_name"].iloc[0]:
+        declared = list(declared_choices(str(group["views"].iloc[0]), str(group["knob_name"].iloc[0])))
     ranked = sorted(texts, key=lambda t: (declared.index(t) if t in declared else len(declared), texts.index(t)))
     return {text: i for i, text in enumerate(ranked)}
-
-
-def _declared_choices(group: pd.DataFrame) -> list[str]:
-    if "views" not in group.columns or not group["knob_name"].iloc[0]:
-        return []
-    from infomin_cli.views import VIEWS
-
-    name, knob_name = str(group["views"].iloc[0]), group["knob_name"].iloc[0]
-    if name not in VIEWS:
-        return []
-    knobs = [k for k in VIEWS.get(name).knobs if k.name == knob_name]
-    return list(knobs[0].choices) if knobs else []
 
 
 def _x_label(x: str, frame: pd.DataFrame, estimator: str | None) -> str:

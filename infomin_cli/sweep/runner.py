@@ -24,6 +24,7 @@ from typing import Any
 
 from infomin_cli.config import RunConfig
 from infomin_cli.errors import InfominError, TrainingDiverged
+from infomin_cli.results.rows import with_i_nce
 from infomin_cli.results.table import append_row, read_results
 from infomin_cli.sweep.display import SweepDisplay
 from infomin_cli.sweep.plan import PROBE_METRIC, SweepPoint, completed_hashes
@@ -69,13 +70,13 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
     # the sweep's own facts win: the CSV must say which point this is even if a probe guesses
     row.update(config_hash=point.config_hash, knob_name=point.knob, knob_value=point.value, seed=point.seed)
     if row.get("i_nce") is None:
-        row["i_nce"] = summary.get("i_nce")
+        row = with_i_nce(row, summary.get("i_nce"), summary.get("K"))
     if job.negatives:  # the in-batch value sits near log(batch) for easy views; a larger K keeps the x-axis apart
         from infomin_cli.mi.rows import run_rows
 
         estimate = run_rows(point.run_dir, job.negatives, EVAL_BATCHES, point.seed, point.config.device,
                             **({"run": loaded} if loaded is not None else {}))[0].estimate
-        row.update(i_nce=estimate.value, K=estimate.K)
+        row = with_i_nce(row, estimate.value, estimate.K)
     append_row(job.csv, row)
     return row
 
