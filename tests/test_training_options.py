@@ -71,3 +71,34 @@ def test_the_presets_ship_inside_the_package():
 
     assert PRESETS_FILE.parent == __import__("pathlib").Path(infomin_cli.__file__).parent
     assert "crop-scale-linear" in load_presets()
+
+
+def test_log_tensorboard_without_the_package_is_one_line(tmp_path, monkeypatch):
+    import builtins
+
+    import pytest
+
+    from infomin_cli.engine.run import validate
+    from infomin_cli.errors import InfominError
+
+    real_import = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name == "tensorboard" or name.startswith("tensorboard."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    with pytest.raises(InfominError, match=r"pip install 'infomin\[tensorboard\]'"):
+        validate(RunConfig(log="tensorboard"))
+    with pytest.raises(InfominError, match="--log 'csv' is not valid"):
+        validate(RunConfig(log="csv"))
+
+
+def test_the_objectives_command_lists_every_objective_with_its_options():
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["objectives"])
+    assert result.exit_code == 0
+    for text in ("infonce", "moco", "memory-bank", "--queue", "65536", "--bank-negatives", "16384", "--key-momentum"):
+        assert text in result.output, text
