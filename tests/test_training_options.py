@@ -102,3 +102,17 @@ def test_the_objectives_command_lists_every_objective_with_its_options():
     assert result.exit_code == 0
     for text in ("infonce", "moco", "memory-bank", "--queue", "65536", "--bank-negatives", "16384", "--key-momentum"):
         assert text in result.output, text
+
+
+def test_a_built_wheel_ships_the_presets(tmp_path):
+    """After a non-editable `pip install .`, `--preset crop-scale-linear` must work from any directory."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path)], check=True, cwd=tmp_path)
+    (wheel,) = tmp_path.glob("infomin-*.whl")
+    assert "infomin_cli/experiments.yaml" in zipfile.ZipFile(wheel).namelist()
