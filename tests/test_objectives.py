@@ -90,7 +90,7 @@ def test_moco_keys_come_back_in_batch_order_after_the_bn_shuffle(tiny_config):
     config, built, moco = _setup(tiny_config.merged(OBJECTIVE_CONFIGS["moco"]))
     moco.key_model.eval()  # running statistics: grouping cannot change a key, only the order could
     v1, v2 = built.views(built.dataset.pretrain.images[:32], torch.Generator().manual_seed(0))
-    keys = moco.encode_keys(v2, torch.Generator().manual_seed(1))
+    keys = moco.encode_keys(v2, 1, torch.Generator().manual_seed(1))
     assert torch.allclose(keys, moco.key_model.embed(v2, 1), atol=1e-6)
 
 
@@ -100,7 +100,8 @@ def test_moco_key_encoder_follows_the_query_encoder_by_momentum(tiny_config):
         for p in built.model.parameters():
             p.add_(1.0)
     before = [p.clone() for p in moco.key_model.parameters()]
-    moco._keys = torch.nn.functional.normalize(torch.randn(32, config.feat_dim), dim=1)
+    moco._keys = [torch.nn.functional.normalize(torch.randn(32, config.feat_dim), dim=1)] * 2
+    moco._index = torch.arange(32)
     moco.after_step(built.model)
     for old, new, online in zip(before, moco.key_model.parameters(), built.model.parameters(), strict=True):
         assert torch.allclose(new, 0.9 * old + 0.1 * online, atol=1e-6)
@@ -109,17 +110,40 @@ def test_moco_key_encoder_follows_the_query_encoder_by_momentum(tiny_config):
 def test_moco_enqueues_the_keys_at_the_pointer_and_wraps(tiny_config):
     config, built, moco = _setup(tiny_config.merged(OBJECTIVE_CONFIGS["moco"]))
     for step in range(3):  # queue 64 = two batches of 32: the third wraps to the start
-        keys = torch.nn.functional.normalize(torch.randn(32, config.feat_dim), dim=1)
-        moco._keys = keys
+        keys = [torch.nn.functional.normalize(torch.randn(32, config.feat_dim), dim=1) for _ in range(2)]
+        moco._keys, moco._index = keys, torch.arange(32) + 100 * step
         moco.after_step(built.model)
         start = (step * 32) % 64
-        assert torch.equal(moco.queue[start : start + 32], keys)
+        for d in range(2):  # lab-split: each view's keys in its own queue
+            assert torch.equal(moco.queue[d, start : start + 32], keys[d])
+            assert torch.equal(moco.queue_index[d, start : start + 32], torch.arange(32) + 100 * step)
     assert int(moco.queue_ptr) == 32
 
 
 def test_the_moco_queue_is_stored_l2_normalised(tiny_config):
     _, _, moco = _setup(tiny_config.merged(OBJECTIVE_CONFIGS["moco"]))
-    assert torch.allclose(moco.queue.norm(dim=1), torch.ones(len(moco.queue)), atol=1e-5)
+    assert torch.allclose(moco.queue.norm(dim=-1), torch.ones(moco.queue.shape[:2]), atol=1e-5)
+
+
+def test_moco_trains_both_encoders_of_a_split_view_and_one_queue_for_a_shared_encoder(tiny_config):
+    config, built, moco = _setup(tiny_config.merged(OBJECTIVE_CONFIGS["moco"]))
+    assert moco.directions == ((0, 1), (1, 0)) and moco.queue.shape[0] == 2
+    out = _steps(config, built, moco, 1)[0]
+    assert torch.isfinite(out.loss)
+    for encoder in built.model.encoders:  # each encoder queried the other view's keys
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.parameters() if p.ndim > 1)
+    shared = tiny_config.merged({"views": "infomin-aug", **OBJECTIVE_CONFIGS["moco"]})
+    assert _setup(shared)[2].directions == ((0, 1),)
+
+
+def test_a_samples_own_earlier_key_is_never_its_negative(tiny_config):
+    config, built, moco = _setup(tiny_config.merged({"views": "infomin-aug", **OBJECTIVE_CONFIGS["moco"]}))
+    q = torch.nn.functional.normalize(torch.randn(4, config.feat_dim), dim=1)
+    moco.queue[0, :4] = q  # the queue holds each query's own vector, as its earlier key
+    moco.queue_index[0, :4] = torch.tensor([10, 11, 12, 13])
+    mine = moco.contrast(q, q, 0, torch.tensor([10, 11, 12, 13]))
+    theirs = moco.contrast(q, q, 0, torch.tensor([20, 21, 22, 23]))  # other samples: the copies are negatives
+    assert mine < theirs - 0.5
 
 
 def test_the_memory_bank_positive_comes_from_memory(tiny_config):

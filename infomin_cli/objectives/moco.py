@@ -2,14 +2,26 @@
 
 Read top to bottom, one step is:
 1. the query q = f_q(v1) with gradient; the key k = f_k(v2) without, from a momentum copy of
-   the model (encoder and head), with the batch shuffled across BN groups (below);
+   the model (encoders and heads), with the batch shuffled across BN groups (below);
 2. logits = [q.k, q.queue] / tau, the positive at index 0: a (queue + 1)-way classification, so
    K = queue + 1 and I_NCE = log K - L;
 3. after the optimiser step: f_k <- m f_k + (1 - m) f_q (one foreach lerp, no host sync) and the
    batch's keys replace the oldest queue entries (an index_copy at a device-side pointer).
 
-The queue is stored L2-normalised and, with its pointer, is a buffer: a checkpoint holds it and a
-resumed run continues with the same negatives.
+With one shared encoder (augmentation views) this is MoCo as published: one direction, one queue.
+With one encoder per view (CMC's colour splits) the single direction would train only the first
+encoder against a random second one, so each view queries the other's keys, each direction with
+its own queue, and the loss is the mean of the two (CMC's symmetric contrast, MoCo-style memory).
+
+The queue is stored L2-normalised and, with its pointer and the dataset index of every queued key,
+is a buffer: a checkpoint holds it and a resumed run continues with the same negatives.
+
+A sample's own earlier keys are masked out of its negatives. MoCo on ImageNet queues 65,536 of
+1.28M images (5 %), so a stale key of the query's own image is rare; on 8,000 embedded images a
+4,096 queue holds half the data, and about one sample in seven would meet its own earlier key,
+under another augmentation, as a negative: a false negative that punishes the very invariance the
+views teach. Masking it costs one (B x queue) comparison; K is then queue + 1 minus the masked
+entries (at most one per sample here), reported as queue + 1.
 
 Shuffling BN on one device. With several GPUs, MoCo shuffles the keys across GPUs so that a query
 and its key are normalised with statistics of different samples; otherwise the model can find its
@@ -62,55 +74,66 @@ class MoCo(Objective):
         self.key_model = copy.deepcopy(model)
         for p in self.key_model.parameters():
             p.requires_grad_(False)
-        feat_dim = config.feat_dim
+        # (query view, key view) per direction: one for a shared encoder, both ways for split views
+        self.directions = ((0, 1),) if model.shared else ((0, 1), (1, 0))
         generator = torch.Generator().manual_seed(config.seed)  # the initial queue: random unit vectors
-        self.register_buffer("queue", F.normalize(torch.randn(config.queue, feat_dim, generator=generator), dim=1))
+        shape = (len(self.directions), config.queue, config.feat_dim)
+        self.register_buffer("queue", F.normalize(torch.randn(shape, generator=generator), dim=-1))
+        self.register_buffer("queue_index", torch.full(shape[:2], -1, dtype=torch.long))  # dataset index per key
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         self.jigsaw = jigsaw_branch_for(model, views, config)
-        self._keys: torch.Tensor | None = None
+        self._keys: list[torch.Tensor] = []
+        self._index: torch.Tensor | None = None
 
     def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
         params = [*model.parameters(), *(self.jigsaw.parameters() if self.jigsaw is not None else ())]
         return [{"params": params}]
 
     @torch.no_grad()
-    def encode_keys(self, v2: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Keys of v2 from the momentum model, BN statistics taken over shuffled groups."""
-        order = torch.randperm(len(v2), generator=generator, device=v2.device)
-        groups = [self.key_model.embed(chunk, 1) for chunk in v2[order].chunk(SHUFFLE_BN_GROUPS)]
+    def encode_keys(self, v: torch.Tensor, view: int, generator: torch.Generator) -> torch.Tensor:
+        """Keys of one view from the momentum model, BN statistics taken over shuffled groups."""
+        order = torch.randperm(len(v), generator=generator, device=v.device)
+        groups = [self.key_model.embed(chunk, view) for chunk in v[order].chunk(SHUFFLE_BN_GROUPS)]
         return torch.cat(groups)[order.argsort()]
 
     def forward(self, model, images, views, generator, index) -> StepOutput:
-        v1, v2 = make_views(views, images, generator)
+        vs = make_views(views, images, generator)
+        index = index.to(images.device)
         self.key_model.train()
-        with self.autocast(images.device):
-            q = model.embed(v1, 0)
-            k = self.encode_keys(v2, generator)
-        q, k = q.float(), k.float()
-        negatives = self.queue  # enqueued only in after_step, once backward has used it
-        loss = self.contrast(q, k, negatives)
-        self._keys = k.detach()
+        losses, self._keys, self._index = [], [], index
+        for d, (q_view, k_view) in enumerate(self.directions):
+            with self.autocast(images.device):
+                q = model.embed(vs[q_view], q_view)
+                k = self.encode_keys(vs[k_view], k_view, generator)
+            q, k = q.float(), k.float()
+            losses.append(self.contrast(q, k, d, index))  # the queue is changed only in after_step
+            self._keys.append(k.detach())
+        loss = torch.stack(losses).mean()
         out = StepOutput(loss, i_nce_of(loss, self.train_k()), self.train_k())
         if self.jigsaw is None:
             return out
         with self.autocast(images.device):
             q_jig = self.jigsaw(model.encoders[0], views.jigsaw_tiles(images, generator), generator).float()
-        total = (1 - self.beta) * loss + self.beta * self.contrast(q_jig, k, negatives)
+        total = (1 - self.beta) * loss + self.beta * self.contrast(q_jig, self._keys[0], 0, index)
         return StepOutput(total, out.i_nce, out.k)
 
-    def contrast(self, q: torch.Tensor, k: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+    def contrast(self, q: torch.Tensor, k: torch.Tensor, direction: int, index: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the positive key among it and the queue, the query's own old keys masked."""
         positive = (q * k).sum(dim=1, keepdim=True)
-        logits = torch.cat([positive, q @ negatives.T], dim=1) / self.temperature
+        negatives = (q @ self.queue[direction].T).masked_fill(self.queue_index[direction] == index[:, None], -torch.inf)
+        logits = torch.cat([positive, negatives], dim=1) / self.temperature
         return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
 
     @torch.no_grad()
     def after_step(self, model: nn.Module) -> None:
         online = [p.detach() for p in model.parameters()]
         torch._foreach_lerp_(list(self.key_model.parameters()), online, 1.0 - self.m)
-        keys, self._keys = self._keys, None
-        slots = (self.queue_ptr + torch.arange(len(keys), device=keys.device)) % len(self.queue)
-        self.queue.index_copy_(0, slots, keys.to(self.queue.dtype))
-        self.queue_ptr.add_(len(keys)).remainder_(len(self.queue))
+        keys, self._keys = self._keys, []
+        slots = (self.queue_ptr + torch.arange(len(keys[0]), device=keys[0].device)) % self.queue.shape[1]
+        for d, k in enumerate(keys):
+            self.queue[d].index_copy_(0, slots, k.to(self.queue.dtype))
+            self.queue_index[d].index_copy_(0, slots, self._index)
+        self.queue_ptr.add_(len(keys[0])).remainder_(self.queue.shape[1])
 
     def train_k(self) -> int:
-        return len(self.queue) + 1
+        return self.queue.shape[1] + 1
