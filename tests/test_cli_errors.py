@@ -25,6 +25,13 @@ def run_main(capsys, *args):
         (["pretrain", "--views", "lab-split", "--knob", "sigma=1"], "its knobs: crop-scale"),
         (["pretrain", "--dataset", "stl10"], "--data-root"),
         (["pretrain", "--optimizer", "lion"], "sgd or adam"),
+        (["pretrain", "--objective", "byol"], "memory-bank"),
+        (["pretrain", "--objective", "moco", "--queue", "1000"], "multiple of --batch-size 128"),
+        (["pretrain", "--objective", "moco", "--key-momentum", "1.5"], "--key-momentum"),
+        (["pretrain", "--objective", "memory-bank", "--bank-loss", "hinge"], "softmax or nce"),
+        (["pretrain", "--objective", "memory-bank", "--views", "infomin-aug", "--knob", "level=infomin+jigsaw"],
+         "no JigSaw branch"),
+        (["pretrain", "--log", "wandb"], "tensorboard"),
     ],
 )
 def test_bad_pretrain_input_is_one_line_exit_2(tmp_path, capsys, args, listed):
@@ -44,3 +51,11 @@ def test_the_installed_entry_point_prints_no_traceback(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: unknown view 'nope'; choose one of:")
+
+
+def test_more_held_out_negatives_than_held_out_images_fails_before_training(tmp_path, capsys):
+    code, err = run_main(capsys, "sweep", "crop-scale", "0.5,1.0", "--dataset", "tiny", "--views", "lab-split",
+                         "--negatives", "100", "--batch-size", "32", "--runs-dir", tmp_path / "runs",
+                         "--out", tmp_path / "sweep.csv", "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "more than the 64 held-out images" in err, err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "sweep.csv").exists()

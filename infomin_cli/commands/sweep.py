@@ -57,6 +57,14 @@ def register(app: typer.Typer) -> None:
                        negatives=negatives or plan.get("negatives"))
         if job.negatives is not None and job.negatives < base.batch_size:
             raise InfominError(f"--negatives {job.negatives} must be at least the batch size {base.batch_size}")
+        if job.negatives is not None and points:  # more held-out keys than held-out images: say so before training
+            from infomin_cli.data import load_dataset
+
+            first = points[0].config
+            held_out = len(load_dataset(first.dataset, first.data_root, first.image_size).test)
+            if job.negatives > held_out:
+                raise InfominError(f"--negatives {job.negatives} is more than the {held_out} held-out images of "
+                                   f"{first.dataset}; use at most {held_out}")
         if job.probe_dataset:
             from infomin_cli.data import DATASETS
 
