@@ -13,9 +13,8 @@ Read top to bottom, one step is:
    w <- normalise(0.5 w + 0.5 z).
 
 The loss is the mean of the two views' losses (CMC sums them: a factor 2 in the SGD learning rate).
-Scores are computed as z @ bank^T and then gathered when the bank is smaller than the candidate
-set (the embedded data), and as gathered-rows . z otherwise (ImageNet): the same numbers, at the
-cost of whichever is cheaper.
+Scores are computed as z @ bank^T and then gathered while that B x N matrix is small (the
+embedded data), and as gathered rows . z otherwise (ImageNet): the same numbers, whichever is cheaper.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutpu
 BANK_MOMENTUM = 0.5
 VARIANTS = ("softmax", "nce")
 EPS = 1e-7
+FULL_SCORE_LIMIT = 2**25  # entries of a B x N score matrix (128 MB in float32) scored whole
 
 
 @OBJECTIVES.register("memory-bank")
@@ -69,8 +69,12 @@ class MemoryBank(Objective):
         return torch.cat([index.unsqueeze(1), drawn], dim=1)
 
     def scores(self, z: torch.Tensor, bank: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        """z_i . bank[idx_ij] for every candidate j, (B, K + 1)."""
-        if len(bank) <= idx.shape[1]:
+        """z_i . bank[idx_ij] for every candidate j, (B, K + 1).
+
+        Scoring the whole bank with one matmul and gathering is far cheaper than gathering
+        B x (K + 1) rows of the bank (a 268 MB copy at K = 4096 here) while the B x N score matrix
+        is small; CMC's row gather is kept for banks too large for that (ImageNet)."""
+        if len(z) * len(bank) <= FULL_SCORE_LIMIT:
             return (z @ bank.T).gather(1, idx)
         return torch.bmm(bank[idx], z.unsqueeze(2)).squeeze(2)
 

@@ -118,11 +118,16 @@ class MoCo(Objective):
         return StepOutput(total, out.i_nce, out.k)
 
     def contrast(self, q: torch.Tensor, k: torch.Tensor, direction: int, index: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the positive key among it and the queue, the query's own old keys masked."""
-        positive = (q * k).sum(dim=1, keepdim=True)
-        negatives = (q @ self.queue[direction].T).masked_fill(self.queue_index[direction] == index[:, None], -torch.inf)
-        logits = torch.cat([positive, negatives], dim=1) / self.temperature
-        return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
+        """Cross-entropy of the positive key among it and the queue, the query's own old keys masked.
+
+        Written as mean(logsumexp([pos, negatives]) - pos) so that the (B x queue) logits are made
+        once and masked in place, with no concatenated copy: at 65,536 negatives that matrix is
+        the step's largest tensor."""
+        q = q / self.temperature
+        positive = (q * k).sum(dim=1)
+        negatives = q @ self.queue[direction].T  # matmul's backward needs q and the queue, not this output
+        negatives.masked_fill_(self.queue_index[direction] == index[:, None], -torch.inf)
+        return (torch.logaddexp(positive, torch.logsumexp(negatives, dim=1)) - positive).mean()
 
     @torch.no_grad()
     def after_step(self, model: nn.Module) -> None:
