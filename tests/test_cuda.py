@@ -7,8 +7,8 @@ claims that only mean something on a GPU.
 import pytest
 import torch
 
-from infomin_cli.pipeline import train_run as pretrain
 from infomin_cli.evaluate.probe import probe_run
+from infomin_cli.pipeline import train_run as pretrain
 from infomin_cli.views import VIEWS
 from infomin_cli.views.colorspaces import SPACES, convert
 

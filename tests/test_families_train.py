@@ -2,8 +2,8 @@
 
 import pytest
 
-from infomin_cli.pipeline import train_run as pretrain
 from infomin_cli.evaluate.probe import probe_run
+from infomin_cli.pipeline import train_run as pretrain
 from infomin_cli.views import VIEWS
 
 CASES = [

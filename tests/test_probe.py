@@ -2,11 +2,11 @@
 
 import pytest
 
-from infomin_cli.pipeline import train_run as pretrain
 from infomin_cli.engine.run import validate
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.linear import train_linear_probe
 from infomin_cli.evaluate.probe import probe_run
+from infomin_cli.pipeline import train_run as pretrain
 from infomin_cli.results import read_results
 
 

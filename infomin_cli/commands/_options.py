@@ -11,37 +11,37 @@ import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 # name -> (type, typer.Option). Help texts say what the paper uses where it says.
 TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
-    "views": (Optional[str], typer.Option(None, help="View family (see `infomin views`), e.g. lab-split, infomin-aug.")),
-    "dataset": (Optional[str], typer.Option(None, help="embedded (default), stl10, cifar10, ... (see `infomin datasets`).")),
-    "data_root": (Optional[Path], typer.Option(None, help="Folder holding the dataset's files (never downloaded).")),
-    "encoder": (Optional[str], typer.Option(None, help="convnet (fast CPU), alexnet-half (CMC), resnet18, resnet50.")),
-    "head": (Optional[str], typer.Option(None, help="Projection head: linear or mlp.")),
-    "objective": (Optional[str], typer.Option(None, help="infonce (default), moco or memory-bank (see `infomin objectives`).")),
-    "queue": (Optional[int], typer.Option(None, help="moco: negatives in the queue, a multiple of the batch size (paper: 65536).")),
-    "key_momentum": (Optional[float], typer.Option(None, help="moco: momentum of the key encoder (default 0.999).")),
-    "bank_negatives": (Optional[int], typer.Option(None, help="memory-bank: negatives drawn per sample (CMC: 16384).")),
-    "bank_loss": (Optional[str], typer.Option(None, help="memory-bank: softmax (default) or nce.")),
-    "jigsaw_beta": (Optional[float], typer.Option(None, help="Weight of the JigSaw loss with level=infomin+jigsaw (paper: 0.5).")),
-    "temperature": (Optional[float], typer.Option(None, help="Temperature tau of the contrastive loss.")),
-    "batch_size": (Optional[int], typer.Option(None, help="Batch size; in-batch InfoNCE has K = batch size.")),
-    "epochs": (Optional[int], typer.Option(None, help="Pretraining epochs.")),
-    "lr": (Optional[float], typer.Option(None, help="Learning rate (cosine schedule).")),
-    "optimizer": (Optional[str], typer.Option(None, help="sgd or adam (cosine schedule either way).")),
-    "weight_decay": (Optional[float], typer.Option(None, help="Weight decay.")),
-    "image_size": (Optional[int], typer.Option(None, help="Encoder input size (default: the dataset's).")),
-    "limit": (Optional[int], typer.Option(None, help="Use only the first N pretraining images.")),
-    "seed": (Optional[int], typer.Option(None, help="Random seed (a sweep's first: --seeds N uses seed..seed+N-1).")),
-    "device": (Optional[str], typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N.")),
-    "knn_monitor": (Optional[bool], typer.Option(None, "--knn-monitor/--no-knn-monitor",
+    "views": (str | None, typer.Option(None, help="View family (see `infomin views`), e.g. lab-split, infomin-aug.")),
+    "dataset": (str | None, typer.Option(None, help="embedded (default), stl10, cifar10, ... (see `infomin datasets`).")),
+    "data_root": (Path | None, typer.Option(None, help="Folder holding the dataset's files (never downloaded).")),
+    "encoder": (str | None, typer.Option(None, help="convnet (fast CPU), alexnet-half (CMC), resnet18, resnet50.")),
+    "head": (str | None, typer.Option(None, help="Projection head: linear or mlp.")),
+    "objective": (str | None, typer.Option(None, help="infonce (default), moco or memory-bank (see `infomin objectives`).")),
+    "queue": (int | None, typer.Option(None, help="moco: negatives in the queue, a multiple of the batch size (paper: 65536).")),
+    "key_momentum": (float | None, typer.Option(None, help="moco: momentum of the key encoder (default 0.999).")),
+    "bank_negatives": (int | None, typer.Option(None, help="memory-bank: negatives drawn per sample (CMC: 16384).")),
+    "bank_loss": (str | None, typer.Option(None, help="memory-bank: softmax (default) or nce.")),
+    "jigsaw_beta": (float | None, typer.Option(None, help="Weight of the JigSaw loss with level=infomin+jigsaw (paper: 0.5).")),
+    "temperature": (float | None, typer.Option(None, help="Temperature tau of the contrastive loss.")),
+    "batch_size": (int | None, typer.Option(None, help="Batch size; in-batch InfoNCE has K = batch size.")),
+    "epochs": (int | None, typer.Option(None, help="Pretraining epochs.")),
+    "lr": (float | None, typer.Option(None, help="Learning rate (cosine schedule).")),
+    "optimizer": (str | None, typer.Option(None, help="sgd or adam (cosine schedule either way).")),
+    "weight_decay": (float | None, typer.Option(None, help="Weight decay.")),
+    "image_size": (int | None, typer.Option(None, help="Encoder input size (default: the dataset's).")),
+    "limit": (int | None, typer.Option(None, help="Use only the first N pretraining images.")),
+    "seed": (int | None, typer.Option(None, help="Random seed (a sweep's first: --seeds N uses seed..seed+N-1).")),
+    "device": (str | None, typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N.")),
+    "knn_monitor": (bool | None, typer.Option(None, "--knn-monitor/--no-knn-monitor",
                                                  help="k-NN accuracy on the held-out split every epoch (default on).")),
-    "log": (Optional[str], typer.Option(None, help="tensorboard: also write TensorBoard event files into the run folder.")),
-    "preset": (Optional[str], typer.Option(None, help="A preset from the packaged experiments.yaml; flags override it.")),
+    "log": (str | None, typer.Option(None, help="tensorboard: also write TensorBoard event files into the run folder.")),
+    "preset": (str | None, typer.Option(None, help="A preset from the packaged experiments.yaml; flags override it.")),
     "scale": (str, typer.Option("embedded", help="With --preset: embedded (small, CPU) or paper (the paper's settings).")),
 }
 NOT_CONFIG = ("preset", "scale")

@@ -16,7 +16,6 @@ from rich.console import Console
 
 from infomin_cli.config import RunConfig
 from infomin_cli.engine.run import METRICS, Built
-from infomin_cli.errors import InfominError
 
 COLUMNS = ("epoch", "loss", "i_nce", "K", "knn_top1", "images_per_second", "lr")
 KNN_LABEL = "class"

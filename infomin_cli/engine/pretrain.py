@@ -28,7 +28,17 @@ from infomin_cli.config import RunConfig
 from infomin_cli.data.source import BatchSource, InMemorySource
 from infomin_cli.engine.device import make_generator
 from infomin_cli.engine.monitor import EpochLog
-from infomin_cli.engine.run import CHECKPOINT, CONFIG, METRICS, SUMMARY, Built, build, build_objective, load_checkpoint, validate
+from infomin_cli.engine.run import (
+    CHECKPOINT,
+    CONFIG,
+    METRICS,
+    SUMMARY,
+    Built,
+    build,
+    build_objective,
+    load_checkpoint,
+    validate,
+)
 from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.objectives.base import Objective, StepOutput
 from infomin_cli.progress import make_progress

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
+from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, make_views
 from infomin_cli.objectives.jigsaw import JigsawBranch
 
 JIGSAW_BETA = 0.5  # PyContrast's weight of the JigSaw loss
