@@ -42,3 +42,33 @@ def tiny_config():
     from infomin_cli.config import RunConfig
 
     return RunConfig(dataset="tiny", views="lab-split", encoder="convnet", batch_size=32, epochs=2, seed=0)
+
+
+@pytest.fixture
+def crash_after_first_epoch(monkeypatch):
+    """A context: inside it the trainer writes its first checkpoint and then dies (KeyboardInterrupt),
+    as a run killed between epochs would."""
+    import contextlib
+
+    from infomin_cli.engine import pretrain as module
+
+    real = module.atomic_torch_save
+
+    @contextlib.contextmanager
+    def armed():
+        calls = []
+
+        def save(path, obj):
+            real(path, obj)
+            calls.append(1)
+            if len(calls) == 1:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(module, "atomic_torch_save", save)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                yield
+        finally:
+            monkeypatch.setattr(module, "atomic_torch_save", real)
+
+    return armed

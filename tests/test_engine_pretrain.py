@@ -5,7 +5,6 @@ import json
 import pytest
 import torch
 
-from infomin_cli.engine import pretrain as pretrain_module
 from infomin_cli.engine.pretrain import pretrain
 from infomin_cli.engine.run import validate
 from infomin_cli.errors import InfominError, TrainingDiverged
@@ -26,19 +25,9 @@ def test_a_run_folder_holds_config_checkpoint_metrics_and_summary(tmp_path, tiny
     assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 1 + tiny_config.epochs
 
 
-def test_resume_after_a_crash_continues_identically(tmp_path, tiny_config, monkeypatch):
+def test_resume_after_a_crash_continues_identically(tmp_path, tiny_config, crash_after_first_epoch):
     pretrain(tiny_config, tmp_path / "straight", progress=False)
-    real_save = pretrain_module.atomic_torch_save
-    calls = []
-
-    def crash_after_first_epoch(path, obj):
-        real_save(path, obj)
-        calls.append(1)
-        if len(calls) == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(pretrain_module, "atomic_torch_save", crash_after_first_epoch)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_after_first_epoch():
         pretrain(tiny_config, tmp_path / "crashed", progress=False)
     pretrain(tiny_config, tmp_path / "crashed", resume=True, progress=False)
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["model"]

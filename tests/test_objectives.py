@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-from infomin_cli.engine import pretrain as pretrain_module
 from infomin_cli.engine.pretrain import pretrain
 from infomin_cli.engine.run import build, build_objective, validate
 from infomin_cli.errors import InfominError
@@ -58,21 +57,11 @@ def test_k_is_the_batch_the_queue_plus_one_or_the_bank_negatives_plus_one(tiny_c
 
 
 @pytest.mark.parametrize("name", ["infonce", "moco", "memory-bank"])
-def test_resume_after_a_crash_is_bit_identical(tmp_path, tiny_config, monkeypatch, name):
+def test_resume_after_a_crash_is_bit_identical(tmp_path, tiny_config, crash_after_first_epoch, name):
     config = tiny_config.merged({**OBJECTIVE_CONFIGS[name], "epochs": 3})
     pretrain(config, tmp_path / "straight", progress=False)
-    real_save, calls = pretrain_module.atomic_torch_save, []
-
-    def crash_after_first_epoch(path, obj):
-        real_save(path, obj)
-        calls.append(1)
-        if len(calls) == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(pretrain_module, "atomic_torch_save", crash_after_first_epoch)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_after_first_epoch():
         pretrain(config, tmp_path / "crashed", progress=False)
-    monkeypatch.setattr(pretrain_module, "atomic_torch_save", real_save)
     pretrain(config, tmp_path / "crashed", resume=True, progress=False)
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     b = torch.load(tmp_path / "crashed" / "checkpoint.pt", weights_only=True)
