@@ -87,6 +87,25 @@ def bare_step(config: RunConfig) -> Callable[[], None]:
     return step
 
 
+def measure(config: RunConfig, steps: int, repeats: int = 3) -> dict[str, float]:
+    """Bare encoder, the trainer's full step, and the views alone, img/s (bench_gpu's rows)."""
+    built = build(validate(config))
+    images = built.dataset.pretrain.images.to(built.device)
+    generator = make_generator(built.device, 0)
+
+    def views_only() -> None:
+        index = torch.randint(0, len(images), (config.batch_size,), device=built.device, generator=generator)
+        make_views(built.views, images[index], generator)
+
+    bare, full = bare_step(config), full_step(config)
+    rates = {"bare": 0.0, "full": 0.0}
+    for _ in range(repeats):
+        rates["bare"] = max(rates["bare"], _rate(bare, config.batch_size, steps, built.device))
+        rates["full"] = max(rates["full"], _rate(full, config.batch_size, steps, built.device))
+    rates["views"] = _rate(views_only, config.batch_size, steps, built.device)
+    return rates
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--views", default="lab-split")
