@@ -115,11 +115,11 @@ def _pick_metric(frame: pd.DataFrame, y: str, paths: Sequence[object]) -> str:
 
 
 def _pick_label(rows: pd.DataFrame, label: str | None) -> pd.DataFrame:
-    if "probe_label" not in rows.columns:
+    labels = rows["probe_label"].astype(object).fillna("").astype(str)  # absent in a file: all empty
+    if not (labels != "").any():
         if label:
-            raise InfominError(f"--label {label} given, but the CSV has no probe_label column")
+            raise InfominError(f"--label {label} given, but the CSV has no probe_label values")
         return rows
-    labels = rows["probe_label"].fillna("").astype(str)
     present = sorted(set(labels))
     if label is None:
         if len(present) <= 1:

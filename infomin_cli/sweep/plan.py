@@ -65,6 +65,7 @@ def completed_hashes(csv: str | os.PathLike[str], label: str = "class") -> set[s
         return set()
     rows = read_results(csv, required=("config_hash", "metric_name"))
     done = rows["metric_name"].astype(str) == PROBE_METRIC
-    if "probe_label" in rows.columns:
-        done &= rows["probe_label"].fillna("").astype(str) == label
+    labels = rows["probe_label"].astype(object).fillna("").astype(str)
+    if (labels != "").any():  # a hand-written CSV without labels counts every probe row
+        done &= labels == label
     return set(rows.loc[done, "config_hash"].astype(str))
