@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from infomin_cli.cli import app
-from infomin_cli.config import load_presets, resolve_config
+from infomin_cli.config import get_preset, load_presets, resolve_config
 from infomin_cli.errors import InfominError
 from infomin_cli.sweep import runner
 from infomin_cli.sweep.spec import find_knob, parse_spec
@@ -99,7 +99,7 @@ def test_bad_input_is_one_line(recorded, args, says):
 @pytest.mark.parametrize("name", SWEEP_PRESETS)
 @pytest.mark.parametrize("scale", ["embedded", "paper"])
 def test_every_sweep_preset_names_a_real_knob_and_a_valid_spec(name, scale):
-    entry = load_presets()[name]
+    entry = get_preset(name)  # with `base:` resolved, as the sweep command reads it
     plan = {**entry["sweep"], **(entry["sweep"].get("paper", {}) if scale == "paper" else {})}
     config = resolve_config(name, {}, scale)
     family, knob = find_knob(plan["knob"], config.views)
@@ -108,5 +108,5 @@ def test_every_sweep_preset_names_a_real_knob_and_a_valid_spec(name, scale):
 
 
 def test_the_seed_has_a_preset_per_curve():
-    sections = {load_presets()[n]["section"] for n in SWEEP_PRESETS}
+    sections = {get_preset(n)["section"] for n in SWEEP_PRESETS}
     assert sections >= {"B.1", "B.2", "B.3", "C.1", "C.2"} and len(SWEEP_PRESETS) >= 8
