@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         layer: str = typer.Option(None, help="Encoder layer to read (default: the paper protocol's, e.g. conv5)."),
         random_init: bool = typer.Option(False, help="Probe the same architecture untrained (the baseline)."),
         results: Path = typer.Option(Path("results.csv"), help="Results CSV to append to."),
-        epochs: int = typer.Option(None, help="Epochs of the linear classifier (default 100, as the paper) or of the segmentation decoder (default 10)."),
+        epochs: int = typer.Option(None, help="Epochs of the linear classifier (default 100, as the paper) or of the segmentation decoder (default 5)."),
         device: str = typer.Option("auto"),
         dataset: str = typer.Option(None, help="Probe on another dataset than the run's (transfer), e.g. stl10."),
         data_root: Path = typer.Option(None, help="Folder of --dataset's files."),

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         probe_data_root: Path = typer.Option(None, help="Where --probe-dataset's files are."),
         negatives: int = typer.Option(None, help="Measure each point's I_NCE against N held-out keys (K = N) instead of the batch (default: the preset's)."),
         probe_task: str = typer.Option(None, help="classification (default) or segmentation: each point also gets a decoder probe's mIoU and pixel-accuracy rows (glyph masks on the embedded data)."),
-        seg_epochs: int = typer.Option(None, help="Segmentation decoder epochs per point (default 10)."),
+        seg_epochs: int = typer.Option(None, help="Segmentation decoder epochs per point (default 5)."),
         quiet: bool = typer.Option(False, help="No live display; one line per finished point."),
         training: dict[str, Any] = None,
     ) -> None:
