@@ -23,7 +23,6 @@ import hashlib
 import json
 import math
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +31,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from infomin_cli import __version__
-from infomin_cli.data.base import MASK_IGNORE, Dataset
+from infomin_cli.data.base import MASK_IGNORE, Dataset, ImageSet
+from infomin_cli.data.source import BatchSource, as_source, iter_batches
 from infomin_cli.engine.device import autocast
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.miou import confusion_matrix, mean_iou, pixel_accuracy
+from infomin_cli.results.rows import clean, run_columns, timestamp, with_i_nce
 
 SEG_EPOCHS = 5
 DECODER_WIDTHS = (64, 32, 16)
 SEG_LR, SEG_BATCH = 5e-3, 32
 SEG_METRICS = ("miou", "pixel_acc")
-RANDOM_INIT_SUFFIX = "+random-init"  # as evaluate.probe's
 
 
 class Decoder(nn.Module):
@@ -66,13 +66,12 @@ class Decoder(nn.Module):
 
 
 @torch.no_grad()
-def extract_feature_maps(model, views, images: torch.Tensor, device: torch.device, layer: str,
-                         batch_size: int = 256) -> torch.Tensor:
-    """Frozen (N, C, h, w) maps of `layer` for a whole uint8 image set, in batches on the device."""
+def extract_feature_maps(model, views, images: BatchSource | ImageSet | torch.Tensor, device: torch.device,
+                         layer: str, batch_size: int = 256) -> torch.Tensor:
+    """Frozen (N, C, h, w) maps of `layer` for a whole image source, in order, in batches on the device."""
     model.eval()
     out = []
-    for start in range(0, len(images), batch_size):
-        batch = images[start : start + batch_size].to(device)
+    for batch in iter_batches(as_source(images), batch_size, device):
         with autocast(device):
             maps = model.feature_maps(views.probe_inputs(batch), layer)
         out.append(maps.float())
@@ -102,7 +101,7 @@ def train_decoder(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
     generator = torch.Generator(device="cpu").manual_seed(seed)
     start = 0
     if checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if state.get("done"):
             return state["confusion"]
         decoder.load_state_dict(state["decoder"])
@@ -189,33 +188,36 @@ def _existing_rows(results: Path | None, match: dict[str, Any]) -> list[dict[str
 def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data_root: str | Path | None = None,
                            classes: int = 40, layer: str | None = None, random_init: bool = False,
                            results: str | Path | None = "results.csv", epochs: int = SEG_EPOCHS, device: str = "auto",
-                           knob: str | None = None, size: int | None = None, progress: Any = None) -> list[dict[str, Any]]:
+                           knob: str | None = None, size: int | None = None, progress: Any = None,
+                           *, run=None) -> list[dict[str, Any]]:
     """Train the decoder on the train split's frozen maps; mIoU and pixel accuracy on the test split.
 
     Returns the two rows (`miou`, `pixel_acc`), appended to `results` unless None. When `results`
-    already holds both rows of this probe they are returned, marked `"skipped": True`, untrained."""
+    already holds both rows of this probe they are returned, marked `"skipped": True`, untrained.
+    `run`: the already loaded run (a sweep point's), as `load_run(run_dir, device, random_init)`."""
     from infomin_cli.engine.run import build_views, load_run
     from infomin_cli.results import append_row
 
     started = time.perf_counter()
-    run = load_run(run_dir, device, random_init=random_init)
+    if run is not None and run.trained == random_init:
+        raise ValueError(f"segmentation_probe_run(random_init={random_init}) was handed a run loaded the other way")
+    if run is None:
+        run = load_run(run_dir, device, random_init=random_init)
     layer = layer or run.model.encoders[0].default_probe_layer
     if layer not in run.model.layers:
         raise InfominError(f"encoder {run.config.encoder!r} has no layer {layer!r}; its layers: {', '.join(run.model.layers)}")
     data, side = load_seg_dataset(run, dataset, data_root, classes, size)
     label = seg_label(data, classes)
-    run_id = run.folder.name + ("" if run.trained else RANDOM_INIT_SUFFIX)
-    dataset_name = run.config.dataset if data.name == run.config.dataset else f"{run.config.dataset}->{data.name}"
-    match = {"run_id": run_id, "config_hash": run.config.hash(), "dataset": dataset_name, "probe_label": label,
-             "probe_layer": layer}
+    columns = run_columns(run, knob, None if data.name == run.config.dataset else data.name)
+    match = {**{k: columns[k] for k in ("run_id", "config_hash", "dataset")}, "probe_label": label, "probe_layer": layer}
     existing = _existing_rows(Path(results) if results is not None else None, match)
     if existing:
         return [{**row, "skipped": True} for row in existing]
 
     views = run.views if side == run.image_size else build_views(run.config, side)
     try:
-        train_x = extract_feature_maps(run.model, views, data.train.images, run.device, layer)
-        test_x = extract_feature_maps(run.model, views, data.test.images, run.device, layer)
+        train_x = extract_feature_maps(run.model, views, data.train, run.device, layer)
+        test_x = extract_feature_maps(run.model, views, data.test, run.device, layer)
     except ValueError as exc:  # a pooled / flat layer
         raise InfominError(f"segmentation needs a conv layer's map: {exc}") from None
     n_classes = len(data.mask_names) or int(data.train.masks[data.train.masks != MASK_IGNORE].max()) + 1
@@ -224,30 +226,13 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
     checkpoint = run.folder / f"seg-probe-{label}-{layer}{'-random-init' if not run.trained else ''}-{tag}.pt"
     confusion = train_decoder(train_x, data.train.masks.to(run.device), test_x, data.test.masks.to(run.device),
                               n_classes, epochs=epochs, seed=run.config.seed, checkpoint=checkpoint, progress=progress)
-    knob_name = knob or next(iter(run.config.knobs), "")
     summary = run.summary if run.trained else {}
-    base = {
-        **match,
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "views": run.config.views,
-        "knob_name": knob_name,
-        "knob_value": run.config.knobs.get(knob_name, "") if knob_name else "",
-        "seed": run.config.seed,
-        "encoder": run.config.encoder,
-        "head": run.config.head,
-        "objective": run.config.objective,
-        "temperature": run.config.temperature,
-        "K": run.config.batch_size,
-        "loss": summary.get("loss"),
-        "i_nce": summary.get("i_nce"),
-        "unit": "%",
-        "epochs": run.config.epochs if run.trained else 0,
-        "wall_seconds": (summary.get("wall_seconds") or 0.0) + time.perf_counter() - started,
-        "infomin_version": __version__,
-    }
+    base = with_i_nce(columns, summary.get("i_nce"), summary.get("K"))
+    base.update(timestamp=timestamp(), probe_label=label, probe_layer=layer, unit="%", infomin_version=__version__,
+                wall_seconds=(summary.get("wall_seconds") or 0.0) + time.perf_counter() - started)
     rows = [{**base, "metric_name": "miou", "metric_value": mean_iou(confusion)},
             {**base, "metric_name": "pixel_acc", "metric_value": pixel_accuracy(confusion)}]
-    rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows]
+    rows = [clean(row) for row in rows]
     if results is not None:
         for row in rows:
             append_row(results, row)
