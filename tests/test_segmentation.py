@@ -118,3 +118,24 @@ def test_missing_mapping_file_is_one_line_exit_2(tmp_path, capsys, tiny_config):
     err = capsys.readouterr().err.strip().splitlines()
     assert exited.value.code == 2 and len(err) == 1, err
     assert "classMapping40.mat is missing" in err[0] and "mapClass" in err[0] and "Traceback" not in err[0]
+
+
+def test_probe_cli_on_nyu_files_in_the_official_layout(tmp_path, capsys, tiny_config):
+    """`infomin probe RUN --task segmentation --dataset nyu-depth-v2 --data-root DIR --classes 40`."""
+    pytest.importorskip("h5py")
+    from infomin_cli.cli import main
+    from infomin_cli.engine.pretrain import pretrain
+    from tests.test_data_nyu import frames, write_official
+
+    pretrain(tiny_config.merged({"epochs": 1}), tmp_path / "run", progress=False)
+    images, labels = frames(n=3, h=12, w=16)
+    root = write_official(tmp_path / "nyu", images, labels)
+    csv = tmp_path / "r.csv"
+    with pytest.raises(SystemExit) as exited:
+        main(["probe", str(tmp_path / "run"), "--task", "segmentation", "--dataset", "nyu-depth-v2", "--data-root",
+              str(root), "--classes", "40", "--seg-size", "16", "--epochs", "1", "--results", str(csv)])
+    assert exited.value.code == 0
+    assert "mIoU" in capsys.readouterr().out
+    frame = read_results(csv)
+    assert frame["metric_name"].tolist() == ["miou", "pixel_acc"]
+    assert set(frame["dataset"]) == {"tiny->nyu-depth-v2"} and set(frame["probe_label"]) == {"nyu40"}
