@@ -193,8 +193,9 @@ def _row_of(job: SweepJob, point: SweepPoint) -> dict[str, Any]:
         return {}
     rows = read_results(job.csv, required=("config_hash",))
     rows = rows[(rows["config_hash"].astype(str) == point.config_hash) & (rows["metric_name"] == PROBE_METRIC)]
-    if "probe_label" in rows.columns:
-        rows = rows[rows["probe_label"].fillna("").astype(str) == job.label]
+    labels = rows["probe_label"].astype(object).fillna("").astype(str) if "probe_label" in rows.columns else None
+    if labels is not None and (labels != "").any():  # as completed_hashes: unlabelled rows all count
+        rows = rows[labels == job.label]
     return rows.iloc[-1].to_dict() if len(rows) else {}
 
 
