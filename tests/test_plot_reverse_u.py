@@ -181,3 +181,21 @@ def test_knob_values_are_labelled_with_three_significant_digits(tmp_path):
                     .replace("space,rgb", "sigma,0.757858").replace("space,lab", "sigma,4.0"))
     labels = [text.get_text() for text in draw(load_curves([path])).axes[0].texts]
     assert "0.758" in labels and not any("0.757858" in label for label in labels)
+
+
+def test_miou_rows_beside_accuracy_rows_plot_with_y_miou(tmp_path):
+    """A segmentation sweep's CSV holds top1 (class), miou and pixel_acc (glyph) rows per point."""
+    path = tmp_path / "seg.csv"
+    rows = ["run_id,dataset,views,knob_name,knob_value,seed,i_nce,probe_label,metric_name,metric_value,unit"]
+    for run, (value, seed, i_nce, top1, miou) in enumerate(
+        [(1.0, 0, 4.0, 50, 30), (1.0, 1, 4.2, 52, 29), (0.2, 0, 3.0, 70, 35), (0.2, 1, 3.2, 72, 36),
+         (0.08, 0, 2.0, 60, 26), (0.08, 1, 2.2, 58, 25)]):
+        for label, metric, y in (("class", "top1", top1), ("glyph", "miou", miou), ("glyph", "pixel_acc", 90)):
+            rows.append(f"r{run},toy,aug,crop-scale,{value},{seed},{i_nce},{label},{metric},{y},%")
+    path.write_text("\n".join(rows) + "\n")
+    curves = load_curves([path], y="miou")
+    assert list(curves.points["y"]) == pytest.approx([25.5, 35.5, 29.5])
+    assert curves.y_label.startswith("mean IoU")
+    result = CliRunner().invoke(app, ["plot-reverse-u", str(path), "--y", "miou", "--out", str(tmp_path / "m.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.png").stat().st_size > 5000 and "sweet spot crop-scale=0.2" in result.output

@@ -238,3 +238,38 @@ def test_family_defaults_give_the_same_hash_the_trainer_saves(fake):
 
     point = _points(fake)[0]
     assert validate(point.config).hash() == point.config_hash
+
+
+FAKE_SEG = '''
+from pathlib import Path
+
+CALLS = []
+
+
+def segmentation_probe_run(run_dir, results=None, device="auto", knob=None, epochs=10, dataset=None, data_root=None):
+    CALLS.append(Path(run_dir).name)
+    base = {"run_id": Path(run_dir).name, "probe_label": "glyph", "unit": "%", "views": "fake-sweep-aug"}
+    return [{**base, "metric_name": "miou", "metric_value": 40.0}, {**base, "metric_name": "pixel_acc", "metric_value": 90.0}]
+'''
+
+
+def test_a_segmentation_sweep_adds_miou_rows_to_finished_points_without_reprobing(fake):
+    """A point is done per metric it needs: the accuracy rows stay, the mIoU rows are added once."""
+    (fake / "fake_seg.py").write_text(FAKE_SEG)
+    import fake_seg
+
+    points = _points(fake)
+    run_sweep(points, _job(fake), gpus=[], show=False)  # accuracy only
+    seg_job = SweepJob(csv=fake / "sweep.csv", pretrain="fake_point:pretrain", probe="fake_point:probe_run",
+                       probe_task="segmentation", seg_probe="fake_seg:segmentation_probe_run")
+    run_sweep(points, seg_job, gpus=[], show=False)
+    run_sweep(points, seg_job, gpus=[], show=False)  # all done: nothing runs
+    rows = read_results(fake / "sweep.csv", required=COLUMNS)
+    counts = rows.groupby("metric_name")["config_hash"].agg(lambda h: sorted(h))
+    expected = sorted(p.config_hash for p in points)
+    assert counts["top1"] == counts["miou"] == counts["pixel_acc"] == expected
+    assert len(fake_seg.CALLS) == len(points)
+    miou = rows[rows["metric_name"] == "miou"].set_index("config_hash")
+    top1 = rows[rows["metric_name"] == "top1"].set_index("config_hash")
+    assert (miou["i_nce"] == top1.loc[miou.index, "i_nce"]).all()  # the point's I_NCE, for the x-axis
+    sys.modules.pop("fake_seg", None)

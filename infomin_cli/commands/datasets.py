@@ -10,13 +10,15 @@ from rich.table import Table
 
 # name -> (what it needs on disk, labels); the loaders themselves live in infomin_cli.data
 NEEDS = {
-    "embedded": ("nothing: generated from installed packages, cached", "class, background, position, font"),
+    "embedded": ("nothing: generated from installed packages, cached", "class, background, position, font; glyph masks"),
     "stl10": ("--data-root with stl10_binary/*.bin (official binary files)", "class"),
     "cifar10": ("--data-root with cifar-10-batches-py/ (python pickles), resized to 64 px", "class"),
     "div2k": ("--data-root with DIV2K_train_HR/ (+ DIV2K_valid_HR/) or a folder of images", "image"),
     "highres": ("nothing: scikit-image / scikit-learn sample photos", "image"),
     "imagenet": ("--data-root with train/<class>/ and val/<class>/ (held in memory)", "class"),
     "tinyimagenet": ("--data-root with train/<wnid>/images/ and val/ + val_annotations.txt", "class"),
+    "nyu-depth-v2": ("--data-root with nyu_depth_v2_labeled.mat (HDF5), splits.mat, classMapping40.mat (+ class13Mapping.mat)",
+                     "segmentation masks (40 or 13 classes)"),
     "imagefolder": ("--data-root with train/<class>/ and val/<class>/ image folders", "class"),
 }
 

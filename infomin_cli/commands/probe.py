@@ -1,4 +1,7 @@
-"""`infomin probe`: linear probe of a trained (or randomly initialised) run; appends to the results CSV."""
+"""`infomin probe`: linear probe of a trained (or randomly initialised) run; appends to the results CSV.
+
+`--task segmentation` trains a 4-layer decoder on the frozen feature map instead (paper B.2's dense
+probe): glyph masks on the embedded data, or NYU-Depth-v2 from its official files."""
 
 from __future__ import annotations
 
@@ -15,16 +18,40 @@ def register(app: typer.Typer) -> None:
         layer: str = typer.Option(None, help="Encoder layer to read (default: the paper protocol's, e.g. conv5)."),
         random_init: bool = typer.Option(False, help="Probe the same architecture untrained (the baseline)."),
         results: Path = typer.Option(Path("results.csv"), help="Results CSV to append to."),
-        epochs: int = typer.Option(100, help="Epochs of the linear classifier (the paper uses 100)."),
+        epochs: int = typer.Option(None, help="Epochs of the linear classifier (default 100, as the paper) or of the segmentation decoder (default 5)."),
         device: str = typer.Option("auto"),
         dataset: str = typer.Option(None, help="Probe on another dataset than the run's (transfer), e.g. stl10."),
         data_root: Path = typer.Option(None, help="Folder of --dataset's files."),
+        task: str = typer.Option("classification", help="classification (linear probe per --label) or segmentation (decoder on the feature map: mIoU, pixel accuracy)."),
+        classes: int = typer.Option(40, help="Segmentation class set of nyu-depth-v2: 40 or 13."),
+        seg_size: int = typer.Option(None, help="Segmentation input side in px (default: the run's size; 96 for nyu-depth-v2)."),
     ) -> None:
-        """Linear probe on frozen features: top-1 on the test split, one CSV row per label."""
+        """Linear probe on frozen features: top-1 on the test split, one CSV row per label.
+        With --task segmentation: mean IoU and pixel accuracy of a decoder on the frozen feature map."""
+        from infomin_cli.errors import InfominError
+
+        if task == "segmentation":
+            return _segmentation(run, layer, random_init, results, epochs, device, dataset, data_root, classes, seg_size)
+        if task != "classification":
+            raise InfominError(f"--task {task!r} is not valid; choose classification or segmentation")
         from infomin_cli.evaluate.probe import probe_run
+
+        epochs = 100 if epochs is None else epochs
 
         for name in label:
             row = probe_run(run, name, layer, random_init, results, epochs, device, dataset=dataset, data_root=data_root)
             i_nce = row["i_nce"]
             typer.echo(f"{row['run_id']}  {name:<10} top1 {row['metric_value']:6.2f} %   layer {row['probe_layer']}"
                        + (f"   I_NCE {i_nce:.3f}" if i_nce is not None else "") + f"   -> {results}")
+
+
+def _segmentation(run, layer, random_init, results, epochs, device, dataset, data_root, classes, seg_size) -> None:
+    from infomin_cli.evaluate.segmentation import SEG_EPOCHS, segmentation_probe_run
+
+    rows = segmentation_probe_run(run, dataset, data_root, classes, layer, random_init, results,
+                                  SEG_EPOCHS if epochs is None else epochs, device, size=seg_size)
+    by_metric = {row["metric_name"]: row for row in rows}
+    first = rows[0]
+    note = "   (already in CSV: not redone)" if first.get("skipped") else f"   -> {results}"
+    typer.echo(f"{first['run_id']}  {first['probe_label']:<10} mIoU {float(by_metric['miou']['metric_value']):6.2f} %"
+               f"   pixel acc {float(by_metric['pixel_acc']['metric_value']):6.2f} %   layer {first['probe_layer']}{note}")

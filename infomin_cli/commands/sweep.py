@@ -26,6 +26,8 @@ def register(app: typer.Typer) -> None:
         probe_dataset: str = typer.Option(None, help="Probe on another dataset than the one pretrained on (default: the preset's, else the same)."),
         probe_data_root: Path = typer.Option(None, help="Where --probe-dataset's files are."),
         negatives: int = typer.Option(None, help="Measure each point's I_NCE against N held-out keys (K = N) instead of the batch (default: the preset's)."),
+        probe_task: str = typer.Option(None, help="classification (default) or segmentation: each point also gets a decoder probe's mIoU and pixel-accuracy rows (glyph masks on the embedded data)."),
+        seg_epochs: int = typer.Option(None, help="Segmentation decoder epochs per point (default 5)."),
         quiet: bool = typer.Option(False, help="No live display; one line per finished point."),
         training: dict[str, Any] = None,
     ) -> None:
@@ -54,7 +56,11 @@ def register(app: typer.Typer) -> None:
                        probe_epochs=probe_epochs or int(plan.get("probe_epochs", 100)),
                        probe_dataset=probe_dataset or plan.get("probe_dataset"),
                        probe_data_root=str(probe_data_root) if probe_data_root else plan.get("probe_data_root"),
-                       negatives=negatives or plan.get("negatives"))
+                       negatives=negatives or plan.get("negatives"),
+                       probe_task=probe_task or plan.get("probe_task", "classification"),
+                       seg_epochs=seg_epochs or plan.get("seg_epochs"))
+        if job.probe_task not in ("classification", "segmentation"):
+            raise InfominError(f"--probe-task {job.probe_task!r} is not valid; choose classification or segmentation")
         if job.negatives is not None and job.negatives < base.batch_size:
             raise InfominError(f"--negatives {job.negatives} must be at least the batch size {base.batch_size}")
         if job.negatives is not None and points:  # more held-out keys than held-out images: say so before training

@@ -16,14 +16,22 @@ from infomin_cli.errors import InfominError
 from infomin_cli.registry import Registry
 
 
+MASK_IGNORE = 255  # mask value of unlabelled pixels: no loss, not scored
+
+
 @dataclass
 class ImageSet:
     images: torch.Tensor  # uint8 (N, C, H, W), CPU
     labels: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> int64 (N,)
+    masks: torch.Tensor | None = None  # uint8 (N, H, W) per-pixel classes for segmentation; MASK_IGNORE = unlabelled
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
             raise ValueError(f"images must be uint8 (N,C,H,W), got {self.images.dtype} {tuple(self.images.shape)}")
+        if self.masks is not None and (self.masks.dtype != torch.uint8 or self.masks.ndim != 3
+                                       or len(self.masks) != len(self.images)):
+            raise ValueError(f"masks must be uint8 (N,H,W) for {len(self.images)} images, "
+                             f"got {self.masks.dtype} {tuple(self.masks.shape)}")
         for name, y in self.labels.items():
             if len(y) != len(self.images):
                 raise ValueError(f"label {name!r} has {len(y)} entries for {len(self.images)} images")
@@ -35,7 +43,8 @@ class ImageSet:
         """The first n items (datasets are stored shuffled or class-balanced, so a prefix is fair)."""
         if n is None or n >= len(self):
             return self
-        return ImageSet(self.images[:n], {k: v[:n] for k, v in self.labels.items()})
+        masks = None if self.masks is None else self.masks[:n]
+        return ImageSet(self.images[:n], {k: v[:n] for k, v in self.labels.items()}, masks)
 
 
 @dataclass
@@ -46,6 +55,7 @@ class Dataset:
     test: ImageSet  # labelled: probe accuracy and held-out I_NCE are measured here
     label_names: dict[str, list[str]] = field(default_factory=dict)  # label -> class names
     source: str = ""  # where it came from, for the saved config
+    mask_names: list[str] = field(default_factory=list)  # segmentation class names (mask value -> name)
 
     @property
     def label_keys(self) -> list[str]:

@@ -12,6 +12,11 @@ scikit-learn's sample photos), is generated deterministically from a seed, and i
 
 Labels: `class` (digit 0-9), `background` (which photo), `position` (quadrant of the glyph's
 offset from the centre: 0 up-left, 1 up-right, 2 down-left, 3 down-right), `font` (font file index).
+
+Masks (for segmentation probes, paper B.2's dense task on our data): per pixel, digit + 1 where the
+glyph's coverage is at least one half, 0 on the background. They come from the same render as the
+image's glyph and draw no random numbers, so the images are the ones version 1 generated, byte for
+byte (tested against a hash of the version-1 images).
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ FONTS = (
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina", "china", "flower")
 CLASS_NAMES = [str(d) for d in range(10)]
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+MASK_NAMES = ["background"] + [f"digit {d}" for d in range(10)]  # mask value v: background (0), digit v - 1
+MASK_COVERAGE = 0.5  # a pixel is glyph when the glyph covers at least this fraction of it
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ class EmbeddedSpec:
     glyph_scale: tuple[float, float] = (0.55, 0.85)  # font size as a fraction of the image side
     max_offset: float = 0.15  # glyph centre offset as a fraction of the side
     max_rotation: float = 15.0  # degrees
-    version: int = 1
+    version: int = 2  # 2: per-pixel glyph masks added (images unchanged); a new version is a new cache file
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -116,6 +123,7 @@ def generate(spec: EmbeddedSpec) -> dict[str, np.ndarray]:
     n = spec.n_train + spec.n_test
     images = np.empty((n, spec.size, spec.size, 3), dtype=np.uint8)
     labels = {k: np.empty(n, dtype=np.int64) for k in ("class", "background", "position", "font")}
+    masks = np.empty((n, spec.size, spec.size), dtype=np.uint8)
     for i in range(n):
         digit = i % 10  # balanced classes; order is shuffled below
         font = int(rng.integers(len(FONTS)))
@@ -127,12 +135,13 @@ def generate(spec: EmbeddedSpec) -> dict[str, np.ndarray]:
         background = _background(photos[photo], rng, spec.size, spec.background_contrast, spec.background_saturation)
         colour = _glyph_colour(background, rng)
         images[i] = np.clip(background * (1 - mask) + colour * mask, 0, 255).round().astype(np.uint8)
+        masks[i] = np.where(mask[..., 0] >= MASK_COVERAGE, digit + 1, 0)  # the same render; no random draws
         labels["class"][i] = digit
         labels["background"][i] = photo
         labels["position"][i] = int(dx > 0) + 2 * int(dy > 0)
         labels["font"][i] = font
     order = rng.permutation(n)
-    out = {"images": images[order].transpose(0, 3, 1, 2).copy()}
+    out = {"images": images[order].transpose(0, 3, 1, 2).copy(), "masks": masks[order]}
     out.update({k: v[order] for k, v in labels.items()})
     return out
 
@@ -146,7 +155,9 @@ def load_arrays(spec: EmbeddedSpec = EmbeddedSpec()) -> dict[str, np.ndarray]:
     path = cache_dir() / f"embedded-{spec.key()}.npz"
     if path.is_file():
         with np.load(path) as data:
-            return {k: data[k] for k in data.files}
+            arrays = {k: data[k] for k in data.files}
+        if "masks" in arrays:  # a file of this spec's key always has them; anything else is regenerated
+            return arrays
     arrays = generate(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
@@ -156,8 +167,8 @@ def load_arrays(spec: EmbeddedSpec = EmbeddedSpec()) -> dict[str, np.ndarray]:
 
 
 def _to_imageset(arrays: dict[str, np.ndarray], sl: slice) -> ImageSet:
-    labels = {k: torch.from_numpy(v[sl]) for k, v in arrays.items() if k != "images"}
-    return ImageSet(torch.from_numpy(arrays["images"][sl]), labels)
+    labels = {k: torch.from_numpy(v[sl]) for k, v in arrays.items() if k not in ("images", "masks")}
+    return ImageSet(torch.from_numpy(arrays["images"][sl]), labels, masks=torch.from_numpy(arrays["masks"][sl]))
 
 
 @DATASETS.register("embedded")
@@ -177,5 +188,6 @@ def load_embedded(root: Path | None = None, image_size: int | None = None) -> Da
             "position": ["up-left", "up-right", "down-left", "down-right"],
             "font": list(FONTS),
         },
+        mask_names=list(MASK_NAMES),
         source=f"generated (spec {spec.key()}), cached in {cache_dir()}",
     )

@@ -44,6 +44,16 @@ class Encoder(nn.Module):
                 return x.flatten(1)
         raise KeyError(layer)
 
+    def feature_map(self, x: torch.Tensor, layer: str) -> torch.Tensor:
+        """The unpooled (B, C, h, w) output of a conv `layer`, for dense (segmentation) probes."""
+        for name, stage in self.stages.items():
+            x = stage(x)
+            if name == layer:
+                if x.ndim != 4:
+                    raise ValueError(f"layer {layer!r} has no spatial map (shape {tuple(x.shape)})")
+                return x
+        raise KeyError(layer)
+
 
 EncoderFactory = Callable[[int], Encoder]  # in_channels -> encoder
 ENCODERS: Registry[EncoderFactory] = Registry("encoder")

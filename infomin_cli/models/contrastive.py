@@ -35,6 +35,12 @@ class ContrastiveModel(nn.Module):
         encoders = [self.encoders[0]] * len(inputs) if self.shared else self.encoders
         return torch.cat([enc.features(x, layer) for enc, x in zip(encoders, inputs, strict=True)], dim=1)
 
+    def feature_maps(self, inputs: list[torch.Tensor], layer: str) -> torch.Tensor:
+        """Dense features for segmentation probes: each encoder's (B, C, h, w) map of `layer`,
+        concatenated along channels (a split model's two halves see the same pixels)."""
+        encoders = [self.encoders[0]] * len(inputs) if self.shared else self.encoders
+        return torch.cat([enc.feature_map(x, layer) for enc, x in zip(encoders, inputs, strict=True)], dim=1)
+
     @property
     def layers(self) -> list[str]:
         return self.encoders[0].layers

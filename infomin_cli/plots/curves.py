@@ -204,7 +204,8 @@ def _x_label(x: str, frame: pd.DataFrame, estimator: str | None) -> str:
 
 
 def _y_label(metric: str, rows: pd.DataFrame) -> str:
-    names = {"top1": "top-1 accuracy", "top5": "top-5 accuracy", "miou": "mean IoU", "rmse": "RMSE"}
+    names = {"top1": "top-1 accuracy", "top5": "top-5 accuracy", "miou": "mean IoU", "pixel_acc": "pixel accuracy",
+             "rmse": "RMSE"}
     unit = next((str(u) for u in rows.get("unit", pd.Series(dtype=object)) if isinstance(u, str) and u), "")
     label = names.get(metric.lower(), metric)
     if "probe_label" in rows.columns:

@@ -59,13 +59,13 @@ def plan_points(
     return points
 
 
-def completed_hashes(csv: str | os.PathLike[str], label: str = "class") -> set[str]:
-    """Config hashes with a probe row for `label` in the CSV (empty when there is no CSV yet)."""
+def completed_hashes(csv: str | os.PathLike[str], label: str | None = "class", metric: str = PROBE_METRIC) -> set[str]:
+    """Config hashes with a `metric` row (for `label`, unless None) in the CSV (empty when there is no CSV yet)."""
     if not Path(csv).is_file() or Path(csv).stat().st_size == 0:
         return set()
     rows = read_results(csv, required=("config_hash", "metric_name"))
-    done = rows["metric_name"].astype(str) == PROBE_METRIC
+    done = rows["metric_name"].astype(str) == metric
     labels = rows["probe_label"].astype(object).fillna("").astype(str)
-    if (labels != "").any():  # a hand-written CSV without labels counts every probe row
+    if label is not None and (labels != "").any():  # a hand-written CSV without labels counts every probe row
         done &= labels == label
     return set(rows.loc[done, "config_hash"].astype(str))

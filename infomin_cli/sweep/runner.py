@@ -1,4 +1,5 @@
-"""Run a sweep's points: pretrain (resuming) -> held-out I_NCE -> probe -> one appended CSV row each.
+"""Run a sweep's points: pretrain (resuming) -> held-out I_NCE -> probe -> one appended CSV row each
+(plus a segmentation probe's `miou` and `pixel_acc` rows with `--probe-task segmentation`).
 
 Crash safety comes from two facts, not from bookkeeping of our own: the CSV row is appended
 atomically and only after the probe, so it *is* the "point complete" marker; and each point trains
@@ -24,7 +25,7 @@ from typing import Any
 
 from infomin_cli.config import RunConfig
 from infomin_cli.errors import InfominError, TrainingDiverged
-from infomin_cli.results.rows import with_i_nce
+from infomin_cli.results.rows import clean, with_i_nce
 from infomin_cli.results.table import append_row, read_results
 from infomin_cli.sweep.display import SweepDisplay
 from infomin_cli.sweep.plan import PROBE_METRIC, SweepPoint, completed_hashes
@@ -32,6 +33,8 @@ from infomin_cli.sweep.plan import PROBE_METRIC, SweepPoint, completed_hashes
 # The library functions a point calls; tests and the subprocess worker may name others.
 DEFAULT_PRETRAIN = "infomin_cli.pipeline:train_run"  # pretrain -> held-out I_NCE
 DEFAULT_PROBE = "infomin_cli.evaluate.probe:probe_run"
+DEFAULT_SEG_PROBE = "infomin_cli.evaluate.segmentation:segmentation_probe_run"
+SEG_METRIC = "miou"  # a segmentation sweep's point also needs this row (pixel_acc is written with it)
 EVAL_BATCHES = 20  # held-out query batches behind a --negatives estimate
 POINT_FILE, WORKER_LOG, LOCK_FILE = "sweep_point.json", "sweep_worker.log", "sweep.lock"
 
@@ -48,6 +51,9 @@ class SweepJob:
     probe_dataset: str | None = None  # a transfer probe (B.1: pretrain on DIV2K, probe STL-10); None: the run's own
     probe_data_root: str | None = None
     negatives: int | None = None  # I_NCE against N held-out keys (K = N) instead of the batch: lifts log K
+    probe_task: str = "classification"  # "segmentation": also a decoder probe per point (miou, pixel_acc rows)
+    seg_epochs: int | None = None  # decoder epochs (None: the segmentation probe's default)
+    seg_probe: str = DEFAULT_SEG_PROBE
 
 
 def load_function(path: str) -> Callable[..., Any]:
@@ -57,7 +63,8 @@ def load_function(path: str) -> Callable[..., Any]:
 
 def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[str, Any]:
     """One point end to end (pretrain -> held-out estimate -> probe), on data loaded once; returns
-    the row it appended."""
+    its probe row. Only the rows the CSV lacks are made: a segmentation sweep over a CSV with the
+    accuracy rows adds the mIoU rows without re-probing."""
     from infomin_cli.pipeline import LOADED_RUN
 
     pretrain, probe = load_function(job.pretrain), load_function(job.probe)
@@ -65,20 +72,39 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
     loaded = summary.pop(LOADED_RUN, None)
     transfer = {"dataset": job.probe_dataset, "data_root": job.probe_data_root} if job.probe_dataset else {}
     reuse = {"run": loaded} if loaded is not None and not transfer else {}
-    row = dict(probe(point.run_dir, label=job.label, results=None, epochs=job.probe_epochs,
-                     device=point.config.device, knob=point.knob, **transfer, **reuse))
-    # the sweep's own facts win: the CSV must say which point this is even if a probe guesses
-    row.update(config_hash=point.config_hash, knob_name=point.knob, knob_value=point.value, seed=point.seed)
-    if row.get("i_nce") is None:
-        row = with_i_nce(row, summary.get("i_nce"), summary.get("K"))
-    if job.negatives:  # the in-batch value sits near log(batch) for easy views; a larger K keeps the x-axis apart
-        from infomin_cli.mi.rows import run_rows
+    row = _row_of(job, point)
+    if not row:
+        row = dict(probe(point.run_dir, label=job.label, results=None, epochs=job.probe_epochs,
+                         device=point.config.device, knob=point.knob, **transfer, **reuse))
+        # the sweep's own facts win: the CSV must say which point this is even if a probe guesses
+        row.update(config_hash=point.config_hash, knob_name=point.knob, knob_value=point.value, seed=point.seed)
+        if row.get("i_nce") is None:
+            row = with_i_nce(row, summary.get("i_nce"), summary.get("K"))
+        if job.negatives:  # the in-batch value sits near log(batch) for easy views; a larger K keeps the x-axis apart
+            from infomin_cli.mi.rows import run_rows
 
-        estimate = run_rows(point.run_dir, job.negatives, EVAL_BATCHES, point.seed, point.config.device,
-                            **({"run": loaded} if loaded is not None else {}))[0].estimate
-        row = with_i_nce(row, estimate.value, estimate.K)
-    append_row(job.csv, row)
+            estimate = run_rows(point.run_dir, job.negatives, EVAL_BATCHES, point.seed, point.config.device,
+                                **({"run": loaded} if loaded is not None else {}))[0].estimate
+            row = with_i_nce(row, estimate.value, estimate.K)
+        append_row(job.csv, row)
+    if job.probe_task == "segmentation" and point.config_hash not in completed_hashes(job.csv, None, SEG_METRIC):
+        seg_probe = load_function(job.seg_probe)
+        extra = {"epochs": job.seg_epochs} if job.seg_epochs else {}
+        for seg_row in seg_probe(point.run_dir, results=None, device=point.config.device, knob=point.knob,
+                                 **transfer, **extra, **reuse):
+            seg_row = {k: v for k, v in seg_row.items() if k != "skipped"}
+            seg_row.update(config_hash=point.config_hash, knob_name=point.knob, knob_value=point.value, seed=point.seed)
+            # the point's I_NCE with its K, as on the probe row (the x-axis of the mIoU curve)
+            append_row(job.csv, clean(with_i_nce(seg_row, clean(row).get("i_nce"), clean(row).get("K"))))
     return row
+
+
+def done_hashes(job: SweepJob) -> set[str]:
+    """Points with every row the job needs: the probe row, and the mIoU row for a segmentation sweep."""
+    done = completed_hashes(job.csv, job.label)
+    if job.probe_task == "segmentation":
+        done &= completed_hashes(job.csv, None, SEG_METRIC)
+    return done
 
 
 def claim_and_run(point: SweepPoint, job: SweepJob, progress: Any = False) -> tuple[dict[str, Any], str]:
@@ -86,7 +112,7 @@ def claim_and_run(point: SweepPoint, job: SweepJob, progress: Any = False) -> tu
     with point_lock(point) as mine:
         if not mine:
             return {}, "(running in another process)"
-        if point.config_hash in completed_hashes(job.csv, job.label):
+        if point.config_hash in done_hashes(job):
             return _row_of(job, point), "(in CSV)"
         return run_point(point, job, progress), ""
 
@@ -106,7 +132,7 @@ def run_sweep(
     if gpus is None:  # an explicit --device cpu or cuda:N keeps the sweep in this process
         gpus = visible_gpus() if points and points[0].config.device in ("auto", "cuda") else []
     gpus = list(gpus)
-    done = completed_hashes(job.csv, job.label)
+    done = done_hashes(job)
     todo = [p for p in points if p.config_hash not in done]
     failures: list[str] = []
     with SweepDisplay(title or "finished points", total=len(points), enabled=show) as display:
@@ -167,6 +193,9 @@ def _row_of(job: SweepJob, point: SweepPoint) -> dict[str, Any]:
         return {}
     rows = read_results(job.csv, required=("config_hash",))
     rows = rows[(rows["config_hash"].astype(str) == point.config_hash) & (rows["metric_name"] == PROBE_METRIC)]
+    labels = rows["probe_label"].astype(object).fillna("").astype(str) if "probe_label" in rows.columns else None
+    if labels is not None and (labels != "").any():  # as completed_hashes: unlabelled rows all count
+        rows = rows[labels == job.label]
     return rows.iloc[-1].to_dict() if len(rows) else {}
 
 

@@ -1,0 +1,239 @@
+"""Dense probes (paper B.2): a 4-layer decoder on a frozen encoder's feature map -> mean IoU.
+
+The paper freezes the backbone and trains "a 4-layer decoder on top of the learned representations"
+for NYU-Depth-v2 segmentation, reporting "the mean IoU for labeled classes"; it fixes neither the
+decoder's widths, the input size nor the class set. Here (reasons in docs/ARCHITECTURE.md):
+
+- features: the unpooled map of one conv layer (default: the encoder's probe layer, conv4 of the
+  ConvNet = stride 8), both halves' maps concatenated for split models; computed once (the encoder
+  is frozen and its probe inputs are deterministic), standardised per channel with training stats;
+- decoder: three conv3x3-BN-ReLU layers (64, 32, 16 channels), each followed by a 2x bilinear
+  upsampling, then a 1x1 conv to the classes (4 conv layers), bilinearly resized to the mask size;
+- training: per-pixel cross-entropy ignoring unlabelled pixels, 5 epochs of Adam 5e-3 with a cosine
+  schedule, batch 32 (~1 min per probe on one CPU core for the 8,000 embedded images); the decoder, optimiser, schedule and shuffling state are checkpointed into the run
+  folder after every epoch, so a killed probe continues where it stopped;
+- scores: mean IoU over the classes present in the test ground truth, and pixel accuracy; two rows
+  (`miou`, `pixel_acc`, unit %) per probe in the results CSV. A probe whose rows are already in
+  the CSV is not redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from infomin_cli import __version__
+from infomin_cli.data.base import MASK_IGNORE, Dataset, ImageSet
+from infomin_cli.data.source import BatchSource, as_source, iter_batches
+from infomin_cli.engine.device import autocast
+from infomin_cli.errors import InfominError
+from infomin_cli.evaluate.miou import confusion_matrix, mean_iou, pixel_accuracy
+from infomin_cli.results.rows import clean, run_columns, timestamp, with_i_nce
+
+SEG_EPOCHS = 5
+DECODER_WIDTHS = (64, 32, 16)
+SEG_LR, SEG_BATCH = 5e-3, 32
+SEG_METRICS = ("miou", "pixel_acc")
+
+
+class Decoder(nn.Module):
+    """conv3x3-BN-ReLU + 2x upsampling, three times, then a 1x1 conv to the classes."""
+
+    def __init__(self, in_channels: int, classes: int, widths: tuple[int, ...] = DECODER_WIDTHS) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for width in widths:
+            layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+                       nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)]
+            channels = width
+        layers.append(nn.Conv2d(channels, classes, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        logits = self.net(x)
+        if tuple(logits.shape[-2:]) != tuple(size):
+            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        return logits
+
+
+@torch.no_grad()
+def extract_feature_maps(model, views, images: BatchSource | ImageSet | torch.Tensor, device: torch.device,
+                         layer: str, batch_size: int = 256) -> torch.Tensor:
+    """Frozen (N, C, h, w) maps of `layer` for a whole image source, in order, in batches on the device."""
+    model.eval()
+    out = []
+    for batch in iter_batches(as_source(images), batch_size, device):
+        with autocast(device):
+            maps = model.feature_maps(views.probe_inputs(batch), layer)
+        out.append(maps.float())
+    return torch.cat(out)
+
+
+def train_decoder(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+                  classes: int, epochs: int = SEG_EPOCHS, seed: int = 0, lr: float = SEG_LR, batch_size: int = SEG_BATCH,
+                  checkpoint: Path | None = None, progress: Any = None,
+                  widths: tuple[int, ...] = DECODER_WIDTHS) -> torch.Tensor:
+    """Fit the decoder on (features, masks); returns the test confusion matrix (classes x classes).
+
+    With `checkpoint`, the state is saved there after every epoch and a matching saved state is
+    continued (or, once finished, its confusion matrix is returned without training)."""
+    from infomin_cli.atomic import atomic_torch_save
+
+    device = train_x.device
+    mean = train_x.mean((0, 2, 3), keepdim=True)
+    std = train_x.std((0, 2, 3), keepdim=True).clamp_min(1e-6)
+    train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
+    size = tuple(train_y.shape[-2:])
+    torch.manual_seed(seed)
+    decoder = Decoder(train_x.shape[1], classes, widths).to(device)
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=lr, weight_decay=1e-4)
+    total = epochs * math.ceil(len(train_x) / batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    start = 0
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        if state.get("done"):
+            return state["confusion"]
+        decoder.load_state_dict(state["decoder"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        generator.set_state(state["generator"])
+        start = int(state["epoch"])
+    for epoch in range(start, epochs):
+        decoder.train()
+        perm = torch.randperm(len(train_x), generator=generator).to(device)
+        for first in range(0, len(train_x), batch_size):
+            idx = perm[first : first + batch_size]
+            target = train_y[idx].long()
+            if not (target != MASK_IGNORE).any():
+                schedule.step()
+                continue
+            loss = F.cross_entropy(decoder(train_x[idx], size), target, ignore_index=MASK_IGNORE)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        if checkpoint is not None and epoch + 1 < epochs:
+            atomic_torch_save(checkpoint, {"decoder": decoder.state_dict(), "optimizer": optimizer.state_dict(),
+                                           "schedule": schedule.state_dict(), "generator": generator.get_state(),
+                                           "epoch": epoch + 1})
+        if progress is not None:
+            progress(epoch + 1, epochs)
+    decoder.eval()
+    confusion = torch.zeros(classes, classes, dtype=torch.int64)
+    with torch.no_grad():
+        for first in range(0, len(test_x), 256):
+            pred = decoder(test_x[first : first + 256], size).argmax(1)
+            confusion += confusion_matrix(pred, test_y[first : first + 256], classes, ignore=MASK_IGNORE)
+    if checkpoint is not None:
+        atomic_torch_save(checkpoint, {"done": True, "confusion": confusion, "epoch": epochs})
+    return confusion
+
+
+def seg_label(dataset: Dataset, classes: int | None) -> str:
+    """The probe_label of a segmentation row: what the masks hold."""
+    if dataset.name == "embedded":
+        return "glyph"
+    if dataset.name == "nyu-depth-v2":
+        return f"nyu{classes}"
+    return "mask"
+
+
+def load_seg_dataset(run, dataset: str | None, data_root: str | Path | None, classes: int,
+                     size: int | None) -> tuple[Dataset, int]:
+    """The dataset whose masks the probe predicts, and the input side the encoder sees."""
+    if dataset is None or dataset == run.config.dataset:
+        data, side = run.dataset, int(size or run.image_size)
+    elif dataset == "nyu-depth-v2":
+        from infomin_cli.data.nyu import DEFAULT_SIZE, load_nyu
+
+        side = int(size or DEFAULT_SIZE)
+        data = load_nyu(data_root, side, classes)
+    else:
+        from infomin_cli.data import DATASETS, load_dataset
+
+        DATASETS.get(dataset)
+        data = load_dataset(dataset, data_root, size)
+        side = int(size or data.test.images.shape[-1])
+    if data.train.masks is None or data.test.masks is None:
+        raise InfominError(f"dataset {data.name!r} has no segmentation masks; datasets with masks: "
+                           "embedded, nyu-depth-v2")
+    return data, side
+
+
+def _existing_rows(results: Path | None, match: dict[str, Any]) -> list[dict[str, Any]]:
+    if results is None or not Path(results).is_file() or Path(results).stat().st_size == 0:
+        return []
+    from infomin_cli.results import read_results
+
+    rows = read_results(results)
+    keep = rows["metric_name"].astype(str).isin(SEG_METRICS)
+    for column, value in match.items():
+        if column in rows.columns:
+            keep &= rows[column].fillna("").astype(str) == str(value)
+    found = rows[keep].drop_duplicates("metric_name", keep="last")
+    return found.to_dict("records") if set(found["metric_name"]) == set(SEG_METRICS) else []
+
+
+def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data_root: str | Path | None = None,
+                           classes: int = 40, layer: str | None = None, random_init: bool = False,
+                           results: str | Path | None = "results.csv", epochs: int = SEG_EPOCHS, device: str = "auto",
+                           knob: str | None = None, size: int | None = None, progress: Any = None,
+                           *, run=None) -> list[dict[str, Any]]:
+    """Train the decoder on the train split's frozen maps; mIoU and pixel accuracy on the test split.
+
+    Returns the two rows (`miou`, `pixel_acc`), appended to `results` unless None. When `results`
+    already holds both rows of this probe they are returned, marked `"skipped": True`, untrained.
+    `run`: the already loaded run (a sweep point's), as `load_run(run_dir, device, random_init)`."""
+    from infomin_cli.engine.run import build_views, load_run
+    from infomin_cli.results import append_row
+
+    started = time.perf_counter()
+    if run is not None and run.trained == random_init:
+        raise ValueError(f"segmentation_probe_run(random_init={random_init}) was handed a run loaded the other way")
+    if run is None:
+        run = load_run(run_dir, device, random_init=random_init)
+    layer = layer or run.model.encoders[0].default_probe_layer
+    if layer not in run.model.layers:
+        raise InfominError(f"encoder {run.config.encoder!r} has no layer {layer!r}; its layers: {', '.join(run.model.layers)}")
+    data, side = load_seg_dataset(run, dataset, data_root, classes, size)
+    label = seg_label(data, classes)
+    columns = run_columns(run, knob, None if data.name == run.config.dataset else data.name)
+    match = {**{k: columns[k] for k in ("run_id", "config_hash", "dataset")}, "probe_label": label, "probe_layer": layer}
+    existing = _existing_rows(Path(results) if results is not None else None, match)
+    if existing:
+        return [{**row, "skipped": True} for row in existing]
+
+    views = run.views if side == run.image_size else build_views(run.config, side)
+    try:
+        train_x = extract_feature_maps(run.model, views, data.train, run.device, layer)
+        test_x = extract_feature_maps(run.model, views, data.test, run.device, layer)
+    except ValueError as exc:  # a pooled / flat layer
+        raise InfominError(f"segmentation needs a conv layer's map: {exc}") from None
+    n_classes = len(data.mask_names) or int(data.train.masks[data.train.masks != MASK_IGNORE].max()) + 1
+    tag = hashlib.sha256(json.dumps([data.name, label, side, layer, epochs, run.trained, list(DECODER_WIDTHS)])
+                         .encode()).hexdigest()[:10]
+    checkpoint = run.folder / f"seg-probe-{label}-{layer}{'-random-init' if not run.trained else ''}-{tag}.pt"
+    confusion = train_decoder(train_x, data.train.masks.to(run.device), test_x, data.test.masks.to(run.device),
+                              n_classes, epochs=epochs, seed=run.config.seed, checkpoint=checkpoint, progress=progress)
+    summary = run.summary if run.trained else {}
+    base = with_i_nce(columns, summary.get("i_nce"), summary.get("K"))
+    base.update(timestamp=timestamp(), probe_label=label, probe_layer=layer, unit="%", infomin_version=__version__,
+                wall_seconds=(summary.get("wall_seconds") or 0.0) + time.perf_counter() - started)
+    rows = [{**base, "metric_name": "miou", "metric_value": mean_iou(confusion)},
+            {**base, "metric_name": "pixel_acc", "metric_value": pixel_accuracy(confusion)}]
+    rows = [clean(row) for row in rows]
+    if results is not None:
+        for row in rows:
+            append_row(results, row)
+    return rows
