@@ -116,3 +116,14 @@ def test_a_built_wheel_ships_the_presets(tmp_path):
                     "-w", str(tmp_path)], check=True, cwd=tmp_path)
     (wheel,) = tmp_path.glob("infomin-*.whl")
     assert "infomin_cli/experiments.yaml" in zipfile.ZipFile(wheel).namelist()
+
+
+def test_log_tensorboard_writes_event_files_beside_metrics(tmp_path, tiny_config):
+    import pytest
+
+    pytest.importorskip("tensorboard")
+    from infomin_cli.engine.pretrain import pretrain
+
+    pretrain(tiny_config.merged({"log": "tensorboard", "epochs": 1}), tmp_path / "run", progress=False)
+    events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
