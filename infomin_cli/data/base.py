@@ -15,7 +15,6 @@ import torch
 from infomin_cli.errors import InfominError
 from infomin_cli.registry import Registry
 
-
 MASK_IGNORE = 255  # mask value of unlabelled pixels: no loss, not scored
 
 

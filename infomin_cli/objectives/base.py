@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from infomin_cli.engine.device import autocast
 from infomin_cli.registry import Registry
 
 
@@ -78,9 +77,6 @@ class Objective(nn.Module):
     def train_k(self) -> int:
         """K of the training loss, for summaries and CSV rows."""
         raise NotImplementedError
-
-    def autocast(self, device: torch.device):
-        return autocast(device)
 
 
 OBJECTIVES: Registry[type[Objective]] = Registry("objective")

@@ -7,29 +7,24 @@ the estimate can never exceed log K, which is why small batches saturate it.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, make_views
+from infomin_cli.engine.device import autocast
+from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
 from infomin_cli.objectives.jigsaw import JigsawBranch
 
 JIGSAW_BETA = 0.5  # PyContrast's weight of the JigSaw loss
-
-
-class NCEOutput(StepOutput):
-    """Kept for callers of the functional form."""
 
 
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> StepOutput:
     logits = (z1 @ z2.T).float() / temperature
     target = torch.arange(len(z1), device=z1.device)
     loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
-    k = len(z1)
-    return StepOutput(loss, math.log(k) - loss.detach(), k)
+    return StepOutput(loss, i_nce_of(loss, len(z1)), len(z1))
 
 
 def jigsaw_branch_for(model: nn.Module, views, config: Any) -> JigsawBranch | None:
@@ -55,12 +50,12 @@ class InfoNCE(Objective):
 
     def forward(self, model, images, views, generator, index) -> StepOutput:
         v1, v2 = make_views(views, images, generator)
-        with self.autocast(images.device):
+        with autocast(images.device):
             z1, z2 = model(v1, v2)
         out = info_nce(z1, z2, self.temperature)
         if self.jigsaw is None:
             return out
-        with self.autocast(images.device):
+        with autocast(images.device):
             q_jig = self.jigsaw(model.encoders[0], views.jigsaw_tiles(images, generator), generator)
         logits = (q_jig @ z2.T).float() / self.temperature
         jig_loss = F.cross_entropy(logits, torch.arange(len(z1), device=z1.device))

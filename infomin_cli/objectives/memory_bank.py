@@ -19,15 +19,14 @@ embedded data), and as gathered rows . z otherwise (ImageNet): the same numbers,
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli.errors import InfominError
-from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, make_views
+from infomin_cli.engine.device import autocast
+from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
 
 BANK_MOMENTUM = 0.5
 VARIANTS = ("softmax", "nce")
@@ -46,13 +45,6 @@ class MemoryBank(Objective):
 
     def __init__(self, model: nn.Module, views, config: Any, n_samples: int) -> None:
         super().__init__()
-        if getattr(views, "has_jigsaw", False):
-            raise InfominError("--objective memory-bank has no JigSaw branch; use --objective moco or infonce with "
-                               "level=infomin+jigsaw")
-        if config.bank_negatives < 1:
-            raise InfominError(f"--bank-negatives {config.bank_negatives} must be at least 1")
-        if config.bank_loss not in VARIANTS:
-            raise InfominError(f"--bank-loss {config.bank_loss!r} is not valid; choose {' or '.join(VARIANTS)}")
         self.temperature = config.temperature
         self.negatives = config.bank_negatives
         self.variant = config.bank_loss
@@ -80,7 +72,7 @@ class MemoryBank(Objective):
 
     def forward(self, model, images, views, generator, index) -> StepOutput:
         v1, v2 = make_views(views, images, generator)
-        with self.autocast(images.device):
+        with autocast(images.device):
             z1, z2 = model(v1, v2)
         z1, z2 = z1.float(), z2.float()
         idx = self.candidates(index.to(z1.device), generator)
@@ -91,7 +83,7 @@ class MemoryBank(Objective):
         loss = softmax if self.variant == "softmax" else 0.5 * (self.nce(s1, 0) + self.nce(s2, 1))
         self._pending = (index.to(z1.device), z1.detach(), z2.detach())
         k = self.train_k()
-        return StepOutput(loss, math.log(k) - softmax.detach(), k)
+        return StepOutput(loss, i_nce_of(softmax, k), k)
 
     def nce(self, logits: torch.Tensor, view: int) -> torch.Tensor:
         """CMC's NCE: data vs noise (uniform over the bank) on P = exp(s / tau) / Z."""

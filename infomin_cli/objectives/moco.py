@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infomin_cli.engine.device import autocast
 from infomin_cli.errors import InfominError
 from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
 from infomin_cli.objectives.infonce import JIGSAW_BETA, jigsaw_branch_for
@@ -67,7 +68,6 @@ class MoCo(Objective):
 
     def __init__(self, model: nn.Module, views, config: Any, n_samples: int) -> None:
         super().__init__()
-        check_queue(config.queue, config.batch_size)
         self.temperature = config.temperature
         self.m = config.key_momentum
         self.beta = config.jigsaw_beta
@@ -85,10 +85,6 @@ class MoCo(Objective):
         self._keys: list[torch.Tensor] = []
         self._index: torch.Tensor | None = None
 
-    def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
-        params = [*model.parameters(), *(self.jigsaw.parameters() if self.jigsaw is not None else ())]
-        return [{"params": params}]
-
     @torch.no_grad()
     def encode_keys(self, v: torch.Tensor, view: int, generator: torch.Generator) -> torch.Tensor:
         """Keys of one view from the momentum model, BN statistics taken over shuffled groups."""
@@ -102,7 +98,7 @@ class MoCo(Objective):
         self.key_model.train()
         losses, self._keys, self._index = [], [], index
         for d, (q_view, k_view) in enumerate(self.directions):
-            with self.autocast(images.device):
+            with autocast(images.device):
                 q = model.embed(vs[q_view], q_view)
                 k = self.encode_keys(vs[k_view], k_view, generator)
             q, k = q.float(), k.float()
@@ -112,7 +108,7 @@ class MoCo(Objective):
         out = StepOutput(loss, i_nce_of(loss, self.train_k()), self.train_k())
         if self.jigsaw is None:
             return out
-        with self.autocast(images.device):
+        with autocast(images.device):
             q_jig = self.jigsaw(model.encoders[0], views.jigsaw_tiles(images, generator), generator).float()
         total = (1 - self.beta) * loss + self.beta * self.contrast(q_jig, self._keys[0], 0, index)
         return StepOutput(total, out.i_nce, out.k)
