@@ -32,6 +32,8 @@ def run_main(capsys, *args):
         (["pretrain", "--objective", "memory-bank", "--views", "infomin-aug", "--knob", "level=infomin+jigsaw"],
          "no JigSaw branch"),
         (["pretrain", "--log", "wandb"], "tensorboard"),
+        (["pretrain", "--objective", "memory-bank", "--bank-negatives", "0"], "--bank-negatives 0"),
+        (["pretrain", "--jigsaw-beta", "2"], "--jigsaw-beta"),
     ],
 )
 def test_bad_pretrain_input_is_one_line_exit_2(tmp_path, capsys, args, listed):
@@ -59,3 +61,20 @@ def test_more_held_out_negatives_than_held_out_images_fails_before_training(tmp_
                          "--out", tmp_path / "sweep.csv", "--quiet")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "more than the 64 held-out images" in err, err
     assert not (tmp_path / "runs").exists() and not (tmp_path / "sweep.csv").exists()
+
+
+@pytest.mark.parametrize(("args", "listed"), [
+    (["--task", "bogus"], "classification or segmentation"),
+    (["--task", "segmentation", "--classes", "7"], "40 or 13"),
+])
+def test_bad_probe_task_or_class_set_is_one_line(tmp_path, capsys, args, listed):
+    code, err = run_main(capsys, "probe", tmp_path / "nope", *args, "--results", tmp_path / "r.csv")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and listed in err, err
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_sweep_with_a_bad_queue_is_one_line_before_training(tmp_path, capsys):
+    code, err = run_main(capsys, "sweep", "crop-scale", "0.5,1", "--objective", "moco", "--queue", "100",
+                         "--out", tmp_path / "s.csv", "--runs-dir", tmp_path / "runs", "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "multiple of --batch-size" in err, err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "s.csv").exists()

@@ -28,8 +28,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Linear probe on frozen features: top-1 on the test split, one CSV row per label.
         With --task segmentation: mean IoU and pixel accuracy of a decoder on the frozen feature map."""
+        from infomin_cli.data.nyu import CLASS_SETS
         from infomin_cli.errors import InfominError
 
+        if classes not in CLASS_SETS:  # checked for every dataset, so a typo never passes silently
+            raise InfominError(f"--classes {classes} is not valid; choose {' or '.join(map(str, CLASS_SETS))}")
         if task == "segmentation":
             return _segmentation(run, layer, random_init, results, epochs, device, dataset, data_root, classes, seg_size)
         if task != "classification":
