@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -148,6 +149,17 @@ if distributed.ranks().main:
     import shutil
     shutil.copytree({crashed!r}, {copy!r})
 pretrain(config, {crashed!r}, resume=True, progress=False)
+
+import json
+from infomin_cli.errors import InfominError
+refused = []
+for change in ({{"sync_bn": True}}, {{"batch_size": 33, "objective": "infonce"}}):  # every rank refuses, in one line, before writing
+    try:
+        pretrain(config.merged(change), {refused!r} + str(len(refused)), progress=False)
+    except InfominError as exc:
+        refused.append(str(exc))
+if distributed.ranks().main:
+    open({refused!r} + ".json", "w").write(json.dumps(refused))
 """
 
 
@@ -155,8 +167,8 @@ pretrain(config, {crashed!r}, resume=True, progress=False)
 def test_a_torchrun_run_resumes_identically_and_with_another_number_of_processes(tmp_path, tiny_config, capsys):
     from infomin_cli.engine.pretrain import pretrain
 
-    config = tiny_config.merged({"objective": "moco", "queue": 64, "knn_monitor": False})
-    paths = {name: str(tmp_path / name) for name in ("straight", "crashed", "copy")}
+    config = tiny_config.merged({"objective": "moco", "queue": 64, "knn_monitor": False, "device": "cpu"})
+    paths = {name: str(tmp_path / name) for name in ("straight", "crashed", "copy", "refused")}
     script = tmp_path / "ddp_run.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), config=config.to_dict(), **paths))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
@@ -179,3 +191,7 @@ def test_a_torchrun_run_resumes_identically_and_with_another_number_of_processes
     assert "resuming a 2-process run with 1" in capsys.readouterr().err
     assert torch.load(tmp_path / "copy" / "checkpoint.pt", weights_only=True)["epoch"] == 2
     shutil.rmtree(tmp_path / "copy")
+
+    sync_bn, odd_batch = json.loads((tmp_path / "refused.json").read_text())
+    assert "--sync-bn needs CUDA" in sync_bn and "must split evenly over the 2 processes" in odd_batch
+    assert not (tmp_path / "refused0").exists() and not (tmp_path / "refused1").exists()

@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -117,6 +118,9 @@ def make_launch(launcher: str, gpus_per_point: int | None, partition: str | None
     for name, value in (("--slurm-partition", partition), ("--slurm-account", account), ("--slurm-qos", qos)):
         if value is not None and not re.fullmatch(r"[\w.,+-]+", value):
             raise InfominError(f"{name} {value!r} is not a SLURM name (letters, digits, . , _ + -)")
+    if launcher == "slurm" and shutil.which("srun") is None:
+        raise InfominError("--launcher slurm needs SLURM (no srun on PATH); run the sweep on the cluster's login "
+                           "node, or try it here with --launcher submitit-local")
     return Launch(launcher, gpus, partition, parse_time(time) if time else Launch.time_min, account, qos,
                   Path(folder) if folder else None, extra, wait)
 
