@@ -29,6 +29,11 @@ positive from the batch statistics alone. One device has one batch, so we make t
 ourselves: the queries are normalised over the whole batch, the keys are encoded in
 `SHUFFLE_BN_GROUPS` groups of a seeded random permutation and put back in order. No key then
 shares its BN statistics with its query's, which is the property ShuffleBN exists to give.
+
+Several processes (torchrun): the key view is first shuffled across ranks as MoCo does (gather,
+rank 0's permutation, each rank encodes its slice, unshuffle; not with --sync-bn, where BN already
+spans the global batch), and the keys and their dataset indices are gathered without gradient
+before the enqueue, so every rank's queue holds the same global batches (engine/distributed.py).
 """
 
 from __future__ import annotations
