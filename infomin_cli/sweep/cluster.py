@@ -18,7 +18,8 @@ twice.
   point again, and it resumes from its checkpoint the same way.
 
 `--launcher submitit-local` runs the same jobs on this machine through submitit's LocalExecutor:
-the way to try a cluster sweep, and what the tests drive.
+the way to try a cluster sweep, and what the tests drive. It starts every job at once, each seeing
+GPUs 0..N-1, so it is for trying the path, not for throughput (`--launcher local` schedules GPUs).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from infomin_cli.sweep.runner import (
     done_hashes,
     point_from_dict,
     point_to_dict,
+    visible_gpus,
 )
 
 LAUNCHERS = ("local", "slurm", "submitit-local")
@@ -183,6 +185,8 @@ def make_executor(launch: Launch, folder: Path, name: str) -> Any:
         raise InfominError(f"--launcher slurm: {exc} Run the sweep on a login node, or try it here with "
                            "--launcher submitit-local") from None
     parameters: dict[str, Any] = {"name": name, "timeout_min": launch.time_min, "nodes": 1, "tasks_per_node": 1}
+    if launch.launcher == "submitit-local" and visible_gpus():  # every local job sees GPUs 0..N-1
+        parameters["gpus_per_node"] = launch.gpus_per_point
     if launch.launcher == "slurm":
         parameters.update(gpus_per_node=launch.gpus_per_point, cpus_per_task=CPUS_PER_GPU * launch.gpus_per_point,
                           slurm_signal_delay_s=120)
