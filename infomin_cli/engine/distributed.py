@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import datetime
 import hashlib
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,7 +88,8 @@ def setup(device_name: str) -> torch.device:
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend, timeout=TIMEOUT, **({"device_id": device} if backend == "nccl" else {}))
+    pinned = {"device_id": device} if backend == "nccl" and _accepts(dist.init_process_group, "device_id") else {}
+    dist.init_process_group(backend, timeout=TIMEOUT, **pinned)
     atexit.register(_teardown)
     return device
 
@@ -233,7 +235,15 @@ def wrap(objective: nn.Module, model: nn.Module, views, generator: torch.Generat
     statistics are only read by rank 0's probes."""
     step = ObjectiveStep(objective, model, views, generator)
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(step, device_ids=ids, forward_sync_buffers=False)
+    ddp = nn.parallel.DistributedDataParallel
+    # torch >= 2.14 names it forward_sync_buffers (and warns on the old name); older torch: broadcast_buffers
+    no_sync = {"forward_sync_buffers": False} if _accepts(ddp.__init__, "forward_sync_buffers") else \
+        {"broadcast_buffers": False}
+    return ddp(step, device_ids=ids, **no_sync)
+
+
+def _accepts(function: Callable[..., object], name: str) -> bool:
+    return name in inspect.signature(function).parameters
 
 
 def sync_bn(model: nn.Module, device: torch.device) -> nn.Module:
