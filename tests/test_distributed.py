@@ -160,22 +160,36 @@ for change in ({{"sync_bn": True}}, {{"batch_size": 33, "objective": "infonce"}}
         refused.append(str(exc))
 if distributed.ranks().main:
     open({refused!r} + ".json", "w").write(json.dumps(refused))
+pretrain(config.merged({{"objective": "memory-bank", "bank_negatives": 16, "epochs": 1}}), {bank!r}, progress=False)
 """
 
 
-@pytest.mark.slow
-def test_a_torchrun_run_resumes_identically_and_with_another_number_of_processes(tmp_path, tiny_config, capsys):
-    from infomin_cli.engine.pretrain import pretrain
+TINY = {"dataset": "tiny", "views": "lab-split", "encoder": "convnet", "batch_size": 32, "epochs": 2, "seed": 0,
+        "objective": "moco", "queue": 64, "knn_monitor": False, "device": "cpu"}
 
-    config = tiny_config.merged({"objective": "moco", "queue": 64, "knn_monitor": False, "device": "cpu"})
-    paths = {name: str(tmp_path / name) for name in ("straight", "crashed", "copy", "refused")}
+
+@pytest.fixture(scope="module")
+def ddp_runs(tmp_path_factory):
+    """One torchrun launch of 2 gloo processes on the tiny data (MoCo, queue 64, global batch 32):
+    a straight run; a run stopped after epoch 1 (copied), then resumed; two refused configs; a
+    memory-bank epoch."""
+    from infomin_cli.config import RunConfig
+
+    tmp_path = tmp_path_factory.mktemp("ddp")
+    config = RunConfig.from_dict(TINY)
+    paths = {name: str(tmp_path / name) for name in ("straight", "crashed", "copy", "refused", "bank")}
     script = tmp_path / "ddp_run.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), config=config.to_dict(), **paths))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            str(script)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    return tmp_path, config
 
+
+@pytest.mark.slow
+def test_a_torchrun_run_stopped_and_resumed_on_two_processes_is_bit_identical(ddp_runs):
+    tmp_path, _ = ddp_runs
     straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     resumed = torch.load(tmp_path / "crashed" / "checkpoint.pt", weights_only=True)
     assert straight["world_size"] == 2 and resumed["epoch"] == 2
@@ -185,13 +199,37 @@ def test_a_torchrun_run_resumes_identically_and_with_another_number_of_processes
     assert int(straight["objective"]["queue_ptr"]) == (2 * 3 * 32) % 64  # the global batch of 32 enqueued per step
     assert len((tmp_path / "straight" / "metrics.csv").read_text().splitlines()) == 1 + 2  # rank 0 alone wrote
 
+
+@pytest.mark.slow
+def test_a_two_process_checkpoint_resumes_on_one_process(ddp_runs, capsys):
+    from infomin_cli.engine.pretrain import pretrain
+
+    tmp_path, config = ddp_runs
     assert torch.load(tmp_path / "copy" / "checkpoint.pt", weights_only=True)["epoch"] == 1
-    summary = pretrain(config, tmp_path / "copy", resume=True, progress=False)  # the same run on one process
+    summary = pretrain(config, tmp_path / "copy", resume=True, progress=False)
     assert summary["epochs"] == 2 and summary["world_size"] == 1
     assert "resuming a 2-process run with 1" in capsys.readouterr().err
     assert torch.load(tmp_path / "copy" / "checkpoint.pt", weights_only=True)["epoch"] == 2
     shutil.rmtree(tmp_path / "copy")
 
+
+@pytest.mark.slow
+def test_sync_bn_on_cpu_and_an_uneven_global_batch_are_refused_on_every_rank(ddp_runs):
+    tmp_path, _ = ddp_runs
     sync_bn, odd_batch = json.loads((tmp_path / "refused.json").read_text())
     assert "--sync-bn needs CUDA" in sync_bn and "must split evenly over the 2 processes" in odd_batch
     assert not (tmp_path / "refused0").exists() and not (tmp_path / "refused1").exists()
+
+
+@pytest.mark.slow
+def test_a_memory_bank_on_two_ranks_updates_the_entries_of_both_ranks_samples(ddp_runs):
+    """After one epoch every one of the 96 entries has moved from its random start, not only rank 0's half."""
+    tmp_path, _ = ddp_runs
+    import torch.nn.functional as F
+
+    banks = torch.load(tmp_path / "bank" / "checkpoint.pt", weights_only=True)["objective"]
+    generator = torch.Generator().manual_seed(0)  # the bank's initial draw (objectives/memory_bank.py)
+    for name in ("bank1", "bank2"):
+        start = F.normalize(torch.randn(96, 128, generator=generator), dim=1)
+        moved = (banks[name] - start).abs().amax(dim=1) > 1e-3
+        assert bool(moved.all()), f"{name}: {int((~moved).sum())} entries never updated"
