@@ -7,6 +7,7 @@ into one line on stderr and exit code 2, so bad input never shows a traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -47,10 +48,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=True)
     except InfominError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        rank = os.environ.get("RANK", "0")  # under torchrun each rank says it; the others name themselves
+        print(f"error: {exc}" if rank == "0" else f"error (rank {rank}): {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted; the last finished epoch's checkpoint is kept (resume with --resume)", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":
+            print("interrupted; the last finished epoch's checkpoint is kept (resume with --resume)", file=sys.stderr)
         sys.exit(130)
 
 

@@ -50,6 +50,7 @@ class RunConfig:
     preset: str | None = None
     knn_monitor: bool = True  # k-NN accuracy on the held-out split after every epoch
     log: str | None = None  # "tensorboard": also write TensorBoard event files
+    sync_bn: bool = False  # several processes: BN statistics over the global batch (SyncBatchNorm)
 
     # fields that do not change what is learned
     _NOT_HASHED = ("data_root", "device", "preset", "knn_monitor", "log")
@@ -57,6 +58,7 @@ class RunConfig:
     # differ from the default, so every run and CSV row made before them keeps its hash
     _OBJECTIVE_FIELDS = ("queue", "key_momentum", "bank_negatives", "bank_loss", "jigsaw_beta")
     _LEGACY_NAMES = {"sgd_momentum": "momentum"}  # hashed (and read from old config.yaml) under the old name
+    _HASHED_WHEN_SET = ("sync_bn",)  # added later: hashed only when not the default, so older hashes hold
 
     def hash(self) -> str:
         from infomin_cli.objectives import OBJECTIVES
@@ -69,6 +71,8 @@ class RunConfig:
             if key in self._NOT_HASHED:
                 continue
             if key in self._OBJECTIVE_FIELDS and (key not in used or value == getattr(defaults, key)):
+                continue
+            if key in self._HASHED_WHEN_SET and value == getattr(defaults, key):
                 continue
             payload[self._LEGACY_NAMES.get(key, key)] = value
         if self.knobs.get("level") == "infomin+jigsaw":  # the JigSaw rung became PyContrast's branch (v0.2)

@@ -20,6 +20,7 @@ from rich.progress import Progress
 
 from infomin_cli.atomic import atomic_write_text
 from infomin_cli.config import RunConfig
+from infomin_cli.engine import distributed
 from infomin_cli.engine.pretrain import pretrain
 from infomin_cli.engine.run import SUMMARY, Built, LoadedRun, build, validate
 from infomin_cli.mi.heldout import heldout_estimate
@@ -50,6 +51,8 @@ def train_run(config: RunConfig, out_dir: str | Path, resume: bool = False, prog
     config = validate(config)
     built = build(config)
     summary = pretrain(config, out_dir, resume=resume, progress=progress, console=console, built=built)
+    if not distributed.ranks().main:  # under torchrun, rank 0 alone measures and writes
+        return summary
     if "i_nce" not in summary or not math.isfinite(summary.get("i_nce") or math.nan):
         summary.update(heldout_fields(config, built))
         atomic_write_text(Path(out_dir) / SUMMARY, json.dumps(summary, indent=2))

@@ -78,3 +78,31 @@ def test_a_sweep_with_a_bad_queue_is_one_line_before_training(tmp_path, capsys):
                          "--out", tmp_path / "s.csv", "--runs-dir", tmp_path / "runs", "--quiet")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "multiple of --batch-size" in err, err
     assert not (tmp_path / "runs").exists() and not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize(("args", "listed"), [
+    (["--launcher", "lsf"], "local, slurm, submitit-local"),
+    (["--gpus-per-point", "0"], "--gpus-per-point 0 must be at least 1"),
+    (["--gpus-per-point", "2"], "needs --launcher slurm"),
+    (["--slurm-partition", "gpu"], "--slurm-partition needs --launcher slurm"),
+    (["--launcher", "submitit-local", "--slurm-time", "soon"], "not a time"),
+    (["--launcher", "submitit-local", "--slurm-time", "0"], "at least one minute"),
+    (["--launcher", "submitit-local", "--slurm-option", "constraint"], "KEY=VALUE"),
+    (["--launcher", "submitit-local", "--slurm-account", "my account"], "not a SLURM name"),
+    (["--launcher", "slurm"], "no srun on PATH"),
+])
+def test_bad_launcher_options_are_one_line_before_anything_is_written(tmp_path, capsys, monkeypatch, args, listed):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no SLURM here
+    code, err = run_main(capsys, "sweep", "crop-scale", "0.5,1", "--dataset", "tiny", *args,
+                         "--out", tmp_path / "s.csv", "--runs-dir", tmp_path / "runs", "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and listed in err, err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "s.csv").exists()
+
+
+def test_a_half_set_torchrun_environment_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for name in ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    code, err = run_main(capsys, "pretrain", "--dataset", "tiny", "--out", tmp_path / "run")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "launch with `torchrun" in err, err
+    assert not (tmp_path / "run").exists()

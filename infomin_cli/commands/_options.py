@@ -40,6 +40,9 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "device": (str | None, typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N.")),
     "knn_monitor": (bool | None, typer.Option(None, "--knn-monitor/--no-knn-monitor",
                                                  help="k-NN accuracy on the held-out split every epoch (default on).")),
+    "sync_bn": (bool | None, typer.Option(None, "--sync-bn/--no-sync-bn",
+                                           help="Under torchrun: BN statistics over the global batch (CUDA only); "
+                                                "default: per-GPU BN, MoCo shuffles its keys across GPUs.")),
     "log": (str | None, typer.Option(None, help="tensorboard: also write TensorBoard event files into the run folder.")),
     "preset": (str | None, typer.Option(None, help="A preset from the packaged experiments.yaml; flags override it.")),
     "scale": (str, typer.Option("embedded", help="With --preset: embedded (small, CPU) or paper (the paper's settings).")),

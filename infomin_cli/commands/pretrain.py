@@ -1,4 +1,8 @@
-"""`infomin pretrain`: parse flags into a RunConfig, train, then measure held-out I_NCE."""
+"""`infomin pretrain`: parse flags into a RunConfig, train, then measure held-out I_NCE.
+
+Under `torchrun --nproc_per_node N -m infomin_cli pretrain ...` every rank runs this command and
+rank 0 alone prints the summary (engine/distributed.py).
+"""
 
 from __future__ import annotations
 
@@ -23,12 +27,15 @@ def register(app: typer.Typer) -> None:
         training: dict[str, Any] = None,
     ) -> None:
         """Contrastive pretraining of encoders on two views of the data (any objective)."""
+        from infomin_cli.engine.distributed import ranks
         from infomin_cli.pipeline import train_run
         from infomin_cli.views import parse_knob_args
 
         config = resolve_config(training["preset"], overrides(training, knobs=parse_knob_args(knob) or None),
                                 training["scale"])
         summary = train_run(config, out, resume=resume, progress=not quiet)
+        if not ranks().main:  # under torchrun: rank 0 reports for the run
+            return
         keys = ("run_id", "config_hash", "objective", "loss", "i_nce_train", "K_train", "i_nce", "K", "log_K",
                 "knn_top1", "epochs", "wall_seconds")
         typer.echo(json.dumps({k: summary.get(k) for k in keys}))

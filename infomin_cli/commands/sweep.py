@@ -29,12 +29,25 @@ def register(app: typer.Typer) -> None:
         probe_task: str = typer.Option(None, help="classification (default) or segmentation: each point also gets a decoder probe's mIoU and pixel-accuracy rows (glyph masks on the embedded data)."),
         seg_epochs: int = typer.Option(None, help="Segmentation decoder epochs per point (default 5)."),
         quiet: bool = typer.Option(False, help="No live display; one line per finished point."),
+        launcher: str = typer.Option("local", help="local (points run here, one per GPU), slurm (one submitit job per point), or submitit-local (the slurm path on this machine)."),
+        gpus_per_point: int = typer.Option(None, help="slurm: train each point with torchrun on N GPUs of one node (default 1)."),
+        slurm_partition: str = typer.Option(None, help="slurm: partition to submit to."),
+        slurm_time: str = typer.Option(None, help="slurm: time limit per job, minutes or D-HH:MM:SS (default 24:00:00); a job that reaches it requeues and resumes."),
+        slurm_account: str = typer.Option(None, help="slurm: account to charge (sbatch --account)."),
+        slurm_qos: str = typer.Option(None, help="slurm: quality of service (sbatch --qos)."),
+        slurm_folder: Path = typer.Option(None, help="slurm: job scripts and logs (default RUNS_DIR/submitit)."),
+        slurm_option: list[str] = typer.Option(None, help="slurm: any other sbatch option as KEY=VALUE (repeatable), e.g. constraint=h100, mem_gb=200."),
+        wait: bool = typer.Option(True, "--wait/--no-wait", help="slurm: watch the jobs until every point is in the CSV (default), or return after submitting."),
         training: dict[str, Any] = None,
     ) -> None:
         """Sweep one view knob: each point pretrains, measures held-out I_NCE, probes, appends a row."""
+        from infomin_cli.sweep.cluster import make_launch, run_cluster_sweep
         from infomin_cli.sweep.plan import plan_points
         from infomin_cli.sweep.runner import SweepJob, run_sweep
         from infomin_cli.sweep.spec import find_knob, format_value, parse_spec
+
+        launch = make_launch(launcher, gpus_per_point, slurm_partition, slurm_time, slurm_account, slurm_qos,
+                             slurm_folder, slurm_option, wait)
 
         preset, scale, views = training["preset"], training["scale"], training["views"]
         plan: dict[str, Any] = dict(get_preset(preset).get("sweep") or {}) if preset else {}
@@ -78,5 +91,11 @@ def register(app: typer.Typer) -> None:
         title = (f"{base.dataset} · {family.name} · {knob_def.name} = "
                  f"{', '.join(format_value(v) for v in values)} · {n_seeds} seed(s)")
         typer.echo(f"sweep: {len(points)} points -> {csv}", err=True)
-        run_sweep(points, job, show=not quiet, title=title)
+        if launch.launcher == "local":
+            run_sweep(points, job, show=not quiet, title=title)
+        else:
+            run_cluster_sweep(points, job, launch, runs_dir, show=not quiet, title=title)
+            if not launch.wait:
+                typer.echo(f"submitted; rerun the same command to see the points finish in {csv}")
+                return
         typer.echo(f"done: {csv}  (plot it: infomin plot-reverse-u {csv})")

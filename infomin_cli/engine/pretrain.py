@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from infomin_cli import __version__
 from infomin_cli.atomic import atomic_torch_save, atomic_write_text
 from infomin_cli.config import RunConfig
 from infomin_cli.data.source import BatchSource, InMemorySource
+from infomin_cli.engine import distributed
 from infomin_cli.engine.device import make_generator
 from infomin_cli.engine.monitor import EpochLog
 from infomin_cli.engine.run import (
@@ -55,10 +57,14 @@ def make_optimizer(config: RunConfig, groups: list[dict[str, Any]]) -> torch.opt
 
 def train_step(objective: Objective, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                schedule: torch.optim.lr_scheduler.LRScheduler, source: BatchSource, views,
-               generator: torch.Generator, index: torch.Tensor) -> StepOutput:
-    """One optimisation step of any objective; the benchmark times exactly this function."""
+               generator: torch.Generator, index: torch.Tensor,
+               forward: Callable[[torch.Tensor, torch.Tensor], StepOutput] | None = None) -> StepOutput:
+    """One optimisation step of any objective; the benchmark times exactly this function.
+
+    `forward(images, index)` is the objective and model wrapped in DistributedDataParallel when
+    several processes train (engine/distributed.py); its backward averages the gradients."""
     images = source.batch(index)
-    out = objective(model, images, views, generator, index)
+    out = forward(images, index) if forward is not None else objective(model, images, views, generator, index)
     optimizer.zero_grad(set_to_none=True)
     out.loss.backward()
     optimizer.step()
@@ -91,24 +97,33 @@ def pretrain(
 ) -> dict[str, Any]:
     """Train (or continue) the run in `out_dir`; returns the training summary (also summary.json).
 
-    `built` lets a caller that already loaded the data (a sweep point) hand it in."""
+    `built` lets a caller that already loaded the data (a sweep point) hand it in. Under torchrun
+    every rank calls this; `config.batch_size` is the global batch, each rank trains on its shard
+    of the epoch's order, and rank 0 alone writes the run folder."""
     config = validate(config)
     out = Path(out_dir)
+    distributed.barrier()  # a group already up (a second run in the same processes): rank 0 has written
     state = _check_out_dir(out, config, resume)
     console = console or Console(stderr=True)
     built = built or build(config)
+    ranks = distributed.ranks()
+    distributed.check_same(state["epoch"] if state is not None else 0, "the checkpoint's epoch", built.device)
     device, size, views, model = built.device, built.image_size, built.views, built.model
     source = InMemorySource(built.dataset.pretrain.subset(config.limit), device)  # moved once
     n, batch = len(source), config.batch_size
+    distributed.check_batch(batch)
     repeats = VIEWS.get(config.views).pairs_per_image(source.shape[-2], source.shape[-1], size)
     steps = n * repeats // batch
     if steps == 0:
         raise InfominError(f"--batch-size {batch} is larger than the {n * repeats} view pairs of an epoch; lower it")
+    if config.sync_bn:
+        model = distributed.sync_bn(model, device)
     objective = build_objective(config, built, n).to(device)
     optimizer = make_optimizer(config, objective.param_groups(model))
     total = steps * config.epochs
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-    generator = make_generator(device, config.seed)
+    generator = make_generator(device, config.seed)  # the epochs' order (and, in one process, the views)
+    view_generator = generator if ranks.world == 1 else make_generator(device, config.seed)  # reseeded per epoch
     start_epoch, wall_before = 0, 0.0
     if state is not None:
         model.load_state_dict(state["model"])
@@ -119,15 +134,20 @@ def pretrain(
         start_epoch, wall_before = state["epoch"], state.get("wall_seconds", 0.0)
         if start_epoch >= config.epochs and (out / SUMMARY).is_file():
             return json.loads((out / SUMMARY).read_text())
-    else:
+        saved_world = state.get("world_size", 1)
+        if saved_world != ranks.world and ranks.main:
+            console.print(f"resuming a {saved_world}-process run with {ranks.world}: same global batch, order and "
+                          "state; the view draws differ from an uninterrupted run")
+    elif ranks.main:
         out.mkdir(parents=True, exist_ok=True)
         config.save(out / CONFIG)
         (out / METRICS).unlink(missing_ok=True)
-    log = EpochLog(out, config, built, console, resume=state is not None)
+    log = EpochLog(out, config, built, console, resume=state is not None) if ranks.main else None
+    forward = distributed.wrap(objective, model, views, view_generator, device) if ranks.world > 1 else None
 
     owns_progress = not isinstance(progress, Progress)
     bar = make_progress(console) if owns_progress else progress
-    if owns_progress and not progress:
+    if owns_progress and (not progress or not ranks.main):
         bar.disable = True
     started = time.perf_counter()
     last = {"loss": float("nan"), "i_nce": float("nan"), "k": objective.train_k()}
@@ -137,32 +157,38 @@ def pretrain(
         for epoch in range(start_epoch, config.epochs):
             model.train()
             bar.reset(step_task, total=steps)
-            perm = torch.randperm(n * repeats, device=device, generator=generator) % n
+            perm = distributed.broadcast(torch.randperm(n * repeats, device=device, generator=generator) % n)
+            if ranks.world > 1:
+                view_generator.manual_seed(distributed.view_seed(config.seed, ranks.rank, epoch))
             loss_sum = torch.zeros((), device=device)
             i_nce_sum = torch.zeros((), device=device)  # the objective's own I_NCE (not log K - loss with JigSaw or NCE)
             t0, seen = time.perf_counter(), 0
             for step in range(steps):
-                index = perm[step * batch : (step + 1) * batch]
-                result = train_step(objective, model, optimizer, schedule, source, views, generator, index)
+                index = distributed.shard(perm[step * batch : (step + 1) * batch])
+                result = train_step(objective, model, optimizer, schedule, source, views, view_generator, index,
+                                    forward)
                 loss_sum += result.loss.detach()
                 i_nce_sum += result.i_nce
                 seen += batch
                 if (step + 1) % LOG_EVERY == 0 or step + 1 == steps:
-                    mean_loss = float(loss_sum) / (step + 1)
+                    mean_loss = float(distributed.mean(loss_sum)) / (step + 1)
                     if not math.isfinite(mean_loss):
                         raise TrainingDiverged(
                             f"loss became {mean_loss} at epoch {epoch + 1} step {step + 1}; the last good checkpoint "
                             f"(epoch {epoch}) is kept in {out}; lower --lr or raise --temperature"
                         )
                     rate = seen / (time.perf_counter() - t0)
-                    last = {"loss": mean_loss, "i_nce": float(i_nce_sum) / (step + 1), "k": result.k}
+                    last = {"loss": mean_loss, "i_nce": float(distributed.mean(i_nce_sum)) / (step + 1), "k": result.k}
                     bar.update(step_task, completed=step + 1,
                                stats=f"loss {mean_loss:.3f}  I_NCE {last['i_nce']:.3f}/{math.log(result.k):.2f}  {rate:,.0f} img/s")
             elapsed = time.perf_counter() - t0
+            if not ranks.main:
+                continue
             atomic_torch_save(out / CHECKPOINT, {
                 "model": model.state_dict(), "objective": objective.state_dict(), "optimizer": optimizer.state_dict(),
                 "schedule": schedule.state_dict(), "generator": generator.get_state(), "epoch": epoch + 1,
                 "wall_seconds": wall_before + time.perf_counter() - started, "config_hash": config.hash(),
+                "world_size": ranks.world,
             })
             line = log.epoch(epoch + 1, model, last["loss"], last["i_nce"], last["k"], seen / elapsed, schedule.get_last_lr()[0])
             bar.update(epoch_task, completed=epoch + 1, stats=line)
@@ -171,9 +197,9 @@ def pretrain(
         if not owns_progress:
             bar.remove_task(step_task)
             bar.remove_task(epoch_task)
-    log.close()
-
-    if state is not None and start_epoch >= config.epochs:  # finished earlier, summary lost: last epoch's row
+    if log is not None:
+        log.close()
+    if state is not None and start_epoch >= config.epochs and log is not None:  # finished, summary lost
         last.update(log.last_row())
     summary = {
         "run_id": out.name,
@@ -187,12 +213,14 @@ def pretrain(
         "log_K_train": math.log(objective.train_k()),
         "loss": last["loss"],
         "i_nce_train": last["i_nce"],
-        "knn_top1": log.knn_last,
+        "knn_top1": log.knn_last if log is not None else None,
         "epochs": config.epochs,
         "image_size": size,
         "device": str(device),
         "wall_seconds": wall_before + time.perf_counter() - started,
         "infomin_version": __version__,
+        "world_size": ranks.world,
     }
-    atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))
+    if ranks.main:
+        atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))
     return summary

@@ -17,6 +17,7 @@ import torch
 from infomin_cli.config import RunConfig
 from infomin_cli.data import Dataset, load_dataset
 from infomin_cli.data.base import DATASETS
+from infomin_cli.engine import distributed
 from infomin_cli.engine.device import pick_device
 from infomin_cli.errors import InfominError
 from infomin_cli.models import ENCODERS, HEADS, ContrastiveModel, build_model
@@ -107,8 +108,10 @@ class Built:
 
 
 def build(config: RunConfig) -> Built:
-    """Device, data, views and a fresh model for a validated config (seeded, on the device)."""
-    device = pick_device(config.device)
+    """Device, data, views and a fresh model for a validated config (seeded, on the device).
+
+    Under torchrun this is where the process joins the group and takes cuda:LOCAL_RANK."""
+    device = distributed.setup(config.device)
     torch.manual_seed(config.seed)
     dataset = load_dataset(config.dataset, config.data_root, config.image_size)
     size = image_size_of(config, dataset)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infomin_cli.engine import distributed
 from infomin_cli.engine.device import autocast
 from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
 from infomin_cli.objectives.jigsaw import JigsawBranch
@@ -21,10 +22,17 @@ JIGSAW_BETA = 0.5  # PyContrast's weight of the JigSaw loss
 
 
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> StepOutput:
-    logits = (z1 @ z2.T).float() / temperature
-    target = torch.arange(len(z1), device=z1.device)
-    loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
-    return StepOutput(loss, i_nce_of(loss, len(z1)), len(z1))
+    """This rank's rows of the symmetric loss over the batch of every rank (K = world x batch).
+
+    Each rank's queries meet the gathered keys, with gradient (engine/distributed.py), so the mean
+    of the ranks' losses is the one-process loss of the whole batch, and so are its gradients."""
+    z1_all, z2_all = distributed.gather_with_grad(z1), distributed.gather_with_grad(z2)
+    logits = (z1 @ z2_all.T).float() / temperature
+    # the other direction: in one process the transpose (as always); with ranks, this rank's z2 rows
+    logits_back = logits.T if z1_all is z1 else (z2 @ z1_all.T).float() / temperature
+    target = torch.arange(len(z1), device=z1.device) + distributed.offset(len(z1))
+    loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits_back, target))
+    return StepOutput(loss, i_nce_of(loss, len(z1_all)), len(z1_all))
 
 
 def jigsaw_branch_for(model: nn.Module, views, config: Any) -> JigsawBranch | None:
@@ -36,7 +44,7 @@ def jigsaw_branch_for(model: nn.Module, views, config: Any) -> JigsawBranch | No
 
 @OBJECTIVES.register("infonce")
 class InfoNCE(Objective):
-    summary = "in-batch symmetric InfoNCE: every other sample of the batch is a negative (K = batch size)"
+    summary = "in-batch symmetric InfoNCE: every other sample of the batch is a negative (K = batch size, over all GPUs)"
     paper = "CMC / SimCLR; the paper's small-scale runs"
     options = (Option("jigsaw-beta", JIGSAW_BETA, "weight of the JigSaw loss with level=infomin+jigsaw"),)
     supports_jigsaw = True
@@ -57,8 +65,9 @@ class InfoNCE(Objective):
             return out
         with autocast(images.device):
             q_jig = self.jigsaw(model.encoders[0], views.jigsaw_tiles(images, generator), generator)
-        logits = (q_jig @ z2.T).float() / self.temperature
-        jig_loss = F.cross_entropy(logits, torch.arange(len(z1), device=z1.device))
+        logits = (q_jig @ distributed.gather_with_grad(z2).T).float() / self.temperature
+        target = torch.arange(len(z1), device=z1.device) + distributed.offset(len(z1))
+        jig_loss = F.cross_entropy(logits, target)
         loss = (1 - self.beta) * out.loss + self.beta * jig_loss
         return StepOutput(loss, out.i_nce, out.k)
 

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infomin_cli.engine import distributed
 from infomin_cli.engine.device import autocast
 from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
 
@@ -90,7 +91,7 @@ class MemoryBank(Objective):
         p = logits.exp()
         if view not in self._z_checked:
             if torch.isnan(self.z_norm[view]):  # the first batch of a fresh run (a resumed one has it)
-                self.z_norm[view] = p.detach().mean() * len(self.bank1)
+                self.z_norm[view] = distributed.mean(p.detach().mean()) * len(self.bank1)  # equal on every rank
             self._z_checked.add(view)
         p = p / self.z_norm[view].clone()  # a copy: the next view may still set its own Z in place
         noise = self.negatives / len(self.bank1)  # K * P_noise
@@ -100,7 +101,7 @@ class MemoryBank(Objective):
 
     @torch.no_grad()
     def after_step(self, model: nn.Module) -> None:
-        index, z1, z2 = self._pending
+        index, z1, z2 = (distributed.gather(t) for t in self._pending)  # every rank updates every entry
         self._pending = None
         for bank, z in ((self.bank1, z1), (self.bank2, z2)):
             bank.index_copy_(0, index, F.normalize(BANK_MOMENTUM * bank[index] + (1 - BANK_MOMENTUM) * z, dim=1))

@@ -29,6 +29,11 @@ positive from the batch statistics alone. One device has one batch, so we make t
 ourselves: the queries are normalised over the whole batch, the keys are encoded in
 `SHUFFLE_BN_GROUPS` groups of a seeded random permutation and put back in order. No key then
 shares its BN statistics with its query's, which is the property ShuffleBN exists to give.
+
+Several processes (torchrun): the key view is first shuffled across ranks as MoCo does (gather,
+rank 0's permutation, each rank encodes its slice, unshuffle; not with --sync-bn, where BN already
+spans the global batch), and the keys and their dataset indices are gathered without gradient
+before the enqueue, so every rank's queue holds the same global batches (engine/distributed.py).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infomin_cli.engine import distributed
 from infomin_cli.engine.device import autocast
 from infomin_cli.errors import InfominError
 from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
@@ -71,6 +77,7 @@ class MoCo(Objective):
         self.temperature = config.temperature
         self.m = config.key_momentum
         self.beta = config.jigsaw_beta
+        self.sync_bn = config.sync_bn
         self.key_model = copy.deepcopy(model)
         for p in self.key_model.parameters():
             p.requires_grad_(False)
@@ -87,7 +94,14 @@ class MoCo(Objective):
 
     @torch.no_grad()
     def encode_keys(self, v: torch.Tensor, view: int, generator: torch.Generator) -> torch.Tensor:
-        """Keys of one view from the momentum model, BN statistics taken over shuffled groups."""
+        """Keys of one view from the momentum model, BN statistics taken over shuffled groups; with
+        several GPUs (and no --sync-bn) the batch is first shuffled across them, as MoCo does."""
+        if distributed.ranks().world > 1 and not self.sync_bn:
+            return distributed.shuffle_across_ranks(v, generator, lambda x: self.encode_groups(x, view, generator))
+        return self.encode_groups(v, view, generator)
+
+    @torch.no_grad()
+    def encode_groups(self, v: torch.Tensor, view: int, generator: torch.Generator) -> torch.Tensor:
         order = torch.randperm(len(v), generator=generator, device=v.device)
         groups = [self.key_model.embed(chunk, view) for chunk in v[order].chunk(SHUFFLE_BN_GROUPS)]
         return torch.cat(groups)[order.argsort()]
@@ -129,11 +143,12 @@ class MoCo(Objective):
     def after_step(self, model: nn.Module) -> None:
         online = [p.detach() for p in model.parameters()]
         torch._foreach_lerp_(list(self.key_model.parameters()), online, 1.0 - self.m)
-        keys, self._keys = self._keys, []
+        keys = [distributed.gather(k) for k in self._keys]  # every rank enqueues the global batch's keys
+        index, self._keys = distributed.gather(self._index), []
         slots = (self.queue_ptr + torch.arange(len(keys[0]), device=keys[0].device)) % self.queue.shape[1]
         for d, k in enumerate(keys):
             self.queue[d].index_copy_(0, slots, k.to(self.queue.dtype))
-            self.queue_index[d].index_copy_(0, slots, self._index)
+            self.queue_index[d].index_copy_(0, slots, index)
         self.queue_ptr.add_(len(keys[0])).remainder_(self.queue.shape[1])
 
     def train_k(self) -> int:

@@ -65,11 +65,13 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
     """One point end to end (pretrain -> held-out estimate -> probe), on data loaded once; returns
     its probe row. Only the rows the CSV lacks are made: a segmentation sweep over a CSV with the
     accuracy rows adds the mIoU rows without re-probing."""
-    from infomin_cli.pipeline import LOADED_RUN
-
     pretrain, probe = load_function(job.pretrain), load_function(job.probe)
     summary = dict(pretrain(point.config, point.run_dir, resume=True, progress=progress))
-    loaded = summary.pop(LOADED_RUN, None)
+    loaded = None
+    if job.pretrain == DEFAULT_PRETRAIN:  # (only then: a stand-in pretrain need not import torch)
+        from infomin_cli.pipeline import LOADED_RUN
+
+        loaded = summary.pop(LOADED_RUN, None)
     transfer = {"dataset": job.probe_dataset, "data_root": job.probe_data_root} if job.probe_dataset else {}
     reuse = {"run": loaded} if loaded is not None and not transfer else {}
     row = _row_of(job, point)
@@ -107,13 +109,19 @@ def done_hashes(job: SweepJob) -> set[str]:
     return done
 
 
-def claim_and_run(point: SweepPoint, job: SweepJob, progress: Any = False) -> tuple[dict[str, Any], str]:
-    """Run the point unless another process holds it or its row appeared meanwhile; (row, note)."""
+def claim_and_run(point: SweepPoint, job: SweepJob, progress: Any = False,
+                  before: Callable[[SweepPoint], None] | None = None) -> tuple[dict[str, Any], str]:
+    """Run the point unless another process holds it or its row appeared meanwhile; (row, note).
+
+    `before` runs under the lock first: a cluster job trains the point with torchrun there
+    (sweep/cluster.py), and `run_point` then finds the finished checkpoint."""
     with point_lock(point) as mine:
         if not mine:
             return {}, "(running in another process)"
         if point.config_hash in done_hashes(job):
             return _row_of(job, point), "(in CSV)"
+        if before is not None:
+            before(point)
         return run_point(point, job, progress), ""
 
 

@@ -1,0 +1,270 @@
+"""Sweep points as cluster jobs, through submitit (the launcher DINO and VISSL use).
+
+Each point not yet in the CSV becomes one job that runs `claim_and_run` (sweep/runner.py): the
+same per-point lock, the same CSV row appended after the probe, the same run folder named by the
+config hash. So the contract is the local one, with the run folders and the CSV on a filesystem
+every node sees; `flock` there is what keeps two jobs (or a rerun sweep) from training one point
+twice.
+
+- `--gpus-per-point N` (N > 1): the job holds the point's lock and runs
+  `torchrun --standalone --nproc_per_node N -m infomin_cli.sweep.worker --pretrain-only POINT.json`,
+  so the point trains on N GPUs of one node (engine/distributed.py); the held-out estimate and the
+  probe then run in the job itself, on one GPU.
+- Pre-emption (and the end of --slurm-time): SLURM signals the job; submitit calls
+  `PointJob.checkpoint`, which stops the torchrun child and hands back the same job to requeue.
+  Training state needs no saving there: the trainer writes an atomic checkpoint after every
+  epoch, and the requeued job resumes from it (losing at most the epoch in progress).
+- A job killed outright (no signal) is reported as failed; rerunning the sweep submits the
+  point again, and it resumes from its checkpoint the same way.
+
+`--launcher submitit-local` runs the same jobs on this machine through submitit's LocalExecutor:
+the way to try a cluster sweep, and what the tests drive. It starts every job at once, each seeing
+GPUs 0..N-1, so it is for trying the path, not for throughput (`--launcher local` schedules GPUs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infomin_cli.errors import InfominError
+from infomin_cli.sweep.display import SweepDisplay
+from infomin_cli.sweep.plan import SweepPoint
+from infomin_cli.sweep.runner import (
+    POINT_FILE,
+    SweepJob,
+    _row_of,
+    claim_and_run,
+    done_hashes,
+    point_from_dict,
+    point_to_dict,
+    visible_gpus,
+)
+
+LAUNCHERS = ("local", "slurm", "submitit-local")
+SUBMITIT_DIR = "submitit"  # under --runs-dir unless --slurm-folder says otherwise
+TORCHRUN_LOG = "torchrun.log"
+CPUS_PER_GPU = 8  # DataLoader workers and view threads per GPU; --slurm-option cpus_per_task=... overrides
+POLL_SECONDS = 0.5  # submitit itself rate-limits its sacct calls
+_TIME = re.compile(r"^(?:(?:(\d+)-)?(\d+):)?(\d+):(\d+)$")
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How a sweep's points are run: here (local), or as jobs (slurm, submitit-local)."""
+
+    launcher: str = "local"
+    gpus_per_point: int = 1
+    partition: str | None = None
+    time_min: int = 24 * 60
+    account: str | None = None
+    qos: str | None = None
+    folder: Path | None = None
+    options: dict[str, str] = field(default_factory=dict)  # further sbatch options, as submitit names them
+    wait: bool = True
+
+
+def parse_time(text: str) -> int:
+    """SLURM's time forms (MINUTES, HH:MM:SS, D-HH:MM:SS, MM:SS) -> whole minutes."""
+    text = text.strip()
+    if text.isdigit():
+        minutes = int(text)
+    else:
+        match = _TIME.match(text)
+        if not match:
+            raise InfominError(f"--slurm-time {text!r} is not a time; give minutes (e.g. 1440) or D-HH:MM:SS "
+                               "(e.g. 2-00:00:00)")
+        days, hours, mins, secs = match.groups()
+        if hours is None:  # MM:SS
+            hours, mins, secs = "0", mins, secs
+        minutes = int(days or 0) * 1440 + int(hours) * 60 + int(mins) + (int(secs) > 0)
+    if minutes < 1:
+        raise InfominError(f"--slurm-time {text!r} must be at least one minute")
+    return minutes
+
+
+def make_launch(launcher: str, gpus_per_point: int | None, partition: str | None, time: str | None,
+                account: str | None, qos: str | None, folder: Path | None, options: list[str] | None,
+                wait: bool) -> Launch:
+    """Check the launcher options together, before any data is read: each problem in one line."""
+    if launcher not in LAUNCHERS:
+        raise InfominError(f"--launcher {launcher!r} is not valid; choose {', '.join(LAUNCHERS)}")
+    gpus = 1 if gpus_per_point is None else gpus_per_point
+    if gpus < 1:
+        raise InfominError(f"--gpus-per-point {gpus} must be at least 1")
+    slurm_given = [name for name, value in (("--slurm-partition", partition), ("--slurm-time", time),
+                                            ("--slurm-account", account), ("--slurm-qos", qos),
+                                            ("--slurm-folder", folder), ("--slurm-option", options)) if value]
+    if launcher == "local":
+        if gpus > 1:
+            raise InfominError(f"--gpus-per-point {gpus} needs --launcher slurm (or submitit-local); the local "
+                               "launcher gives each point one GPU")
+        if slurm_given:
+            raise InfominError(f"{slurm_given[0]} needs --launcher slurm; the local launcher runs points here")
+    extra: dict[str, str] = {}
+    for item in options or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", key):
+            raise InfominError(f"--slurm-option {item!r} is not KEY=VALUE; e.g. --slurm-option constraint=h100")
+        extra[key.replace("-", "_")] = value
+    for name, value in (("--slurm-partition", partition), ("--slurm-account", account), ("--slurm-qos", qos)):
+        if value is not None and not re.fullmatch(r"[\w.,+-]+", value):
+            raise InfominError(f"{name} {value!r} is not a SLURM name (letters, digits, . , _ + -)")
+    if launcher == "slurm" and shutil.which("srun") is None:
+        raise InfominError("--launcher slurm needs SLURM (no srun on PATH); run the sweep on the cluster's login "
+                           "node, or try it here with --launcher submitit-local")
+    return Launch(launcher, gpus, partition, parse_time(time) if time else Launch.time_min, account, qos,
+                  Path(folder) if folder else None, extra, wait)
+
+
+class PointJob:
+    """One point as a submitit job: picklable (plain data only), callable, and checkpointable."""
+
+    def __init__(self, spec: dict[str, Any], gpus: int) -> None:
+        self.spec, self.gpus = spec, gpus
+        self._child: subprocess.Popen | None = None
+
+    def __call__(self) -> dict[str, Any]:
+        point, job = point_from_dict(self.spec)
+        before = self._train_on_gpus if self.gpus > 1 else None
+        row, note = claim_and_run(point, job, progress=False, before=before)
+        print(f"{point.name}: i_nce {row.get('i_nce')} top1 {row.get('metric_value')} {note}", flush=True)
+        return {"note": note}  # the row itself is in the CSV
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        """Pre-empted or out of time: stop the torchrun child, requeue the same point. It resumes
+        from the run folder's last epoch checkpoint."""
+        import submitit
+
+        self._stop_child()
+        return submitit.helpers.DelayedSubmission(PointJob(self.spec, self.gpus))
+
+    def _train_on_gpus(self, point: SweepPoint) -> None:
+        """Pretrain the point with torchrun on this node's GPUs; the caller holds the point's lock."""
+        spec_file = point.run_dir / POINT_FILE
+        spec_file.write_text(json.dumps(self.spec, default=str))
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+                   str(self.gpus), "-m", "infomin_cli.sweep.worker", "--pretrain-only", str(spec_file)]
+        with open(point.run_dir / TORCHRUN_LOG, "ab") as log:
+            self._child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            code = self._child.wait()
+        self._child = None
+        if code != 0:
+            raise InfominError(f"{point.name}: torchrun exited with {code}; see {point.run_dir / TORCHRUN_LOG}")
+
+    def _stop_child(self) -> None:
+        child = self._child
+        if child is None or child.poll() is not None:
+            return
+        os.killpg(child.pid, signal.SIGTERM)  # torchrun and its ranks: they share the session we made
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+def make_executor(launch: Launch, folder: Path, name: str) -> Any:
+    """A submitit executor for `launch`: one task per job holding `gpus_per_point` GPUs."""
+    import submitit
+
+    cluster = "slurm" if launch.launcher == "slurm" else "local"
+    try:
+        executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    except RuntimeError as exc:  # no srun/sbatch on this machine
+        raise InfominError(f"--launcher slurm: {exc} Run the sweep on a login node, or try it here with "
+                           "--launcher submitit-local") from None
+    parameters: dict[str, Any] = {"name": name, "timeout_min": launch.time_min, "nodes": 1, "tasks_per_node": 1}
+    if launch.launcher == "submitit-local" and visible_gpus():  # every local job sees GPUs 0..N-1
+        parameters["gpus_per_node"] = launch.gpus_per_point
+    if launch.launcher == "slurm":
+        parameters.update(gpus_per_node=launch.gpus_per_point, cpus_per_task=CPUS_PER_GPU * launch.gpus_per_point,
+                          slurm_signal_delay_s=120)
+        for key, value in (("slurm_partition", launch.partition), ("slurm_account", launch.account),
+                           ("slurm_qos", launch.qos)):
+            if value:
+                parameters[key] = value
+        if launch.options:
+            known = {k: v for k, v in launch.options.items() if k in ("cpus_per_task", "mem_gb")}
+            parameters.update({k: int(v) for k, v in known.items()})
+            rest = {k: v for k, v in launch.options.items() if k not in known}
+            if rest:
+                parameters["slurm_additional_parameters"] = rest
+    try:
+        executor.update_parameters(**parameters)
+    except (ValueError, TypeError) as exc:
+        raise InfominError(f"submitit refused the job options: {str(exc).splitlines()[0]}") from None
+    return executor
+
+
+def run_cluster_sweep(points: list[SweepPoint], job: SweepJob, launch: Launch, runs_dir: Path, show: bool = True,
+                      title: str = "", executor: Any = None) -> list[dict[str, Any]]:
+    """Submit one job per point the CSV lacks; with `launch.wait`, show them finish and fail in
+    one line if any did not (rerun the same command to resume those)."""
+    submitted = submit(points, job, launch, runs_dir, executor)
+    if not launch.wait:
+        return [_row_of(job, p) for p in points]
+    return watch(points, job, submitted, show, title)
+
+
+def submit(points: list[SweepPoint], job: SweepJob, launch: Launch, runs_dir: Path,
+           executor: Any = None) -> list[tuple[SweepPoint, Any]]:
+    """One submitit job per point not yet in the CSV (a SLURM job array when there are several)."""
+    done = done_hashes(job)
+    todo = [p for p in points if p.config_hash not in done]
+    folder = launch.folder or Path(runs_dir) / SUBMITIT_DIR
+    executor = executor or make_executor(launch, folder, name=f"infomin-{todo[0].knob}" if todo else "infomin")
+    jobs: list[tuple[SweepPoint, Any]] = []
+    with executor.batch() if len(todo) > 1 and launch.launcher == "slurm" else contextlib.nullcontext():
+        for point in todo:
+            jobs.append((point, executor.submit(PointJob(point_to_dict(point, job), launch.gpus_per_point))))
+    ids = ", ".join(str(j.job_id) for _, j in jobs) or "none"
+    print(f"submitted {len(jobs)} job(s) ({ids}); logs in {folder}", file=sys.stderr, flush=True)
+    return jobs
+
+
+def watch(points: list[SweepPoint], job: SweepJob, submitted: list[tuple[SweepPoint, Any]], show: bool = True,
+          title: str = "") -> list[dict[str, Any]]:
+    """Wait for the jobs, filling the same display as a local sweep; a failed or killed job is
+    named with its log, the others are still waited for."""
+    failures: list[str] = []
+    submitted_hashes = {p.config_hash for p, _ in submitted}
+    with SweepDisplay(title or "finished points", total=len(points), enabled=show) as display:
+        for point in points:
+            if point.config_hash not in submitted_hashes:
+                display.point_done(point, _row_of(job, point), "(in CSV)")
+        pending = list(submitted)
+        while pending:
+            for entry in [e for e in pending if e[1].done()]:
+                pending.remove(entry)
+                point, running = entry
+                try:
+                    note = running.result()["note"]
+                except Exception as exc:  # a failed or killed job: name it and its log, keep watching the rest
+                    failures.append(f"{point.name}: job {running.job_id} {_why(exc)}, log {running.paths.stderr}")
+                    continue
+                display.point_done(point, _row_of(job, point), note)
+            display.progress.update(display.points_task, stats=f"{len(pending)} job(s) queued or running")
+            if pending:
+                time.sleep(POLL_SECONDS)
+    if failures:
+        raise InfominError(f"{len(failures)} of {len(points)} points failed ({'; '.join(failures)}); rerun the "
+                           "same command to resume them from their checkpoints")
+    return [_row_of(job, p) for p in points]
+
+
+def _why(exc: Exception) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return ("ended: " + lines[-1][:200]) if lines else f"ended ({type(exc).__name__})"
+
+

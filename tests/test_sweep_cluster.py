@@ -1,0 +1,134 @@
+"""Cluster sweeps through submitit: the same CSV and locks; a pre-empted job requeues and resumes,
+a killed one is reported and resumed by the rerun. Jobs run through submitit's LocalExecutor (the
+`submitit-local` launcher), training replaced by test_sweep_runner's fake module (one checkpointed
+'epoch' per FAKE_EPOCH_SECONDS, each start recorded), so the jobs never import torch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from infomin_cli.errors import InfominError
+from infomin_cli.results.table import read_results
+from infomin_cli.sweep.cluster import Launch, parse_time, run_cluster_sweep, submit, watch
+from tests.test_sweep_runner import _job, _points, fake  # noqa: F401 - the fake module's fixture
+
+WORLD_PRETRAIN = '''
+
+def pretrain_recording_ranks(config, out_dir, resume=False, progress=False):
+    """Under torchrun: each rank notes what torchrun told it, then trains as `pretrain` does."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(out_dir) / "ranks.txt", "a") as handle:
+        handle.write(f"{os.environ.get('RANK')}/{os.environ.get('WORLD_SIZE')}\\n")
+    return pretrain(config, out_dir, resume, progress)
+'''
+
+
+def one_point(root: Path):
+    return _points(root)[:1]
+
+
+def task_pid(job, timeout: float = 60.0) -> int:
+    """The job's task process (the child of submitit's local controller)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        children = Path(f"/proc/{job._process.pid}/task/{job._process.pid}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.05)
+    raise AssertionError("the job never started its task")
+
+
+def wait_for_epoch(run_dir: Path, epoch: int = 1, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ckpt = run_dir / "checkpoint.json"
+        if ckpt.exists() and int(ckpt.read_text().split(":")[1].strip(" }")) >= epoch:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{run_dir} never reached epoch {epoch}")
+
+
+def starts(point) -> list[int]:
+    return [int(s) for s in (point.run_dir / "starts.txt").read_text().split()]
+
+
+@pytest.mark.slow
+def test_a_pre_empted_job_requeues_and_resumes_from_its_checkpoint(fake, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.3")
+    points = one_point(fake)
+    launch = Launch("submitit-local")
+    submitted = submit(points, _job(fake), launch, fake / "runs")
+    wait_for_epoch(points[0].run_dir)
+    os.kill(task_pid(submitted[0][1]), signal.SIGUSR2)  # what SLURM sends before pre-empting (submitit's signal)
+    watch(points, _job(fake), submitted, show=False)
+    first, again = starts(points[0])
+    assert first == 0 and again >= 1  # the requeued job continued from the epoch checkpoint
+    rows = read_results(fake / "sweep.csv")
+    assert list(rows["config_hash"]) == [points[0].config_hash]
+
+
+@pytest.mark.slow
+def test_a_killed_job_is_reported_in_one_line_and_the_rerun_resumes_it(fake, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.3")
+    points = one_point(fake)
+    submitted = submit(points, _job(fake), Launch("submitit-local"), fake / "runs")
+    wait_for_epoch(points[0].run_dir)
+    os.kill(task_pid(submitted[0][1]), signal.SIGKILL)  # no signal to catch: a node that died
+    with pytest.raises(InfominError, match="1 of 1 points failed .*rerun the same command"):
+        watch(points, _job(fake), submitted, show=False)
+    assert not (fake / "sweep.csv").exists()
+    run_cluster_sweep(points, _job(fake), Launch("submitit-local"), fake / "runs", show=False)
+    first, again = starts(points[0])
+    assert first == 0 and again >= 1
+    assert len(read_results(fake / "sweep.csv")) == 1
+    # a third run finds the point in the CSV and submits nothing
+    assert submit(points, _job(fake), Launch("submitit-local"), fake / "runs") == []
+
+
+@pytest.mark.slow
+def test_gpus_per_point_trains_the_point_under_torchrun(fake, monkeypatch):  # noqa: F811
+    (fake / "fake_point.py").write_text((fake / "fake_point.py").read_text() + WORLD_PRETRAIN)
+    points = one_point(fake)
+    job = _job(fake).__class__(**{**_job(fake).__dict__, "pretrain": "fake_point:pretrain_recording_ranks"})
+    run_cluster_sweep(points, job, Launch("submitit-local", gpus_per_point=2), fake / "runs", show=False)
+    assert sorted((points[0].run_dir / "ranks.txt").read_text().split()) == ["0/2", "1/2", "None/None"]
+    assert len(read_results(fake / "sweep.csv")) == 1  # torchrun trained; the job itself probed and wrote the row
+
+
+FAKE_SLURM = {
+    "srun": "#!/bin/sh\necho 'slurm 23.02'\n",
+    "sbatch": "#!/bin/sh\ncp \"$1\" \"$(dirname \"$0\")/submitted.sh\"\necho 'Submitted batch job 4242'\n",
+}
+
+
+def test_slurm_jobs_carry_the_researchers_options(tmp_path, monkeypatch, capsys):
+    from infomin_cli.cli import main
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in FAKE_SLURM.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", "crop-scale", "0.2,1.0", "--dataset", "tiny", "--views", "lab-split", "--launcher", "slurm",
+              "--gpus-per-point", "8", "--slurm-partition", "gpu", "--slurm-time", "2-00:00:00", "--slurm-account",
+              "proj", "--slurm-qos", "high", "--slurm-option", "constraint=h100", "--no-wait",
+              "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "s.csv"), "--quiet"])
+    assert exited.value.code in (0, None)
+    script = (bin_dir / "submitted.sh").read_text()
+    for line in ("--partition=gpu", "--account=proj", "--qos=high", "--time=2880", "--gpus-per-node=8",
+                 "--constraint=h100", "--signal=USR2@120", "--array=0-1", "--cpus-per-task=64"):
+        assert f"#SBATCH {line}" in script, line
+    assert "submitted 2 job(s) (4242_0, 4242_1)" in capsys.readouterr().err
+    assert not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize(("text", "minutes"), [("90", 90), ("1:30:00", 90), ("2-00:00:00", 2880), ("10:30", 11)])
+def test_slurm_time_reads_the_forms_sbatch_takes(text, minutes):
+    assert parse_time(text) == minutes
