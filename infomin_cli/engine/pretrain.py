@@ -25,7 +25,7 @@ from rich.progress import Progress
 from infomin_cli import __version__
 from infomin_cli.atomic import atomic_torch_save, atomic_write_text
 from infomin_cli.config import RunConfig
-from infomin_cli.data.source import BatchSource, InMemorySource
+from infomin_cli.data.source import BatchSource, epoch_batches, training_source
 from infomin_cli.engine.device import make_generator
 from infomin_cli.engine.monitor import EpochLog
 from infomin_cli.engine.run import (
@@ -44,6 +44,7 @@ from infomin_cli.objectives.base import Objective, StepOutput
 from infomin_cli.progress import make_progress
 from infomin_cli.views import VIEWS
 
+SKIPPED = "skipped_images.tsv"  # unreadable files of a streamed dataset: path, reason
 LOG_EVERY = 20  # steps between host syncs for the progress bar and the NaN check
 
 
@@ -55,9 +56,10 @@ def make_optimizer(config: RunConfig, groups: list[dict[str, Any]]) -> torch.opt
 
 def train_step(objective: Objective, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                schedule: torch.optim.lr_scheduler.LRScheduler, source: BatchSource, views,
-               generator: torch.Generator, index: torch.Tensor) -> StepOutput:
-    """One optimisation step of any objective; the benchmark times exactly this function."""
-    images = source.batch(index)
+               generator: torch.Generator, index: torch.Tensor, images: torch.Tensor | None = None) -> StepOutput:
+    """One optimisation step of any objective; the benchmark times exactly this function.
+    `images`: the batch when the epoch's reader already fetched it (a streamed epoch)."""
+    images = source.batch(index) if images is None else images
     out = objective(model, images, views, generator, index)
     optimizer.zero_grad(set_to_none=True)
     out.loss.backward()
@@ -65,6 +67,15 @@ def train_step(objective: Objective, model: torch.nn.Module, optimizer: torch.op
     schedule.step()
     objective.after_step(model)
     return out
+
+
+def _note_skipped(out: Path, source: BatchSource) -> str:
+    """Unreadable files a streaming source skipped so far: listed in the run folder, counted in the log."""
+    skipped = getattr(source, "skipped", None)
+    if not skipped:
+        return ""
+    atomic_write_text(out / SKIPPED, "".join(f"{path}\t{reason}\n" for path, reason in sorted(skipped.items())))
+    return f"  skipped {len(skipped)} unreadable file(s), see {SKIPPED}"
 
 
 def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
@@ -98,7 +109,7 @@ def pretrain(
     console = console or Console(stderr=True)
     built = built or build(config)
     device, size, views, model = built.device, built.image_size, built.views, built.model
-    source = InMemorySource(built.dataset.pretrain.subset(config.limit), device)  # moved once
+    source = training_source(built.dataset.pretrain, config.limit, device)  # in memory: moved once
     n, batch = len(source), config.batch_size
     repeats = VIEWS.get(config.views).pairs_per_image(source.shape[-2], source.shape[-1], size)
     steps = n * repeats // batch
@@ -141,9 +152,10 @@ def pretrain(
             loss_sum = torch.zeros((), device=device)
             i_nce_sum = torch.zeros((), device=device)  # the objective's own I_NCE (not log K - loss with JigSaw or NCE)
             t0, seen = time.perf_counter(), 0
-            for step in range(steps):
+            batches = epoch_batches(source, perm[: steps * batch], batch, device, generator, views)
+            for step, images in enumerate(batches):
                 index = perm[step * batch : (step + 1) * batch]
-                result = train_step(objective, model, optimizer, schedule, source, views, generator, index)
+                result = train_step(objective, model, optimizer, schedule, source, views, generator, index, images)
                 loss_sum += result.loss.detach()
                 i_nce_sum += result.i_nce
                 seen += batch
@@ -165,6 +177,7 @@ def pretrain(
                 "wall_seconds": wall_before + time.perf_counter() - started, "config_hash": config.hash(),
             })
             line = log.epoch(epoch + 1, model, last["loss"], last["i_nce"], last["k"], seen / elapsed, schedule.get_last_lr()[0])
+            line += _note_skipped(out, source)
             bar.update(epoch_task, completed=epoch + 1, stats=line)
             if not bar.disable and not console.is_terminal:
                 console.print(f"epoch {epoch + 1}/{config.epochs} {line}")
@@ -193,6 +206,8 @@ def pretrain(
         "device": str(device),
         "wall_seconds": wall_before + time.perf_counter() - started,
         "infomin_version": __version__,
+        "streamed": hasattr(source, "epoch_batches"),
+        "skipped_images": len(getattr(source, "skipped", {})),
     }
     atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))
     return summary
