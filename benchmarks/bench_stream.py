@@ -12,7 +12,7 @@ photos do) into a temporary directory, then reads them both ways with the same w
 
 Rounds alternate baseline and ours in one process, so a shared machine's load hits both alike;
 the median of the rounds is reported. Memory: the resident set (main process + workers) is
-sampled while reading folders of two sizes; flat means it does not grow with the folder.
+sampled (PSS, so pages shared with forked workers count once) while reading folders of two sizes; flat means it does not grow with the folder.
 Targets (issue 10): throughput >= torchvision's; resident memory flat as the folder grows.
 """
 
@@ -61,14 +61,15 @@ def make_folder(root: Path, n: int, seed: int = 0) -> list[str]:
     return sorted(files)
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and all its descendants (from /proc; the workers are children)."""
+def tree_pss(pid: int) -> int:
+    """Proportional resident bytes (PSS: a page shared by k processes counts 1/k in each) of `pid`
+    and all its descendants, from /proc; forked workers share most pages with the main process."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
                     total += int(line.split()[1]) * 1024
             for task in Path(f"/proc/{p}/task").iterdir():
                 children = (task / "children").read_text().split()
@@ -108,14 +109,14 @@ def epoch_batches_of(source, order, views, g):
 
 def timed(batches, limit: int) -> tuple[float, int]:
     """Images per second over `limit` images after the first batch (worker start-up not counted);
-    and the largest resident set of the process tree seen meanwhile."""
+    and the largest PSS of the process tree seen meanwhile."""
     iterator = iter(batches)
     next(iterator)
     start, seen, peak = time.perf_counter(), 0, 0
     for i, batch in enumerate(iterator):
-        seen += len(batch[0]) if isinstance(batch, (list, tuple)) else len(batch)
+        seen += len(batch[1]) if isinstance(batch, (list, tuple)) else len(batch)  # ImageFolder: ((v1, v2), y)
         if i % 10 == 0:
-            peak = max(peak, tree_rss(os.getpid()))
+            peak = max(peak, tree_pss(os.getpid()))
         if seen >= limit:
             break
     rate = seen / (time.perf_counter() - start)
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
             _, peak_ours = timed(ours_batches(chosen, args.workers, 0), len(chosen))
             _, peak_theirs = timed(torchvision_loader(root, args.workers), len(chosen))
             memory[name] = (len(chosen), peak_ours, peak_theirs)
-            print(f"{name} folder ({len(chosen)} files): peak RSS ours {peak_ours / 2**20:,.0f} MiB, "
+            print(f"{name} folder ({len(chosen)} files): peak PSS ours {peak_ours / 2**20:,.0f} MiB, "
                   f"torchvision {peak_theirs / 2**20:,.0f} MiB", flush=True)
 
     med_ours, med_theirs = statistics.median(ours), statistics.median(theirs)
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         f"| ours: StreamSource (decode + both views' crops from the original) | "
         f"{', '.join(f'{r:,.0f}' for r in ours)} | {med_ours:,.0f} |",
         "",
-        "| folder | files | peak RSS ours (main + workers) | peak RSS torchvision |",
+        "| folder | files | peak PSS ours (main + workers) | peak PSS torchvision |",
         "|---|---:|---:|---:|",
         f"| small | {n_small:,} | {ours_small / 2**20:,.0f} MiB | {tv_small / 2**20:,.0f} MiB |",
         f"| large | {n_large:,} | {ours_large / 2**20:,.0f} MiB | {tv_large / 2**20:,.0f} MiB |",

@@ -151,8 +151,13 @@ def shape_item(image: torch.Tensor, fit: Fit, crops: Callable | None, seed: int)
     return fit(image, generator) if crops is None else crops(image, generator)
 
 
-def _collate(items: list) -> list:
-    return items
+def _collate(items: list) -> tuple[torch.Tensor | None, list]:
+    """In the worker: the decoded items stacked into one tensor, so a batch crosses to the main
+    process as one shared-memory block (as torch's default collate does), not one per image."""
+    images = [item[2] for item in items]
+    if all(image is not None for image in images):
+        return torch.stack(images), [(index, seed, True, raw, skipped) for index, seed, _, raw, skipped in items]
+    return None, items
 
 
 def default_workers() -> int:
@@ -187,7 +192,7 @@ class StreamSource:
         out.skipped = self.skipped
         return out
 
-    def _note(self, skipped: list[tuple[str, str]], image: torch.Tensor | None = None,
+    def _note(self, skipped: list[tuple[str, str]], image: torch.Tensor | bool | None = None,
               raw: torch.Tensor | None = None) -> None:
         for path, reason in skipped:
             if self.strict:
@@ -222,12 +227,16 @@ class StreamSource:
                             num_workers=self.workers, collate_fn=_collate,
                             prefetch_factor=PREFETCH if self.workers else None, pin_memory=device.type == "cuda",
                             persistent_workers=False)
-        for items in loader:
+        for stacked, items in loader:
             for _, _, image, raw, skipped in items:
                 self._note(skipped, image, raw)
-            yield self._assemble(items, crops, device)
+            if stacked is not None:
+                yield stacked.to(device, non_blocking=True)
+            else:
+                yield self._assemble(items, crops, device)
 
     def _assemble(self, items: list, crops: Callable | None, device: torch.device) -> torch.Tensor:
+        """A batch with JPEG bytes for the device's decoder (or items that need the CPU after all)."""
         raw = [i for i, (_, _, image, _, _) in enumerate(items) if image is None]
         images = [image for _, _, image, _, _ in items]
         if raw:

@@ -146,12 +146,19 @@ class OriginalCrops:
         return max(self.sizes)
 
     def boxes(self, height: int, width: int, generator: torch.Generator) -> list[tuple[torch.Tensor, bool]]:
-        """One (box, flip) per crop: the same draws, in the same order, that __call__ uses."""
+        """One (box, flip) per crop: the same draws, in the same order, that __call__ uses. Crops
+        with the same scale (the two views) are drawn in one call, as rows of one batch."""
         out = []
-        for scale in self.scales:
-            box = sample_boxes(1, height, width, scale, self.ratio, generator, torch.device("cpu"))[0]
-            flip = bool(torch.rand(1, generator=generator) < 0.5) if self.flip else False
-            out.append((box, flip))
+        start = 0
+        while start < len(self.scales):
+            stop = start + 1
+            while stop < len(self.scales) and self.scales[stop] == self.scales[start]:
+                stop += 1
+            boxes = sample_boxes(stop - start, height, width, self.scales[start], self.ratio, generator,
+                                 torch.device("cpu"))
+            flips = (torch.rand(stop - start, generator=generator) < 0.5).tolist() if self.flip else [False] * len(boxes)
+            out += list(zip(boxes, flips, strict=True))
+            start = stop
         return out
 
     def __call__(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
