@@ -27,7 +27,7 @@ import torch
 import torchvision
 from torch import nn
 
-from infomin_cli.atomic import _atomic_write, atomic_torch_save
+from infomin_cli.atomic import atomic_torch_save, atomic_write_bytes
 from infomin_cli.config import RunConfig
 from infomin_cli.engine.run import CHECKPOINT, CONFIG, build_views, load_checkpoint
 from infomin_cli.errors import InfominError
@@ -43,7 +43,7 @@ ONLY_MISSING = {"fc.weight", "fc.bias"}
 class Format:
     suffix: str  # what the docs and --out examples use
     summary: str
-    write: Callable[[list[dict[str, torch.Tensor]], list[nn.Module], list[Path], str], None]
+    write: Callable[[list[dict[str, torch.Tensor]], list[ResNet], list[Path]], None]  # (states, encoders, files)
 
 
 FORMATS: Registry[Format] = Registry("export format")
@@ -120,19 +120,19 @@ def detectron2_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def _write_torchvision(states, encoders, paths, encoder_name) -> None:
+def _write_torchvision(states, encoders, paths) -> None:
     for state, path in zip(states, paths, strict=True):
         atomic_torch_save(path, state)
 
 
-def _write_detectron2(states, encoders, paths, encoder_name) -> None:
+def _write_detectron2(states, encoders, paths) -> None:
     if len(states) > 1 or encoders[0].stages["stem"][0].in_channels != 3:
         raise InfominError("Detectron2's ResNet takes 3-channel RGB, but this run's encoders are split by channel "
                            "(CMC); export them with --format torchvision (two files)")
     for state, path in zip(states, paths, strict=True):
         payload = {"model": {k: v.numpy() for k, v in detectron2_names(state).items()},
                    "__author__": "infomin", "matching_heuristics": True}
-        _atomic_write(path, lambda handle, p=payload: pickle.dump(p, handle))
+        atomic_write_bytes(path, pickle.dumps(payload))
 
 
 FORMATS.add("torchvision", Format(".pth", "state_dict for torchvision.models.resnet* (only fc.* missing)",
@@ -164,5 +164,5 @@ def export_run(folder: str | Path, fmt: str, out: str | Path) -> list[Path]:
     for state, encoder in zip(states, encoders, strict=True):
         check_loads_into_torchvision(state, depth, encoder.stages["stem"][0].in_channels)
     paths = output_paths(out, len(states))
-    writer.write(states, encoders, paths, config.encoder)
+    writer.write(states, encoders, paths)
     return paths
