@@ -69,6 +69,21 @@ def view_rates(batch: int, reps: int) -> list[tuple[str, float]]:
     return rows
 
 
+def kornia_rate(batch: int, reps: int) -> float | None:
+    """The same full InfoMin Aug. through kornia.augmentation on the GPU (None without kornia)."""
+    from benchmarks.kornia_views import available, infomin_pipeline, kornia_views
+
+    if not available():
+        return None
+    device = torch.device("cuda")
+    pipeline = infomin_pipeline(SIZE).to(device)
+    buffers = itertools.cycle([torch.randint(0, 256, (batch, 3, SOURCE, SOURCE), dtype=torch.uint8, device=device)
+                               for _ in range(4)])
+    ms = median_ms(lambda: kornia_views(pipeline, next(buffers)), reps)
+    print(f"views kornia.augmentation infomin: {batch / (ms / 1000):,.0f} img/s", flush=True)
+    return batch / (ms / 1000)
+
+
 def colour_rates(batch: int, reps: int) -> list[tuple[str, float, float]]:
     device = torch.device("cuda")
     x = torch.rand(batch, 3, SIZE, SIZE, device=device)
@@ -118,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.backends.cudnn.benchmark = True
 
     views = view_rates(args.batch, args.reps)
+    kornia = kornia_rate(args.batch, args.reps)
     colour = colour_rates(args.batch, args.reps)
     steps = step_rates(args.steps)
     full = dict(views)["infomin-aug level=infomin"]
@@ -128,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
         "| family | img/s (two views each) |",
         "|---|---:|",
         *[f"| {label} | {rate:,.0f} |" for label, rate in views],
+        f"| kornia.augmentation, same InfoMin Aug. (library check) | "
+        f"{'not installed' if kornia is None else f'{kornia:,.0f}'} |",
         "",
         f"Colour conversion, float {SIZE} px batches of {args.batch} on the GPU vs scikit-image image by image on "
         "one core of the same machine:",

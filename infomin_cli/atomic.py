@@ -38,3 +38,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_torch_save(path: Path, obj: Any) -> None:
     _atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic_write(path, lambda handle: handle.write(data))

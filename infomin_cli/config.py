@@ -51,9 +51,12 @@ class RunConfig:
     knn_monitor: bool = True  # k-NN accuracy on the held-out split after every epoch
     log: str | None = None  # "tensorboard": also write TensorBoard event files
     sync_bn: bool = False  # several processes: BN statistics over the global batch (SyncBatchNorm)
+    stream: bool | None = None  # image folders: read from disk (None: when they would not fit in memory)
+    strict_data: bool = False  # an unreadable image file stops the run (default: skipped and counted)
+    workers: int | None = None  # processes decoding a streamed dataset (None: the cores less one, at most 16)
 
     # fields that do not change what is learned
-    _NOT_HASHED = ("data_root", "device", "preset", "knn_monitor", "log")
+    _NOT_HASHED = ("data_root", "device", "preset", "knn_monitor", "log", "stream", "strict_data", "workers")
     # fields added with the objectives: hashed only where the objective uses them and only when they
     # differ from the default, so every run and CSV row made before them keeps its hash
     _OBJECTIVE_FIELDS = ("queue", "key_momentum", "bank_negatives", "bank_loss", "jigsaw_beta")

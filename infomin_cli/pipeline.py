@@ -20,6 +20,7 @@ from rich.progress import Progress
 
 from infomin_cli.atomic import atomic_write_text
 from infomin_cli.config import RunConfig
+from infomin_cli.data.base import ImageSet
 from infomin_cli.engine import distributed
 from infomin_cli.engine.pretrain import pretrain
 from infomin_cli.engine.run import SUMMARY, Built, LoadedRun, build, validate
@@ -31,10 +32,13 @@ LOADED_RUN = "_run"  # key under which train_run hands its loaded run to an in-p
 
 def heldout_fields(config: RunConfig, built: Built) -> dict[str, Any]:
     """Held-out I_NCE of the trained model on the test split (in-batch, K = batch), as summary fields."""
-    test = built.dataset.test.images
-    repeats = VIEWS.get(config.views).pairs_per_image(test.shape[-2], test.shape[-1], built.image_size)
-    if repeats > 1:  # as in training: several view pairs per stored image
-        test = test[torch.arange(len(test) * repeats) % len(test)]
+    test = built.dataset.test
+    if isinstance(test, ImageSet):
+        test = test.images
+        repeats = VIEWS.get(config.views).pairs_per_image(test.shape[-2], test.shape[-1], built.image_size)
+        if repeats > 1:  # as in training: several view pairs per stored image
+            test = test[torch.arange(len(test) * repeats) % len(test)]
+    # a streamed test split is read through its source, one view pair per stored item
     estimate = heldout_estimate(built.model, built.views, test, min(config.batch_size, len(test)),
                                 config.temperature, built.device, seed=config.seed + 1)
     return {"K": estimate.K, "log_K": estimate.log_k, "i_nce": estimate.value,

@@ -34,6 +34,9 @@ def run_main(capsys, *args):
         (["pretrain", "--log", "wandb"], "tensorboard"),
         (["pretrain", "--objective", "memory-bank", "--bank-negatives", "0"], "--bank-negatives 0"),
         (["pretrain", "--jigsaw-beta", "2"], "--jigsaw-beta"),
+        (["pretrain", "--workers", "-1"], "--workers -1"),
+        (["pretrain", "--stream"], "cannot be streamed; --stream works for div2k"),
+        (["pretrain", "--dataset", "imagenet", "--stream"], "--data-root"),
     ],
 )
 def test_bad_pretrain_input_is_one_line_exit_2(tmp_path, capsys, args, listed):
@@ -106,3 +109,40 @@ def test_a_half_set_torchrun_environment_is_one_line(tmp_path, capsys, monkeypat
     code, err = run_main(capsys, "pretrain", "--dataset", "tiny", "--out", tmp_path / "run")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "launch with `torchrun" in err, err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("args", "listed"), [
+    (["--format", "onnx"], "choose one of: detectron2, torchvision"),
+    (["--format", "torchvision"], "not a run folder"),
+])
+def test_bad_export_input_is_one_line(tmp_path, capsys, args, listed):
+    code, err = run_main(capsys, "export", tmp_path / "nope", *args, "--out", tmp_path / "r50.pth")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and listed in err, err
+    assert not (tmp_path / "r50.pth").exists()
+
+
+def test_exporting_a_non_resnet_run_or_into_a_folder_is_one_line(tmp_path, capsys):
+    from tests.test_export import _run_folder
+
+    _run_folder(tmp_path / "conv", encoder="convnet")
+    for fmt, out, listed in (("detectron2", tmp_path / "r.pkl", "needs a ResNet run"),
+                             ("torchvision", tmp_path, "is a folder")):
+        code, err = run_main(capsys, "export", tmp_path / "conv", "--format", fmt, "--out", out)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and listed in err, err
+    assert not (tmp_path / "r.pkl").exists()
+
+
+@pytest.mark.parametrize(("args", "listed"), [
+    (["--lr", "0"], "--lr 0.0"),
+    (["--batch-size", "0"], "--batch-size 0"),
+    (["--batch-size", "999"], "larger than the 8 training images"),
+    (["--label", "font"], "has no label 'font'"),
+    (["--layer", "fc9"], "has no layer 'fc9'"),
+])
+def test_bad_streamed_probe_input_is_one_line(tmp_path, capsys, args, listed):
+    from tests.test_linear_protocol import _streamed_run
+
+    folder = _streamed_run(tmp_path)
+    code, err = run_main(capsys, "probe", folder, *args, "--results", tmp_path / "r.csv")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and listed in err, err
+    assert not (tmp_path / "r.csv").exists() and not list(folder.glob("linear-*"))

@@ -51,3 +51,35 @@ def test_a_cuda_run_trains_in_bf16_and_probes(tmp_path, tiny_config):
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["epoch"] == 2
     row = probe_run(tmp_path / "run", "class", results=None, epochs=5)
     assert 0 <= row["metric_value"] <= 100
+
+
+def test_jpegs_decoded_on_the_gpu_in_one_call_match_the_cpu_decoder(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from infomin_cli.data.stream import decode_jpeg_on_device, read_image
+
+    paths = []
+    for i, size in enumerate([(40, 30), (64, 48)]):
+        paths.append(tmp_path / f"{i}.jpg")
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (*size[::-1], 3), dtype=np.uint8)).save(paths[-1])
+    data = [torch.from_numpy(np.fromfile(p, dtype=np.uint8)) for p in paths]
+    gpu = decode_jpeg_on_device(data, torch.device("cuda"))
+    for p, image in zip(paths, gpu, strict=True):
+        cpu = read_image(str(p))
+        assert image.device.type == "cuda" and image.shape == cpu.shape
+        assert (image.cpu().int() - cpu.int()).abs().float().mean() < 2  # nvjpeg vs libjpeg-turbo rounding
+
+
+def test_a_streamed_epoch_on_the_gpu_decodes_there_and_skips_a_corrupt_file(tmp_path):
+    from infomin_cli.data import load_dataset
+    from infomin_cli.data.source import epoch_batches
+    from tests.test_data_stream import _folder
+
+    _folder(tmp_path)
+    source = load_dataset("imagenet", tmp_path, 28, stream=True, workers=1).pretrain
+    views = VIEWS.get("infomin-aug").make({}, 28)
+    g = torch.Generator(device="cuda").manual_seed(0)
+    batches = list(epoch_batches(source, torch.arange(10), 5, torch.device("cuda"), g, views))
+    assert all(b.device.type == "cuda" and b.shape == (5, 2, 3, 28, 28) for b in batches)
+    assert any("z_garbage" in path for path in source.skipped)  # nvjpeg may or may not refuse the truncated one

@@ -44,6 +44,10 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
                                            help="Under torchrun: BN statistics over the global batch (CUDA only); "
                                                 "default: per-GPU BN, MoCo shuffles its keys across GPUs.")),
     "log": (str | None, typer.Option(None, help="tensorboard: also write TensorBoard event files into the run folder.")),
+    "stream": (bool | None, typer.Option(None, "--stream/--no-stream",
+                                         help="Image folders: read from disk in worker processes (default: when the folder would not fit in memory).")),
+    "strict_data": (bool | None, typer.Option(None, "--strict-data", help="Stop on the first unreadable image file (default: skip and count it).")),
+    "workers": (int | None, typer.Option(None, help="Processes decoding a streamed folder (default: the cores less one, at most 16).")),
     "preset": (str | None, typer.Option(None, help="A preset from the packaged experiments.yaml; flags override it.")),
     "scale": (str, typer.Option("embedded", help="With --preset: embedded (small, CPU) or paper (the paper's settings).")),
 }

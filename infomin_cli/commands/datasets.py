@@ -15,7 +15,7 @@ NEEDS = {
     "cifar10": ("--data-root with cifar-10-batches-py/ (python pickles), resized to 64 px", "class"),
     "div2k": ("--data-root with DIV2K_train_HR/ (+ DIV2K_valid_HR/) or a folder of images", "image"),
     "highres": ("nothing: scikit-image / scikit-learn sample photos", "image"),
-    "imagenet": ("--data-root with train/<class>/ and val/<class>/ (held in memory)", "class"),
+    "imagenet": ("--data-root with train/<class>/ and val/<class>/ (in memory if it fits, else streamed; --stream)", "class"),
     "tinyimagenet": ("--data-root with train/<wnid>/images/ and val/ + val_annotations.txt", "class"),
     "nyu-depth-v2": ("--data-root with nyu_depth_v2_labeled.mat (HDF5), splits.mat, classMapping40.mat (+ class13Mapping.mat)",
                      "segmentation masks (40 or 13 classes)"),

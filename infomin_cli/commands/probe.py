@@ -25,6 +25,9 @@ def register(app: typer.Typer) -> None:
         task: str = typer.Option("classification", help="classification (linear probe per --label) or segmentation (decoder on the feature map: mIoU, pixel accuracy)."),
         classes: int = typer.Option(40, help="Segmentation class set of nyu-depth-v2: 40 or 13."),
         seg_size: int = typer.Option(None, help="Segmentation input side in px (default: the run's size; 96 for nyu-depth-v2)."),
+        stream: bool = typer.Option(None, "--stream/--no-stream", help="Image folders: read from disk (default: as the run did, or when the folder would not fit in memory). Streamed data gets the paper's C.2 linear protocol."),
+        batch_size: int = typer.Option(256, help="Streamed linear protocol: batch size (CMC: 256)."),
+        lr: float = typer.Option(30.0, help="Streamed linear protocol: SGD learning rate (paper C.2: 30)."),
     ) -> None:
         """Linear probe on frozen features: top-1 on the test split, one CSV row per label.
         With --task segmentation: mean IoU and pixel accuracy of a decoder on the frozen feature map."""
@@ -37,12 +40,17 @@ def register(app: typer.Typer) -> None:
             return _segmentation(run, layer, random_init, results, epochs, device, dataset, data_root, classes, seg_size)
         if task != "classification":
             raise InfominError(f"--task {task!r} is not valid; choose classification or segmentation")
+        from infomin_cli.engine.run import load_run
         from infomin_cli.evaluate.probe import probe_run
 
+        loaded = load_run(run, device, random_init=random_init, dataset=dataset, data_root=data_root, stream=stream)
+        if hasattr(loaded.dataset.train, "epoch_batches"):  # streamed from disk: the paper's protocol
+            return _linear_protocol(loaded, label, layer, results, epochs, dataset, batch_size, lr)
         epochs = 100 if epochs is None else epochs
 
         for name in label:
-            row = probe_run(run, name, layer, random_init, results, epochs, device, dataset=dataset, data_root=data_root)
+            row = probe_run(run, name, layer, random_init, results, epochs, device, dataset=dataset, data_root=data_root,
+                            run=loaded)
             i_nce = row["i_nce"]
             typer.echo(f"{row['run_id']}  {name:<10} top1 {row['metric_value']:6.2f} %   layer {row['probe_layer']}"
                        + (f"   I_NCE {i_nce:.3f}" if i_nce is not None else "") + f"   -> {results}")
@@ -58,3 +66,16 @@ def _segmentation(run, layer, random_init, results, epochs, device, dataset, dat
     note = "   (already in CSV: not redone)" if first.get("skipped") else f"   -> {results}"
     typer.echo(f"{first['run_id']}  {first['probe_label']:<10} mIoU {float(by_metric['miou']['metric_value']):6.2f} %"
                f"   pixel acc {float(by_metric['pixel_acc']['metric_value']):6.2f} %   layer {first['probe_layer']}{note}")
+
+
+def _linear_protocol(loaded, labels, layer, results, epochs, dataset, batch_size, lr) -> None:
+    from infomin_cli.evaluate.linear_protocol import EPOCHS, linear_protocol_run
+
+    def report(epoch: int, total: int, loss: float) -> None:
+        typer.echo(f"linear probe epoch {epoch}/{total}  loss {loss:.3f}", err=True)
+
+    for name in labels:
+        row = linear_protocol_run(loaded, name, layer, results, EPOCHS if epochs is None else epochs, batch_size, lr,
+                                  dataset=dataset, progress=report)
+        typer.echo(f"{row['run_id']}  {name:<10} top1 {row['metric_value']:6.2f} %   layer {row['probe_layer']}"
+                   f"   (streamed, C.2 linear protocol)   -> {results}")

@@ -48,6 +48,9 @@ class ImageSet:
 
 @dataclass
 class Dataset:
+    """Splits are `ImageSet`s in memory, or streaming sources (data/stream.py) for folders too
+    large for memory; both are read through `data.source.as_source`."""
+
     name: str
     pretrain: ImageSet  # what contrastive training sees (may include unlabeled images)
     train: ImageSet  # labelled: the probe is fitted here
@@ -70,6 +73,14 @@ class Dataset:
 # loader(root, image_size) -> Dataset. root is None for datasets that need no files.
 Loader = Callable[[Path | None, int | None], Dataset]
 DATASETS: Registry[Loader] = Registry("dataset")
+STREAMING: set[str] = set()  # datasets whose loaders also take stream=, strict=, workers= (data/stream.py)
+
+
+def register_streaming(name: str, loader: Callable[..., Dataset]) -> Callable[..., Dataset]:
+    """A dataset that can be read from disk file by file: its loader takes
+    `(root, image_size, stream=None|bool, strict=bool, workers=int|None)`."""
+    STREAMING.add(name)
+    return DATASETS.add(name, loader)
 
 
 def require_root(name: str, root: Path | None, expected: str) -> Path:

@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet, require_root
+from infomin_cli.data.base import DATASETS, Dataset, ImageSet, register_streaming, require_root
+from infomin_cli.data.stream import Fit, StreamSource, stream_decision
 from infomin_cli.errors import InfominError
 
 CROP = 512
@@ -86,8 +87,11 @@ def _dataset(name: str, train: list[torch.Tensor], test: list[torch.Tensor], sou
     return Dataset(name=name, pretrain=train_set, train=train_set, test=test_set, source=source)
 
 
-def load_div2k(root: Path | None, image_size: int | None = None) -> Dataset:
-    """DIV2K-style folder -> 512 px crops. `image_size` is ignored: the patch views read native pixels."""
+def load_div2k(root: Path | None, image_size: int | None = None, stream: bool | None = None, strict: bool = False,
+               workers: int | None = None) -> Dataset:
+    """DIV2K-style folder -> 512 px crops. `image_size` is ignored: the patch views read native pixels.
+    Streamed, each photo is one item: a 512 px square at native resolution, at a new random
+    position every time training reads it (the centre one for probes)."""
     root = require_root("div2k", root, EXPECTED)
     train_dir, valid_dir = root / "DIV2K_train_HR", root / "DIV2K_valid_HR"
     if train_dir.is_dir():
@@ -101,6 +105,14 @@ def load_div2k(root: Path | None, image_size: int | None = None) -> Dataset:
         raise InfominError(
             f"dataset 'div2k': no PNG/JPEG images in {train_dir if train_dir.is_dir() else root}; expected {EXPECTED}"
         )
+    if stream_decision("div2k", (len(train_files) + len(test_files)) * CROPS_PER_IMAGE, CROP, stream):
+        def source(files: list[Path], first: int) -> StreamSource:
+            labels = {"image": torch.arange(first, first + len(files), dtype=torch.int64)}
+            return StreamSource(files, labels, Fit(CROP, native=True), strict, workers)
+
+        train_source = source(train_files, 0)
+        test_source = source(test_files, len(train_files)) if test_files else source(train_files[-1:], len(train_files) - 1)
+        return Dataset("div2k", train_source, train_source, test_source, source=str(root))
     train = [_read(p) for p in train_files]
     test = [_read(p) for p in test_files] or train[-1:]
     return _dataset("div2k", train, test, source=str(root))
@@ -121,5 +133,5 @@ def load_highres(root: Path | None = None, image_size: int | None = None) -> Dat
     return _dataset("highres", photos[:-2], photos[-2:], source="scikit-image + scikit-learn sample photos")
 
 
-DATASETS.add("div2k", load_div2k)
+register_streaming("div2k", load_div2k)
 DATASETS.add("highres", load_highres)

@@ -1,10 +1,10 @@
 """Class-per-folder image datasets (ImageNet, TinyImageNet, any ImageFolder), decoded into memory.
 
-Images are decoded once (PIL, in threads), resized so the short side is `store` px and centre-
-cropped square, and held as one uint8 tensor like every other dataset, so views run batched on the
-device. That bounds the size: before decoding anything, the loader checks the tensor would fit in
-half the machine's memory and otherwise says so in one line (use --limit-per-class or a smaller
---image-size). Streaming full ImageNet at 224 px is not built yet (docs/ARCHITECTURE.md).
+Small folders are decoded once (PIL, in threads), resized so the short side is `store` px and
+centre-cropped square, and held as one uint8 tensor like every other dataset, so views run batched
+on the device. A folder whose decoded tensor would take over half the available memory (ImageNet)
+is streamed from disk instead (data/stream.py), automatically or with --stream; --no-stream keeps
+it in memory. Unreadable files are skipped and counted (--strict-data: a one-line error instead).
 
 Layouts: `root/train/<class>/**/*.{jpg,jpeg,png}` and `root/val/<class>/**` (ImageNet with its val
 set sorted into class folders), or TinyImageNet's `val/images/` + `val/val_annotations.txt`.
@@ -13,6 +13,7 @@ set sorted into class folders), or TinyImageNet's `val/images/` + `val/val_annot
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +21,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet, require_root
+from infomin_cli.data.base import Dataset, ImageSet, register_streaming, require_root
+from infomin_cli.data.stream import Fit, StreamSource, stream_decision
 from infomin_cli.errors import InfominError
 
 SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -66,7 +68,8 @@ def _val_listing(root: Path, classes: list[str]) -> tuple[list[Path], list[int]]
     return paths, labels
 
 
-def _decode(path: Path, store: int) -> np.ndarray:
+def _decode(path: Path, store: int) -> np.ndarray | str:
+    """The stored square, or why the file cannot be read."""
     try:
         with Image.open(path) as image:
             image = image.convert("RGB")
@@ -75,29 +78,27 @@ def _decode(path: Path, store: int) -> np.ndarray:
             image = image.resize((w, h), Image.BILINEAR, reducing_gap=2.0)
             left, top = (w - store) // 2, (h - store) // 2
             return np.array(image.crop((left, top, left + store, top + store)), dtype=np.uint8)
-    except OSError as exc:
-        raise InfominError(f"cannot decode {path} ({exc}); remove it or fix the file") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        return str(exc)
 
 
-def _load(paths: list[Path], labels: list[int], store: int) -> ImageSet:
+def _load(paths: list[Path], labels: list[int], store: int, strict: bool) -> ImageSet:
+    """Decode every file; unreadable ones are left out and counted (or, strict, named in one line)."""
     out = torch.empty((len(paths), 3, store, store), dtype=torch.uint8)
+    keep, bad = [], []
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         for i, array in enumerate(pool.map(lambda p: _decode(p, store), paths)):
-            out[i] = torch.from_numpy(array).permute(2, 0, 1)
-    return ImageSet(out, {"class": torch.tensor(labels, dtype=torch.int64)})
-
-
-def _check_memory(n: int, store: int, name: str) -> None:
-    need = n * 3 * store * store
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return
-    if need > total // 2:
-        raise InfominError(
-            f"{name}: {n} images at {store} px need {need / 2**30:.0f} GiB in memory, over half of this machine's "
-            f"{total / 2**30:.0f} GiB; lower --image-size or use a subset folder (streaming is not built yet)"
-        )
+            if isinstance(array, str):
+                if strict:
+                    raise InfominError(f"cannot read {paths[i]} ({array}); fix or remove it, or drop --strict-data "
+                                       "to skip unreadable files")
+                bad.append(paths[i])
+                continue
+            out[len(keep)] = torch.from_numpy(array).permute(2, 0, 1)
+            keep.append(i)
+    if bad:
+        print(f"warning: skipped {len(bad)} unreadable image(s), e.g. {bad[0]}", file=sys.stderr)
+    return ImageSet(out[: len(keep)].clone(), {"class": torch.tensor([labels[i] for i in keep], dtype=torch.int64)})
 
 
 def _interleave(paths: list[Path], labels: list[int]) -> tuple[list[Path], list[int]]:
@@ -111,14 +112,20 @@ def _interleave(paths: list[Path], labels: list[int]) -> tuple[list[Path], list[
     return [paths[i] for i in order], [labels[i] for i in order]
 
 
-def load_folder(name: str, root: Path | None, store: int) -> Dataset:
+def load_folder(name: str, root: Path | None, store: int, stream: bool | None = None, strict: bool = False,
+                workers: int | None = None) -> Dataset:
     root = require_root(name, root, EXPECTED)
     train_paths, train_labels, classes = _train_listing(root)
     val_paths, val_labels = _val_listing(root, classes)
-    _check_memory(len(train_paths) + len(val_paths), store, name)
     train_paths, train_labels = _interleave(train_paths, train_labels)
-    train = _load(train_paths, train_labels, store)
-    test = _load(val_paths, val_labels, store)
+    if stream_decision(name, len(train_paths) + len(val_paths), store, stream):
+        def source(paths: list[Path], labels: list[int]) -> StreamSource:
+            return StreamSource(paths, {"class": torch.tensor(labels, dtype=torch.int64)}, Fit(store), strict, workers)
+
+        train = source(train_paths, train_labels)
+        return Dataset(name, train, train, source(val_paths, val_labels), {"class": classes}, source=str(root))
+    train = _load(train_paths, train_labels, store, strict)
+    test = _load(val_paths, val_labels, store, strict)
     return Dataset(name, train, train, test, {"class": classes}, source=str(root))
 
 
@@ -127,6 +134,9 @@ def _store_size(image_size: int | None, default: int) -> int:
     return round((image_size or default) * 256 / 224)
 
 
-DATASETS.add("imagefolder", lambda root, image_size=None: load_folder("imagefolder", root, _store_size(image_size, 64)))
-DATASETS.add("imagenet", lambda root, image_size=None: load_folder("imagenet", root, _store_size(image_size, 224)))
-DATASETS.add("tinyimagenet", lambda root, image_size=None: load_folder("tinyimagenet", root, image_size or 64))
+register_streaming("imagefolder", lambda root, image_size=None, **kw: load_folder(
+    "imagefolder", root, _store_size(image_size, 64), **kw))
+register_streaming("imagenet", lambda root, image_size=None, **kw: load_folder(
+    "imagenet", root, _store_size(image_size, 224), **kw))
+register_streaming("tinyimagenet", lambda root, image_size=None, **kw: load_folder(
+    "tinyimagenet", root, image_size or 64, **kw))

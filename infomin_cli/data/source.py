@@ -8,7 +8,7 @@ sequences, whose items are `(T, C, H, W)`) fits the same seam as today's in-memo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -83,3 +83,24 @@ def iter_batches(source: BatchSource, batch_size: int, device: torch.device | st
     n = len(source) if limit is None else min(limit, len(source))
     for start in range(0, n, batch_size):
         yield source.batch(torch.arange(start, min(start + batch_size, n)), device)
+
+
+def epoch_batches(source: BatchSource, order: torch.Tensor, batch_size: int,
+                  device: torch.device | str | None = None, generator: torch.Generator | None = None,
+                  views=None) -> Iterator[torch.Tensor]:
+    """The uint8 batches of one training epoch, `batch_size` items of `order` at a time (a trailing
+    partial batch is dropped). A source that streams from disk serves them itself (read ahead by
+    worker processes; cropped from the original photos when `views` has `stream_crops`, with seeds
+    drawn from `generator`); any other source is asked for each chunk, drawing nothing."""
+    stream = getattr(source, "epoch_batches", None)
+    if stream is not None:
+        return stream(order, batch_size, device, generator, getattr(views, "stream_crops", None))
+    return (source.batch(order[s : s + batch_size], device) for s in range(0, len(order) - batch_size + 1, batch_size))
+
+
+def training_source(split: ImageSet | BatchSource, limit: int | None, device: torch.device | str) -> BatchSource:
+    """The pretraining split as the trainer reads it: in memory, moved to the device once; a
+    streaming source stays on disk (its first `limit` items)."""
+    if isinstance(split, ImageSet):
+        return InMemorySource(split.subset(limit), device)
+    return split.subset(limit) if hasattr(split, "subset") else split

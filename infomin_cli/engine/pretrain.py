@@ -26,7 +26,7 @@ from rich.progress import Progress
 from infomin_cli import __version__
 from infomin_cli.atomic import atomic_torch_save, atomic_write_text
 from infomin_cli.config import RunConfig
-from infomin_cli.data.source import BatchSource, InMemorySource
+from infomin_cli.data.source import BatchSource, epoch_batches, training_source
 from infomin_cli.engine import distributed
 from infomin_cli.engine.device import make_generator
 from infomin_cli.engine.monitor import EpochLog
@@ -46,6 +46,7 @@ from infomin_cli.objectives.base import Objective, StepOutput
 from infomin_cli.progress import make_progress
 from infomin_cli.views import VIEWS
 
+SKIPPED = "skipped_images.tsv"  # unreadable files of a streamed dataset: path, reason
 LOG_EVERY = 20  # steps between host syncs for the progress bar and the NaN check
 
 
@@ -57,13 +58,14 @@ def make_optimizer(config: RunConfig, groups: list[dict[str, Any]]) -> torch.opt
 
 def train_step(objective: Objective, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                schedule: torch.optim.lr_scheduler.LRScheduler, source: BatchSource, views,
-               generator: torch.Generator, index: torch.Tensor,
+               generator: torch.Generator, index: torch.Tensor, images: torch.Tensor | None = None,
                forward: Callable[[torch.Tensor, torch.Tensor], StepOutput] | None = None) -> StepOutput:
     """One optimisation step of any objective; the benchmark times exactly this function.
 
+    `images`: the batch when the epoch's reader already fetched it (a streamed epoch).
     `forward(images, index)` is the objective and model wrapped in DistributedDataParallel when
     several processes train (engine/distributed.py); its backward averages the gradients."""
-    images = source.batch(index)
+    images = source.batch(index) if images is None else images
     out = forward(images, index) if forward is not None else objective(model, images, views, generator, index)
     optimizer.zero_grad(set_to_none=True)
     out.loss.backward()
@@ -71,6 +73,15 @@ def train_step(objective: Objective, model: torch.nn.Module, optimizer: torch.op
     schedule.step()
     objective.after_step(model)
     return out
+
+
+def _note_skipped(out: Path, source: BatchSource) -> str:
+    """Unreadable files a streaming source skipped so far: listed in the run folder, counted in the log."""
+    skipped = getattr(source, "skipped", None)
+    if not skipped:
+        return ""
+    atomic_write_text(out / SKIPPED, "".join(f"{path}\t{reason}\n" for path, reason in sorted(skipped.items())))
+    return f"  skipped {len(skipped)} unreadable file(s), see {SKIPPED}"
 
 
 def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
@@ -109,7 +120,7 @@ def pretrain(
     ranks = distributed.ranks()
     distributed.check_same(state["epoch"] if state is not None else 0, "the checkpoint's epoch", built.device)
     device, size, views, model = built.device, built.image_size, built.views, built.model
-    source = InMemorySource(built.dataset.pretrain.subset(config.limit), device)  # moved once
+    source = training_source(built.dataset.pretrain, config.limit, device)  # in memory: moved once
     n, batch = len(source), config.batch_size
     distributed.check_batch(batch)
     repeats = VIEWS.get(config.views).pairs_per_image(source.shape[-2], source.shape[-1], size)
@@ -163,10 +174,13 @@ def pretrain(
             loss_sum = torch.zeros((), device=device)
             i_nce_sum = torch.zeros((), device=device)  # the objective's own I_NCE (not log K - loss with JigSaw or NCE)
             t0, seen = time.perf_counter(), 0
-            for step in range(steps):
-                index = distributed.shard(perm[step * batch : (step + 1) * batch])
+            local = batch // ranks.world  # this rank's slice of every global batch, read by this rank alone
+            mine = perm[: steps * batch].view(steps, ranks.world, local)[:, ranks.rank].reshape(-1)
+            batches = epoch_batches(source, mine, local, device, view_generator, views)
+            for step, images in enumerate(batches):
+                index = mine[step * local : (step + 1) * local]
                 result = train_step(objective, model, optimizer, schedule, source, views, view_generator, index,
-                                    forward)
+                                    images, forward)
                 loss_sum += result.loss.detach()
                 i_nce_sum += result.i_nce
                 seen += batch
@@ -191,6 +205,7 @@ def pretrain(
                 "world_size": ranks.world,
             })
             line = log.epoch(epoch + 1, model, last["loss"], last["i_nce"], last["k"], seen / elapsed, schedule.get_last_lr()[0])
+            line += _note_skipped(out, source)
             bar.update(epoch_task, completed=epoch + 1, stats=line)
             if not bar.disable and not console.is_terminal:
                 console.print(f"epoch {epoch + 1}/{config.epochs} {line}")
@@ -220,6 +235,8 @@ def pretrain(
         "wall_seconds": wall_before + time.perf_counter() - started,
         "infomin_version": __version__,
         "world_size": ranks.world,
+        "streamed": hasattr(source, "epoch_batches"),
+        "skipped_images": len(getattr(source, "skipped", {})),
     }
     if ranks.main:
         atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))

@@ -59,6 +59,8 @@ def validate(config: RunConfig) -> RunConfig:
         check_queue(config.queue, config.batch_size)
     if config.objective == "memory-bank" and config.bank_negatives < 1:
         raise InfominError(f"--bank-negatives {config.bank_negatives} must be at least 1")
+    if config.workers is not None and config.workers < 0:
+        raise InfominError(f"--workers {config.workers} must be 0 (decode in the training process) or more")
     if config.bank_loss not in BANK_LOSSES:
         raise InfominError(f"--bank-loss {config.bank_loss!r} is not valid; choose {' or '.join(BANK_LOSSES)}")
     check_log(config.log)
@@ -90,8 +92,21 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 
+def item_side(split) -> int:
+    """Side of a split's stored items: an `ImageSet`'s tensor, or a streaming source's `shape`."""
+    return int(split.images.shape[-1] if hasattr(split, "images") else split.shape[-1])
+
+
 def image_size_of(config: RunConfig, dataset: Dataset) -> int:
-    return int(config.image_size or dataset.pretrain.images.shape[-1])
+    return int(config.image_size or item_side(dataset.pretrain))
+
+
+def load_data(config: RunConfig, name: str | None = None, root: str | Path | None = None,
+              stream: bool | None = None) -> Dataset:
+    """The run's dataset (or `name` from `root`), streamed as the config or `stream` says."""
+    return load_dataset(name or config.dataset, root if name else config.data_root, config.image_size,
+                        stream=config.stream if stream is None else stream, strict=config.strict_data,
+                        workers=config.workers)
 
 
 def build_views(config: RunConfig, image_size: int) -> ViewPair:
@@ -113,7 +128,7 @@ def build(config: RunConfig) -> Built:
     Under torchrun this is where the process joins the group and takes cuda:LOCAL_RANK."""
     device = distributed.setup(config.device)
     torch.manual_seed(config.seed)
-    dataset = load_dataset(config.dataset, config.data_root, config.image_size)
+    dataset = load_data(config)
     size = image_size_of(config, dataset)
     views = build_views(config, size)
     model = build_model(config, views.channels, views.shared_encoder).to(device)
@@ -142,7 +157,7 @@ class LoadedRun:
 
 
 def load_run(folder: str | Path, device: str = "auto", random_init: bool = False,
-             dataset: str | None = None, data_root: str | Path | None = None) -> LoadedRun:
+             dataset: str | None = None, data_root: str | Path | None = None, stream: bool | None = None) -> LoadedRun:
     """Rebuild a run from its folder. With `random_init`, the same architecture with fresh weights
     (the baseline a probe of a trained encoder must beat). `dataset` swaps in another dataset for
     transfer probes (the paper trains patch views on DIV2K and probes on STL-10 / CIFAR-10)."""
@@ -153,9 +168,8 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     dev = pick_device(device)
     if dataset is not None:
         DATASETS.get(dataset)
-    size_hint = config.image_size
-    data = load_dataset(dataset or config.dataset, data_root if dataset else config.data_root, size_hint)
-    size = int(config.image_size or data.pretrain.images.shape[-1]) if dataset is None else _trained_size(folder, config, data)
+    data = load_data(config, dataset, data_root, stream)
+    size = image_size_of(config, data) if dataset is None else _trained_size(folder, config, data)
     views = build_views(config, size)
     torch.manual_seed(config.seed)
     model = build_model(config, views.channels, views.shared_encoder)
@@ -174,4 +188,4 @@ def _trained_size(folder: Path, config: RunConfig, data: Dataset) -> int:
         return int(config.image_size)
     if (folder / SUMMARY).is_file():
         return int(json.loads((folder / SUMMARY).read_text())["image_size"])
-    return int(data.pretrain.images.shape[-1])
+    return item_side(data.pretrain)

@@ -123,3 +123,52 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     if images.shape[-2:] == (size, size):
         return images
     return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+class OriginalCrops:
+    """RandomResizedCrop + flip drawn on one *original-size* image, for data streamed from files.
+
+    The paper's crop (C.2's crop-scale sweep) takes its area from the original photo, with aspect
+    in [3/4, 4/3]; a streamed dataset has photos of every size, so the boxes cannot be drawn on a
+    stored square. A streaming source calls this in its worker processes, once per file, with a
+    generator seeded from the run's generator: boxes come from `sample_boxes` (torchvision's
+    get_params exactly), the crop is resized with antialiasing (as PIL's resize, which the
+    torchvision pipeline uses). Crops of different sizes (the JigSaw crop is 3 cells wide) share
+    one (K, C, S, S) tensor, S the largest, each in its top-left corner.
+    """
+
+    def __init__(self, sizes: tuple[int, ...], scales: tuple[tuple[float, float], ...],
+                 ratio: tuple[float, float] = IMAGENET_RATIO, flip: bool = True) -> None:
+        self.sizes, self.scales, self.ratio, self.flip = tuple(sizes), tuple(scales), ratio, flip
+
+    @property
+    def side(self) -> int:
+        return max(self.sizes)
+
+    def boxes(self, height: int, width: int, generator: torch.Generator) -> list[tuple[torch.Tensor, bool]]:
+        """One (box, flip) per crop: the same draws, in the same order, that __call__ uses. Crops
+        with the same scale (the two views) are drawn in one call, as rows of one batch."""
+        out = []
+        start = 0
+        while start < len(self.scales):
+            stop = start + 1
+            while stop < len(self.scales) and self.scales[stop] == self.scales[start]:
+                stop += 1
+            boxes = sample_boxes(stop - start, height, width, self.scales[start], self.ratio, generator,
+                                 torch.device("cpu"))
+            flips = (torch.rand(stop - start, generator=generator) < 0.5).tolist() if self.flip else [False] * len(boxes)
+            out += list(zip(boxes, flips, strict=True))
+            start = stop
+        return out
+
+    def __call__(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """uint8 (C, H, W) at its original size -> uint8 (K, C, S, S)."""
+        from torchvision.transforms.v2.functional import resized_crop
+
+        channels, height, width = image.shape
+        out = torch.zeros(len(self.sizes), channels, self.side, self.side, dtype=torch.uint8, device=image.device)
+        for k, (size, (box, flip)) in enumerate(zip(self.sizes, self.boxes(height, width, generator), strict=True)):
+            top, left, h, w = box.tolist()
+            crop = resized_crop(image, top, left, h, w, [size, size], antialias=True)
+            out[k, :, :size, :size] = crop.flip(-1) if flip else crop
+        return out

@@ -25,7 +25,7 @@ import torch
 
 from infomin_cli.views.base import Knob, KnobValue, ViewFamily, register_family
 from infomin_cli.views.blur import gaussian_blur
-from infomin_cli.views.crop import random_resized_crop, resize
+from infomin_cli.views.crop import OriginalCrops, random_resized_crop, resize
 from infomin_cli.views.jigsaw import JIGSAW_SCALE, cut_tiles, tile_geometry
 from infomin_cli.views.jitter import color_jitter, random_grayscale, sample_jitter
 from infomin_cli.views.randaugment import rand_augment
@@ -120,8 +120,23 @@ class InfoMinAug:
             x = rand_augment(x, generator)
         return x
 
+    @property
+    def stream_crops(self) -> OriginalCrops:
+        """The crops a streaming source cuts from each original photo: view 1, view 2 (and the
+        JigSaw crop); it then hands over uint8 (B, K, C, S, S) and the views skip their own crop."""
+        tile, cell = tile_geometry(self.image_size)
+        sizes, scales = [self.image_size] * 2, [(self.crop_scale, 1.0)] * 2
+        if self.has_jigsaw:
+            sizes, scales = [*sizes, 3 * cell], [*scales, JIGSAW_SCALE]
+        return OriginalCrops(tuple(sizes), tuple(scales))
+
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         batch = images.shape[0]
+        if images.ndim == 5:  # cropped from the original photos by a streaming source (stream_crops)
+            s = self.image_size
+            crops = torch.cat([images[:, 0, :, :s, :s], images[:, 1, :, :s, :s]]).float() / 255.0
+            both = self.photometric(crops, generator)
+            return normalise_rgb(both[:batch]), normalise_rgb(both[batch:])
         both = self.augment(torch.cat([images, images]), generator)
         v1, v2 = both[:batch], both[batch:]
         return normalise_rgb(v1), normalise_rgb(v2)
@@ -133,7 +148,10 @@ class InfoMinAug:
     def jigsaw_tiles(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """uint8 (B,C,H,W) -> nine augmented, normalised tiles per image, (B, 9, C, t, t)."""
         tile, cell = tile_geometry(self.image_size)
-        x = random_resized_crop(images.float() / 255.0, 3 * cell, generator, scale=JIGSAW_SCALE).clamp(0.0, 1.0)
+        if images.ndim == 5:  # the streaming source cut the JigSaw crop from the original photo
+            x = images[:, 2, :, : 3 * cell, : 3 * cell].float() / 255.0
+        else:
+            x = random_resized_crop(images.float() / 255.0, 3 * cell, generator, scale=JIGSAW_SCALE).clamp(0.0, 1.0)
         tiles = cut_tiles(x, tile, generator)
         flat = self.photometric(tiles.flatten(0, 1).contiguous(), generator)
         return normalise_rgb(flat).view(tiles.shape)
