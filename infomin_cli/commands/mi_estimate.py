@@ -53,8 +53,8 @@ def register(app: typer.Typer) -> None:
         chosen = [x for x in (run is not None, views is not None, source is not None) if x]
         if len(chosen) != 1:
             raise InfominError("give exactly one of: RUN_DIR, --views FAMILY, or --source gaussian|cubic|shuffled")
-        if threads or source is not None:
-            torch.set_num_threads(threads or 1)
+        if threads is not None or source is not None:
+            torch.set_num_threads(1 if threads is None else threads)
         start = time.perf_counter()
         if source is not None:
             rows = support.synthetic_rows(source, dim, mi, estimators, critic, steps, batch_size, eval_batches,

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from infomin_cli import ranges
 from infomin_cli.commands._options import overrides, training_options
 from infomin_cli.config import get_preset, resolve_config
 from infomin_cli.errors import InfominError
@@ -47,18 +48,23 @@ def register(app: typer.Typer) -> None:
         base = resolve_config(preset, overrides(training), scale)
         family, knob_def = find_knob(knob, views or (base.views if preset else None))
         values = parse_spec(knob_def, spec)
-        n_seeds = seeds or int(plan.get("seeds", 1))
-        if n_seeds < 1:
-            raise InfominError("--seeds must be at least 1")
-        csv = out or Path("results") / f"{preset or knob}.csv"
+        def given_or_planned(name: str, value: Any, default: Any = None) -> Any:
+            """The flag if given (0 is a value, not "not given"), else the preset's, checked alike."""
+            value = plan.get(name, default) if value is None else value
+            ranges.check(name, value)
+            return value
+
+        n_seeds = int(given_or_planned("seeds", seeds, 1))
+        csv = out if out is not None else Path("results") / f"{preset or knob}.csv"
         points = plan_points(base, family, knob_def.name, values, n_seeds, runs_dir)
-        job = SweepJob(csv=csv, label=label or plan.get("label", "class"),
-                       probe_epochs=probe_epochs or int(plan.get("probe_epochs", 100)),
-                       probe_dataset=probe_dataset or plan.get("probe_dataset"),
-                       probe_data_root=str(probe_data_root) if probe_data_root else plan.get("probe_data_root"),
-                       negatives=negatives or plan.get("negatives"),
-                       probe_task=probe_task or plan.get("probe_task", "classification"),
-                       seg_epochs=seg_epochs or plan.get("seg_epochs"))
+        job = SweepJob(csv=csv, label=given_or_planned("label", label, "class"),
+                       probe_epochs=int(given_or_planned("probe_epochs", probe_epochs, 100)),
+                       probe_dataset=given_or_planned("probe_dataset", probe_dataset),
+                       probe_data_root=given_or_planned("probe_data_root", None if probe_data_root is None
+                                                        else str(probe_data_root)),
+                       negatives=given_or_planned("negatives", negatives),
+                       probe_task=given_or_planned("probe_task", probe_task, "classification"),
+                       seg_epochs=given_or_planned("seg_epochs", seg_epochs))
         if job.probe_task not in ("classification", "segmentation"):
             raise InfominError(f"--probe-task {job.probe_task!r} is not valid; choose classification or segmentation")
         if job.negatives is not None and job.negatives < base.batch_size:

@@ -124,9 +124,9 @@ def load_folder(name: str, root: Path | None, store: int) -> Dataset:
 
 def _store_size(image_size: int | None, default: int) -> int:
     """Stored a little larger than the encoder input, as ImageNet's 256 -> 224 crops are."""
-    return round((image_size or default) * 256 / 224)
+    return round((default if image_size is None else image_size) * 256 / 224)
 
 
 DATASETS.add("imagefolder", lambda root, image_size=None: load_folder("imagefolder", root, _store_size(image_size, 64)))
 DATASETS.add("imagenet", lambda root, image_size=None: load_folder("imagenet", root, _store_size(image_size, 224)))
-DATASETS.add("tinyimagenet", lambda root, image_size=None: load_folder("tinyimagenet", root, image_size or 64))
+DATASETS.add("tinyimagenet", lambda root, image_size=None: load_folder("tinyimagenet", root, 64 if image_size is None else image_size))

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from infomin_cli import ranges
 from infomin_cli.config import RunConfig
 from infomin_cli.data import Dataset, load_dataset
 from infomin_cli.data.base import DATASETS
@@ -39,25 +40,18 @@ def validate(config: RunConfig) -> RunConfig:
     if config.image_size is None and family.image_size is not None:
         defaults["image_size"] = family.image_size
     config = config.merged(defaults)
-    ENCODERS.get(config.encoder)
     HEADS.get(config.head)
     objective = OBJECTIVES.get(config.objective)
     DATASETS.get(config.dataset)
-    for name, low in (("batch_size", 2), ("epochs", 1), ("feat_dim", 1)):
-        if int(getattr(config, name)) < low:
-            raise InfominError(f"--{name.replace('_', '-')} must be at least {low}")
-    if not config.temperature > 0 or not config.lr > 0:
-        raise InfominError("--temperature and --lr must be positive")
+    ranges.check_fields(config.to_dict())  # every numeric field in its declared range (ranges.py)
+    smallest = getattr(ENCODERS.get(config.encoder), "min_image_size", 1)
+    if config.image_size is not None and config.image_size < smallest:
+        raise InfominError(f"--image-size {config.image_size} is smaller than encoder {config.encoder}'s "
+                           f"{smallest} px (its total stride); use at least {smallest}")
     if config.optimizer not in ("sgd", "adam"):
         raise InfominError(f"--optimizer {config.optimizer!r} is not valid; choose sgd or adam")
-    if not 0 <= config.key_momentum < 1:
-        raise InfominError(f"--key-momentum {config.key_momentum} must be in [0, 1), e.g. 0.999")
-    if not 0 <= config.jigsaw_beta <= 1:
-        raise InfominError(f"--jigsaw-beta {config.jigsaw_beta} must be in [0, 1]; the paper uses 0.5")
     if config.objective == "moco":
         check_queue(config.queue, config.batch_size)
-    if config.objective == "memory-bank" and config.bank_negatives < 1:
-        raise InfominError(f"--bank-negatives {config.bank_negatives} must be at least 1")
     if config.bank_loss not in BANK_LOSSES:
         raise InfominError(f"--bank-loss {config.bank_loss!r} is not valid; choose {' or '.join(BANK_LOSSES)}")
     check_log(config.log)
@@ -90,7 +84,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def image_size_of(config: RunConfig, dataset: Dataset) -> int:
-    return int(config.image_size or dataset.pretrain.images.shape[-1])
+    return int(dataset.pretrain.images.shape[-1] if config.image_size is None else config.image_size)
 
 
 def build_views(config: RunConfig, image_size: int) -> ViewPair:
@@ -152,7 +146,7 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
         DATASETS.get(dataset)
     size_hint = config.image_size
     data = load_dataset(dataset or config.dataset, data_root if dataset else config.data_root, size_hint)
-    size = int(config.image_size or data.pretrain.images.shape[-1]) if dataset is None else _trained_size(folder, config, data)
+    size = image_size_of(config, data) if dataset is None else _trained_size(folder, config, data)
     views = build_views(config, size)
     torch.manual_seed(config.seed)
     model = build_model(config, views.channels, views.shared_encoder)
@@ -167,7 +161,7 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
 
 def _trained_size(folder: Path, config: RunConfig, data: Dataset) -> int:
     """A transfer probe feeds the encoder at the size it was trained at."""
-    if config.image_size:
+    if config.image_size is not None:
         return int(config.image_size)
     if (folder / SUMMARY).is_file():
         return int(json.loads((folder / SUMMARY).read_text())["image_size"])

@@ -153,18 +153,18 @@ def load_seg_dataset(run, dataset: str | None, data_root: str | Path | None, cla
                      size: int | None) -> tuple[Dataset, int]:
     """The dataset whose masks the probe predicts, and the input side the encoder sees."""
     if dataset is None or dataset == run.config.dataset:
-        data, side = run.dataset, int(size or run.image_size)
+        data, side = run.dataset, int(run.image_size if size is None else size)
     elif dataset == "nyu-depth-v2":
         from infomin_cli.data.nyu import DEFAULT_SIZE, load_nyu
 
-        side = int(size or DEFAULT_SIZE)
+        side = int(DEFAULT_SIZE if size is None else size)
         data = load_nyu(data_root, side, classes)
     else:
         from infomin_cli.data import DATASETS, load_dataset
 
         DATASETS.get(dataset)
         data = load_dataset(dataset, data_root, size)
-        side = int(size or data.test.images.shape[-1])
+        side = int(data.test.images.shape[-1] if size is None else size)
     if data.train.masks is None or data.test.masks is None:
         raise InfominError(f"dataset {data.name!r} has no segmentation masks; datasets with masks: "
                            "embedded, nyu-depth-v2")
