@@ -48,6 +48,10 @@ def register(app: typer.Typer) -> None:
 
         from infomin_cli.mi import rows as support
 
+        if results is not None:
+            from infomin_cli.results.table import check_appendable
+
+            check_appendable(results, "--results")
         if units not in ("nats", "bits"):
             raise InfominError(f"--units {units!r} is not valid; choose nats or bits")
         chosen = [x for x in (run is not None, views is not None, source is not None) if x]

@@ -11,6 +11,8 @@ from infomin_cli import ranges
 from infomin_cli.commands._options import overrides, training_options
 from infomin_cli.config import get_preset, resolve_config
 from infomin_cli.errors import InfominError
+from infomin_cli.paths import check_output_dir
+from infomin_cli.results.table import check_appendable
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +36,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Sweep one view knob: each point pretrains, measures held-out I_NCE, probes, appends a row."""
         from infomin_cli.sweep.plan import plan_points
-        from infomin_cli.sweep.runner import SweepJob, run_sweep
+        from infomin_cli.sweep.runner import SweepJob, preflight, run_sweep
         from infomin_cli.sweep.spec import find_knob, format_value, parse_spec
 
         preset, scale, views = training["preset"], training["scale"], training["views"]
@@ -56,6 +58,8 @@ def register(app: typer.Typer) -> None:
 
         n_seeds = int(given_or_planned("seeds", seeds, 1))
         csv = out if out is not None else Path("results") / f"{preset or knob}.csv"
+        check_appendable(csv, "--out")
+        check_output_dir(runs_dir, "--runs-dir")
         points = plan_points(base, family, knob_def.name, values, n_seeds, runs_dir)
         job = SweepJob(csv=csv, label=given_or_planned("label", label, "class"),
                        probe_epochs=int(given_or_planned("probe_epochs", probe_epochs, 100)),
@@ -83,6 +87,8 @@ def register(app: typer.Typer) -> None:
             DATASETS.get(job.probe_dataset)  # an unknown name fails now, not after the first point's training
         title = (f"{base.dataset} · {family.name} · {knob_def.name} = "
                  f"{', '.join(format_value(v) for v in values)} · {n_seeds} seed(s)")
-        typer.echo(f"sweep: {len(points)} points -> {csv}", err=True)
+        preflight(points, job)  # the CSV, the run folders and their files, before any training
+        # stdout, like the closing line: stderr holds only the live display and, on bad input, one line
+        typer.echo(f"sweep: {len(points)} points -> {csv}")
         run_sweep(points, job, show=not quiet, title=title)
         typer.echo(f"done: {csv}  (plot it: infomin plot-reverse-u {csv})")

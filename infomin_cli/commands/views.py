@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from infomin_cli import ranges
+from infomin_cli.paths import check_image_file
 
 
 def family_table():
@@ -59,6 +60,7 @@ def show_views(
     pair = family.make(parse_knob_args(knobs), image_size)
     ranges.check("n", n)
     ranges.check("image_size", image_size)
+    check_image_file(out, "--out")
     name = dataset or ("highres" if family.data_kind == "highres" else "embedded")
     data = load_dataset(name, data_root, image_size)
     source = as_source(data.pretrain)

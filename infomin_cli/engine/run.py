@@ -7,7 +7,6 @@ per epoch) and `summary.json` (written when training finishes).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,20 @@ from infomin_cli.objectives import OBJECTIVES
 from infomin_cli.objectives.base import Objective
 from infomin_cli.objectives.memory_bank import VARIANTS as BANK_LOSSES
 from infomin_cli.objectives.moco import check_queue
+from infomin_cli.run_files import (
+    CHECKPOINT,
+    CONFIG,
+    METRICS,
+    SUMMARY,
+    damaged,
+    load_state,
+    read_checkpoint,
+    read_config,
+    read_summary,
+)
 from infomin_cli.views import VIEWS, ViewPair
 
-CONFIG, CHECKPOINT, SUMMARY, METRICS = "config.yaml", "checkpoint.pt", "summary.json", "metrics.csv"
+__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "SUMMARY", "load_checkpoint", "load_run", "validate"]
 
 
 def validate(config: RunConfig) -> RunConfig:
@@ -74,11 +84,7 @@ def check_log(log: str | None) -> None:
         raise InfominError("--log tensorboard needs the tensorboard package: pip install 'infomin[tensorboard]'") from None
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: say which, and the way out
-        raise InfominError(f"{path} is damaged ({type(exc).__name__}); delete the run folder or choose another --out") from None
+load_checkpoint = read_checkpoint  # the name the engine has always used
 
 
 
@@ -140,7 +146,7 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     folder = Path(folder)
     if not (folder / CONFIG).is_file():
         raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")
-    config = RunConfig.load(folder / CONFIG)
+    config = read_config(folder / CONFIG)
     dev = pick_device(device)
     if dataset is not None:
         DATASETS.get(dataset)
@@ -154,8 +160,8 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     if trained:
         if not (folder / CHECKPOINT).is_file():
             raise InfominError(f"{folder} has no {CHECKPOINT} yet; train it with `infomin pretrain --out {folder}`")
-        model.load_state_dict(load_checkpoint(folder / CHECKPOINT)["model"])
-    summary = json.loads((folder / SUMMARY).read_text()) if (folder / SUMMARY).is_file() else {}
+        load_state(model, read_checkpoint(folder / CHECKPOINT)["model"], folder / CHECKPOINT)
+    summary = read_summary(folder / SUMMARY)
     return LoadedRun(folder, config, data, views, model.to(dev).eval(), dev, size, summary, trained)
 
 
@@ -163,6 +169,10 @@ def _trained_size(folder: Path, config: RunConfig, data: Dataset) -> int:
     """A transfer probe feeds the encoder at the size it was trained at."""
     if config.image_size is not None:
         return int(config.image_size)
-    if (folder / SUMMARY).is_file():
-        return int(json.loads((folder / SUMMARY).read_text())["image_size"])
+    summary = read_summary(folder / SUMMARY)
+    if "image_size" in summary:
+        try:
+            return int(summary["image_size"])
+        except (TypeError, ValueError):
+            raise damaged(folder / SUMMARY, f"image_size {summary['image_size']!r} is not a number") from None
     return int(data.pretrain.images.shape[-1])
