@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet, require_root
+from infomin_cli.data.base import DATASETS, Dataset, ImageSet, require_root, rgb_uint8
 from infomin_cli.errors import InfominError
 
 SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -68,8 +68,8 @@ def _val_listing(root: Path, classes: list[str]) -> tuple[list[Path], list[int]]
 
 def _decode(path: Path, store: int) -> np.ndarray:
     try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
+        with Image.open(path) as opened:
+            image = Image.fromarray(rgb_uint8(path, opened))
             scale = store / min(image.size)
             w, h = max(store, round(image.width * scale)), max(store, round(image.height * scale))
             image = image.resize((w, h), Image.BILINEAR, reducing_gap=2.0)
