@@ -146,7 +146,15 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     folder = Path(folder)
     if not (folder / CONFIG).is_file():
         raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")
+    # every run file is read (and a damaged one named) before the dataset is
     config = read_config(folder / CONFIG)
+    summary = read_summary(folder / SUMMARY)
+    trained = not random_init
+    state = None
+    if trained:
+        if not (folder / CHECKPOINT).is_file():
+            raise InfominError(f"{folder} has no {CHECKPOINT} yet; train it with `infomin pretrain --out {folder}`")
+        state = read_checkpoint(folder / CHECKPOINT)["model"]
     dev = pick_device(device)
     if dataset is not None:
         DATASETS.get(dataset)
@@ -156,12 +164,8 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     views = build_views(config, size)
     torch.manual_seed(config.seed)
     model = build_model(config, views.channels, views.shared_encoder)
-    trained = not random_init
-    if trained:
-        if not (folder / CHECKPOINT).is_file():
-            raise InfominError(f"{folder} has no {CHECKPOINT} yet; train it with `infomin pretrain --out {folder}`")
-        load_state(model, read_checkpoint(folder / CHECKPOINT)["model"], folder / CHECKPOINT)
-    summary = read_summary(folder / SUMMARY)
+    if state is not None:
+        load_state(model, state, folder / CHECKPOINT)
     return LoadedRun(folder, config, data, views, model.to(dev).eval(), dev, size, summary, trained)
 
 
