@@ -318,9 +318,18 @@ def tree(tmp_path_factory) -> dict[str, Path]:
     return places
 
 
-def _snapshot(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(root.rglob("*"))}
+def _snapshot(root: Path) -> dict[str, object]:
+    """sha256 of every small file; size, mtime and ctime of checkpoints (any write changes them:
+    hashing 20 MB of checkpoints for each of 170 cases would be most of this file's time)."""
+    def state(path: Path) -> object:
+        if path.is_dir():
+            return "dir"
+        info = path.stat()
+        if info.st_size > 1 << 16:
+            return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    return {str(p.relative_to(root)): state(p) for p in sorted(root.rglob("*"))}
 
 
 def test_the_table_covers_every_subcommand_with_over_100_inputs():

@@ -69,7 +69,7 @@ NUMERIC = frozenset({"seed", "temperature", "K", "K_train", "loss", "i_nce", "me
                      "metric_ci_high", "epochs", "probe_epochs", "wall_seconds"})
 # an append needs these in the file's header: without them a row says nothing a reader can use
 HEADER_CORE = ("run_id", "metric_name", "metric_value")
-_REPORTED: set[tuple[str, int, int]] = set()  # (file, size, line) of torn lines already reported
+_REPORTED: set[tuple[str, int, int, int]] = set()  # (file, size, mtime, line) of torn lines already reported
 
 
 def _format(value: Any) -> str:
@@ -132,9 +132,11 @@ def _read_all(fd: int, size: int) -> bytes:
 
 
 def _line(row: Mapping[str, Any], columns: tuple[str, ...]) -> str:
+    # written with a "\r\n" terminator so that csv quotes a field holding a lone "\r" (with "\n" it
+    # would not, and a reader would split the row there); the line itself ends in "\n"
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([_format(row.get(c)) for c in columns])
-    return buffer.getvalue()
+    csv.writer(buffer, lineterminator="\r\n").writerow([_format(row.get(c)) for c in columns])
+    return buffer.getvalue()[:-2] + "\n"
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -197,12 +199,17 @@ def parse_results(path: Path, text: str) -> tuple[tuple[str, ...], list[list[str
         else:
             torn.append(line)
     if torn:
-        _report_torn(path, len(text), torn)
+        _report_torn(path, torn)
     return header, rows
 
 
-def _report_torn(path: Path, size: int, lines: list[int]) -> None:
-    key = (str(path), size, lines[0])
+def _report_torn(path: Path, lines: list[int]) -> None:
+    """Once per state of the file: a sweep reads its CSV before every point."""
+    try:
+        info = path.stat()
+        key = (str(path), info.st_size, info.st_mtime_ns, lines[0])
+    except OSError:
+        key = (str(path), -1, -1, lines[0])
     if key in _REPORTED:
         return
     _REPORTED.add(key)
@@ -226,7 +233,7 @@ def read_results(path: str | os.PathLike[str], required: tuple[str, ...] = ()) -
         raise InfominError(f"cannot read results file {path} ({exc.strerror})") from None
     header, records = parse_results(path, _decode(path, data))
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # quotes a lone "\r" in a field, as _line does
     writer.writerow(header)
     writer.writerows(records)
     buffer.seek(0)
