@@ -34,12 +34,13 @@ class Range:
     hint: str = ""
 
     def describe(self) -> str:
+        low, high = _show(self.low), _show(self.high)
         if self.low is not None and self.high is not None:
-            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            return f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
         if self.low is not None:
-            return f"a finite number above {self.low:g}" if self.low_open else f"at least {self.low:g}"
+            return f"a finite number above {low}" if self.low_open else f"at least {low}"
         if self.high is not None:
-            return f"below {self.high:g}" if self.high_open else f"at most {self.high:g}"
+            return f"below {high}" if self.high_open else f"at most {high}"
         return "a finite number"
 
     def contains(self, x: float) -> bool:
@@ -59,42 +60,53 @@ class Range:
             raise InfominError(f"{flag} {value} is not valid; it must be {self.describe()}{hint}")
 
 
+def _show(x: float | None) -> str:
+    if x is None:
+        return ""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 AT_LEAST_1 = Range(1)
 POSITIVE = Range(0, low_open=True)
 FRACTION_BELOW_1 = Range(0, 1, high_open=True)
+# Upper ends where a larger value is a typo that would fill memory or overflow a seed, not a setting:
+# they sit far above the paper's largest (240-3000 epochs, a 65,536 queue, 224 px, 16,384 negatives).
+EPOCHS = Range(1, 1_000_000)
+SIZE = Range(1, 8192)
+MANY = Range(1, 1 << 24)
 
 RANGES: dict[str, Range] = {
     # training (RunConfig fields and the shared flags of pretrain / sweep)
-    "epochs": AT_LEAST_1,
-    "batch_size": Range(2, hint="contrastive losses need another sample in the batch"),
-    "feat_dim": AT_LEAST_1,
+    "epochs": EPOCHS,
+    "batch_size": Range(2, 1 << 24, hint="contrastive losses need another sample in the batch"),
+    "feat_dim": Range(1, 1 << 16),
     "temperature": Range(0, low_open=True, hint="e.g. 0.07"),
     "lr": Range(0, low_open=True, hint="e.g. 0.002 with adam"),
     "weight_decay": Range(0),
     "sgd_momentum": FRACTION_BELOW_1,
     "key_momentum": Range(0, 1, high_open=True, hint="e.g. 0.999"),
-    "queue": AT_LEAST_1,
-    "bank_negatives": AT_LEAST_1,
+    "queue": MANY,
+    "bank_negatives": MANY,
     "jigsaw_beta": Range(0, 1, hint="the paper uses 0.5"),
-    "image_size": AT_LEAST_1,
+    "image_size": SIZE,
     "limit": AT_LEAST_1,
-    "seed": Range(0),
+    "seed": Range(0, 2**32 - 1, hint="torch and numpy seeds are 32-bit here"),
     # sweep
-    "seeds": AT_LEAST_1,
-    "probe_epochs": AT_LEAST_1,
-    "seg_epochs": AT_LEAST_1,
-    "negatives": AT_LEAST_1,
+    "seeds": Range(1, 10_000),
+    "probe_epochs": EPOCHS,
+    "seg_epochs": EPOCHS,
+    "negatives": MANY,
     # probe, views show, datasets show
-    "seg_size": AT_LEAST_1,
+    "seg_size": SIZE,
     "n": AT_LEAST_1,
-    "scale": AT_LEAST_1,  # datasets show's pixel upscaling (pretrain's --scale is a name, never checked here)
+    "scale": Range(1, 64),  # datasets show's pixel upscaling (pretrain's --scale is a name, never checked here)
     # mi-estimate
-    "dim": AT_LEAST_1,
-    "steps": AT_LEAST_1,
-    "eval_batches": AT_LEAST_1,
+    "dim": Range(1, 1 << 16),
+    "steps": Range(1, 100_000_000),
+    "eval_batches": Range(1, 1_000_000),
     "clip": POSITIVE,
-    "ksg_samples": Range(4, hint="KSG with k = 3 needs more than 3"),
-    "threads": AT_LEAST_1,
+    "ksg_samples": Range(4, 10_000_000, hint="KSG with k = 3 needs more than 3"),
+    "threads": Range(1, 4096),
 }
 
 
