@@ -7,9 +7,10 @@ it accepts. Two places read it, so a flag and a preset can never disagree:
   Click parses it, before the command body runs and so before anything is read or written;
 - `engine.run.validate` checks the numeric fields of a `RunConfig` (flags, presets, paper scale).
 
-A new option joins by adding one line here. Checks that relate two values (KSG samples > k,
-`--negatives` >= the batch, an image size the encoder can take) stay with the code that knows
-both values and run right after these.
+A new option joins by adding one line here. Checks that relate two values (`--negatives` >= the
+batch, an image size the encoder can take, a MoCo queue that is a multiple of the batch) stay with
+the code that knows both values and run right after these. (KSG's k is fixed at 3, so "samples
+> k" is a plain range.)
 """
 
 from __future__ import annotations

@@ -368,3 +368,20 @@ def test_bad_input_is_one_line_exit_2_and_changes_no_file(tree, capsys, monkeypa
     assert len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("error: ") and says in lines[0], err
     assert _snapshot(root) == before, "a file changed, or one was created"
+
+
+# numeric options checked against a set of choices rather than a range
+CHOICE_CHECKED = {("probe", "classes")}
+
+
+def test_every_numeric_option_of_every_command_declares_its_range():
+    """A new int or float option must add its line to ranges.RANGES (or be checked as a choice)."""
+    from typer.main import get_command
+
+    from infomin_cli import ranges
+    from infomin_cli.cli import _is_number, _walk, app
+
+    undeclared = [(command.name, param.name) for command in _walk(get_command(app)) for param in command.params
+                  if _is_number(getattr(param, "type_descriptor", None)) and param.name not in ranges.RANGES
+                  and (command.name, param.name) not in CHOICE_CHECKED]
+    assert not undeclared, f"add these to infomin_cli/ranges.py RANGES: {undeclared}"
