@@ -120,7 +120,10 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: Path) -> RunConfig:
-        return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
+        """A run's config.yaml, through the one reader of run files (a damaged one is one line)."""
+        from infomin_cli.run_files import read_config
+
+        return read_config(path)
 
 
 def load_presets(path: Path | None = None) -> dict[str, dict[str, Any]]:

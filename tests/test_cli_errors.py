@@ -85,7 +85,7 @@ def test_a_sweep_with_a_bad_queue_is_one_line_before_training(tmp_path, capsys):
 
 @pytest.mark.parametrize(("args", "listed"), [
     (["--launcher", "lsf"], "local, slurm, submitit-local"),
-    (["--gpus-per-point", "0"], "--gpus-per-point 0 must be at least 1"),
+    (["--gpus-per-point", "0"], "--gpus-per-point 0"),
     (["--gpus-per-point", "2"], "needs --launcher slurm"),
     (["--slurm-partition", "gpu"], "--slurm-partition needs --launcher slurm"),
     (["--launcher", "submitit-local", "--slurm-time", "soon"], "not a time"),

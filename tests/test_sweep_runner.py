@@ -273,3 +273,41 @@ def test_a_segmentation_sweep_adds_miou_rows_to_finished_points_without_reprobin
     top1 = rows[rows["metric_name"] == "top1"].set_index("config_hash")
     assert (miou["i_nce"] == top1.loc[miou.index, "i_nce"]).all()  # the point's I_NCE, for the x-axis
     sys.modules.pop("fake_seg", None)
+
+
+def test_a_rerun_with_other_probe_epochs_re_probes_without_retraining(fake):
+    points = _points(fake)[:2]
+    run_sweep(points, _job(fake), gpus=[], show=False)
+    longer = SweepJob(csv=fake / "sweep.csv", pretrain="fake_point:pretrain", probe="fake_point:probe_run",
+                      probe_epochs=30)
+    run_sweep(points, longer, gpus=[], show=False)
+    run_sweep(points, longer, gpus=[], show=False)  # now in the CSV: nothing more
+    rows = read_results(fake / "sweep.csv", required=COLUMNS)
+    assert sorted(rows["probe_epochs"].tolist()) == [30, 30, 100, 100]
+    assert set(rows["probe_task"]) == {"classification"}
+    assert all((p.run_dir / "starts.txt").read_text().split() == ["0", "4"] for p in points)  # resumed when finished
+
+
+def test_a_rerun_with_other_negatives_re_estimates_without_re_probing(tmp_path, tiny_config, monkeypatch):
+    family = VIEWS.get("lab-split")
+    points = plan_points(tiny_config.merged({"epochs": 1}), family, "crop-scale", [0.5], 1, tmp_path / "runs")
+    run_sweep(points, SweepJob(csv=tmp_path / "sweep.csv", probe_epochs=2), gpus=[], show=False)
+    (tmp_path / "no_probe.py").write_text("def probe_run(*a, **k):\n    raise AssertionError('re-probed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    job = SweepJob(csv=tmp_path / "sweep.csv", probe_epochs=2, negatives=64, probe="no_probe:probe_run")
+    run_sweep(points, job, gpus=[], show=False)
+    rows = read_results(tmp_path / "sweep.csv", required=COLUMNS)
+    assert rows["K"].tolist() == [32, 64] and rows["metric_value"].nunique() == 1
+    assert rows["i_nce"].iloc[0] != rows["i_nce"].iloc[1]
+
+
+def test_preflight_names_a_damaged_checkpoint_of_a_point_still_to_run_before_any_training(fake):
+    from infomin_cli.sweep.runner import preflight
+
+    points = _points(fake)
+    job = SweepJob(csv=fake / "sweep.csv")
+    points[3].run_dir.mkdir(parents=True)
+    (points[3].run_dir / "checkpoint.pt").write_bytes(b"\x00" * 10)
+    with pytest.raises(InfominError, match=r"checkpoint\.pt is damaged"):
+        preflight(points, job)
+    assert not points[0].run_dir.exists()

@@ -57,7 +57,9 @@ def register(app: typer.Typer) -> None:
 
         from infomin_cli.data import load_dataset
         from infomin_cli.data.source import as_source
+        from infomin_cli.paths import check_image_file
 
+        check_image_file(out, "--out")
         data = load_dataset(name, data_root)
         test = as_source(data.test)
         images = test.batch(torch.arange(min(n, len(test))))

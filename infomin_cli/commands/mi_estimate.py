@@ -48,13 +48,17 @@ def register(app: typer.Typer) -> None:
 
         from infomin_cli.mi import rows as support
 
+        if results is not None:
+            from infomin_cli.results.table import check_appendable
+
+            check_appendable(results, "--results")
         if units not in ("nats", "bits"):
             raise InfominError(f"--units {units!r} is not valid; choose nats or bits")
         chosen = [x for x in (run is not None, views is not None, source is not None) if x]
         if len(chosen) != 1:
             raise InfominError("give exactly one of: RUN_DIR, --views FAMILY, or --source gaussian|cubic|shuffled")
-        if threads or source is not None:
-            torch.set_num_threads(threads or 1)
+        if threads is not None or source is not None:
+            torch.set_num_threads(1 if threads is None else threads)
         start = time.perf_counter()
         if source is not None:
             rows = support.synthetic_rows(source, dim, mi, estimators, critic, steps, batch_size, eval_batches,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from infomin_cli.paths import check_output_file
 from infomin_cli.plots.curves import load_curves, shape_report
 from infomin_cli.plots.reverse_u import out_stem, write_figure
 
@@ -33,8 +34,13 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="Output path; .png and .pdf are both written. Default: next to the CSV."),
     ) -> None:
         """Plot accuracy against I_NCE, points labelled by knob value, sweet spot starred."""
+        if out is not None:
+            check_output_file(out, "--out")  # a folder named by --out is refused, not written beside
+        stem = out_stem(csv, out)
+        for suffix in (".png", ".pdf"):
+            check_output_file(stem.with_suffix(suffix), "--out")
         curves = load_curves(csv, y=y, x=x, label=label, group_by=group_by, declared_choices=declared_choices)
-        for path in write_figure(curves, out_stem(csv, out)):
+        for path in write_figure(curves, stem):
             typer.echo(f"wrote {path}")
         for _, best in curves.sweet_spots().iterrows():
             name = f"[{best['series']}] " if best["series"] else ""

@@ -28,7 +28,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Contrastive pretraining of encoders on two views of the data (any objective)."""
         from infomin_cli.engine.distributed import ranks
+        from infomin_cli.paths import check_output_dir
         from infomin_cli.pipeline import train_run
+
+        check_output_dir(out, "--out")
         from infomin_cli.views import parse_knob_args
 
         config = resolve_config(training["preset"], overrides(training, knobs=parse_knob_args(knob) or None),

@@ -33,7 +33,9 @@ def register(app: typer.Typer) -> None:
         With --task segmentation: mean IoU and pixel accuracy of a decoder on the frozen feature map."""
         from infomin_cli.data.nyu import CLASS_SETS
         from infomin_cli.errors import InfominError
+        from infomin_cli.results.table import check_appendable
 
+        check_appendable(results, "--results")
         if classes not in CLASS_SETS:  # checked for every dataset, so a typo never passes silently
             raise InfominError(f"--classes {classes} is not valid; choose {' or '.join(map(str, CLASS_SETS))}")
         if task == "segmentation":

@@ -7,9 +7,12 @@ from typing import Any
 
 import typer
 
+from infomin_cli import ranges
 from infomin_cli.commands._options import overrides, training_options
 from infomin_cli.config import get_preset, resolve_config
 from infomin_cli.errors import InfominError
+from infomin_cli.paths import check_output_dir
+from infomin_cli.results.table import check_appendable
 
 
 def register(app: typer.Typer) -> None:
@@ -43,7 +46,7 @@ def register(app: typer.Typer) -> None:
         """Sweep one view knob: each point pretrains, measures held-out I_NCE, probes, appends a row."""
         from infomin_cli.sweep.cluster import make_launch, run_cluster_sweep
         from infomin_cli.sweep.plan import plan_points
-        from infomin_cli.sweep.runner import SweepJob, run_sweep
+        from infomin_cli.sweep.runner import SweepJob, preflight, run_sweep
         from infomin_cli.sweep.spec import find_knob, format_value, parse_spec
 
         launch = make_launch(launcher, gpus_per_point, slurm_partition, slurm_time, slurm_account, slurm_qos,
@@ -60,18 +63,25 @@ def register(app: typer.Typer) -> None:
         base = resolve_config(preset, overrides(training), scale)
         family, knob_def = find_knob(knob, views or (base.views if preset else None))
         values = parse_spec(knob_def, spec)
-        n_seeds = seeds or int(plan.get("seeds", 1))
-        if n_seeds < 1:
-            raise InfominError("--seeds must be at least 1")
-        csv = out or Path("results") / f"{preset or knob}.csv"
+        def given_or_planned(name: str, value: Any, default: Any = None) -> Any:
+            """The flag if given (0 is a value, not "not given"), else the preset's, checked alike."""
+            value = plan.get(name, default) if value is None else value
+            ranges.check(name, value)
+            return value
+
+        n_seeds = int(given_or_planned("seeds", seeds, 1))
+        csv = out if out is not None else Path("results") / f"{preset or knob}.csv"
+        check_appendable(csv, "--out")
+        check_output_dir(runs_dir, "--runs-dir")
         points = plan_points(base, family, knob_def.name, values, n_seeds, runs_dir)
-        job = SweepJob(csv=csv, label=label or plan.get("label", "class"),
-                       probe_epochs=probe_epochs or int(plan.get("probe_epochs", 100)),
-                       probe_dataset=probe_dataset or plan.get("probe_dataset"),
-                       probe_data_root=str(probe_data_root) if probe_data_root else plan.get("probe_data_root"),
-                       negatives=negatives or plan.get("negatives"),
-                       probe_task=probe_task or plan.get("probe_task", "classification"),
-                       seg_epochs=seg_epochs or plan.get("seg_epochs"))
+        job = SweepJob(csv=csv, label=given_or_planned("label", label, "class"),
+                       probe_epochs=int(given_or_planned("probe_epochs", probe_epochs, 100)),
+                       probe_dataset=given_or_planned("probe_dataset", probe_dataset),
+                       probe_data_root=given_or_planned("probe_data_root", None if probe_data_root is None
+                                                        else str(probe_data_root)),
+                       negatives=given_or_planned("negatives", negatives),
+                       probe_task=given_or_planned("probe_task", probe_task, "classification"),
+                       seg_epochs=given_or_planned("seg_epochs", seg_epochs))
         if job.probe_task not in ("classification", "segmentation"):
             raise InfominError(f"--probe-task {job.probe_task!r} is not valid; choose classification or segmentation")
         if job.negatives is not None and job.negatives < base.batch_size:
@@ -90,7 +100,9 @@ def register(app: typer.Typer) -> None:
             DATASETS.get(job.probe_dataset)  # an unknown name fails now, not after the first point's training
         title = (f"{base.dataset} · {family.name} · {knob_def.name} = "
                  f"{', '.join(format_value(v) for v in values)} · {n_seeds} seed(s)")
-        typer.echo(f"sweep: {len(points)} points -> {csv}", err=True)
+        preflight(points, job)  # the CSV, the run folders and their files, before any training
+        # stdout, like the closing line: stderr holds only the live display and, on bad input, one line
+        typer.echo(f"sweep: {len(points)} points -> {csv}")
         if launch.launcher == "local":
             run_sweep(points, job, show=not quiet, title=title)
         else:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
 
-from infomin_cli.errors import InfominError
+from infomin_cli import ranges
+from infomin_cli.paths import check_image_file
 
 
 def family_table():
@@ -58,8 +58,9 @@ def show_views(
 
     family = VIEWS.get(family_name)
     pair = family.make(parse_knob_args(knobs), image_size)
-    if n < 1:
-        raise InfominError(f"--n {n} must be at least 1")
+    ranges.check("n", n)
+    ranges.check("image_size", image_size)
+    check_image_file(out, "--out")
     name = dataset or ("highres" if family.data_kind == "highres" else "embedded")
     data = load_dataset(name, data_root, image_size)
     source = as_source(data.pretrain)
@@ -95,10 +96,6 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Seed of the view generator."),
     ) -> None:
         """Write a grid PNG of example view pairs."""
-        try:
-            typer.echo(show_views(family, knob, dataset, data_root, out, n, image_size, seed))
-        except InfominError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
+        typer.echo(show_views(family, knob, dataset, data_root, out, n, image_size, seed))
 
     app.add_typer(views_app, name="views")

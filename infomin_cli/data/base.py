@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from infomin_cli.errors import InfominError
@@ -91,3 +92,41 @@ def require_root(name: str, root: Path | None, expected: str) -> Path:
     if not root.is_dir():
         raise InfominError(f"--data-root {root} is not a folder; dataset {name!r} expects {expected} there")
     return root
+
+
+# Dataset contents, checked where each file is read, so a bad file is named in one line rather
+# than met later as an index error inside a loss or as silently wrapped pixel values.
+
+def checked_pixels(path: Path, values: np.ndarray) -> np.ndarray:
+    """`values` as uint8, refusing what does not fit (uint8 arrays pass untouched)."""
+    values = np.asarray(values)
+    if values.dtype == np.uint8:
+        return values
+    if values.size and (values.dtype.kind not in "iuf" or not np.isfinite(values).all()
+                        or values.min() < 0 or values.max() > 255 or (values != np.round(values)).any()):
+        low, high = (values.min(), values.max()) if values.dtype.kind in "iuf" else ("?", "?")
+        raise InfominError(f"{path} holds pixel values from {low} to {high} ({values.dtype}), which do not fit "
+                           "uint8 (whole numbers 0..255); the file is damaged or not in the expected format")
+    return values.astype(np.uint8)
+
+
+def checked_labels(path: Path, labels: np.ndarray, classes: int, first: int = 0) -> np.ndarray:
+    """Integer labels in first..first+classes-1, as int64 counted from 0."""
+    labels = np.asarray(labels)
+    if labels.size and (labels.dtype.kind not in "iu" or labels.min() < first or labels.max() >= first + classes):
+        shown = f"{labels.min()}..{labels.max()}" if labels.dtype.kind in "iuf" else f"of type {labels.dtype}"
+        raise InfominError(f"{path} holds labels {shown}; the {classes} classes are labelled "
+                           f"{first}..{first + classes - 1}; the file is damaged or not in the expected format")
+    return labels.astype(np.int64) - first
+
+
+def rgb_uint8(path: Path, image) -> np.ndarray:
+    """A PIL image as (H, W, 3) uint8; 16-bit or float images whose values do not fit 8 bits are refused."""
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        low, high = image.getextrema()
+        if low < 0 or high > 255:
+            raise InfominError(f"{path} is a {image.mode} image with values {low}..{high}, which do not fit 8 bits; "
+                               "convert it to 8-bit RGB (e.g. PIL: image.point(lambda v: v / 257).convert('RGB'))")
+        grey = np.asarray(image).round().astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet, require_root
+from infomin_cli.data.base import DATASETS, Dataset, ImageSet, checked_labels, checked_pixels, require_root
 from infomin_cli.errors import InfominError
 
 EXPECTED = "cifar-10-batches-py/{data_batch_1..5,test_batch}, the CIFAR-10 python pickle batches"
@@ -27,12 +27,15 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as handle:
             batch = pickle.load(handle, encoding="bytes")
-        data = np.asarray(batch[b"data"], dtype=np.uint8)
-        labels = np.asarray(batch[b"labels"], dtype=np.int64)
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as exc:
+        data = np.asarray(batch[b"data"])
+        labels = np.asarray(batch[b"labels"])
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError,
+            IndexError, ImportError, UnicodeDecodeError) as exc:
         raise InfominError(f"{path} is not a CIFAR-10 pickle batch ({type(exc).__name__}); expected {EXPECTED}") from None
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.ndim != 1 or len(labels) != len(data):
         raise InfominError(f"{path} holds data of shape {data.shape}; a CIFAR-10 batch is (N, 3072) with N labels")
+    data = checked_pixels(path, data)
+    labels = checked_labels(path, labels, len(CLASS_NAMES))
     return data.reshape(-1, 3, 32, 32), labels
 
 
@@ -51,7 +54,7 @@ def resize_uint8(images: torch.Tensor, size: int, chunk: int = 4096) -> torch.Te
 def load_cifar10(root: Path | None, image_size: int | None = None) -> Dataset:
     root = require_root("cifar10", root, EXPECTED)
     folder = root / "cifar-10-batches-py" if (root / "cifar-10-batches-py").is_dir() else root
-    size = image_size or DEFAULT_SIZE
+    size = DEFAULT_SIZE if image_size is None else image_size
     parts = [_read_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
     train_x = resize_uint8(torch.from_numpy(np.concatenate([p[0] for p in parts])), size)
     train_y = torch.from_numpy(np.concatenate([p[1] for p in parts]))

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet, register_streaming, require_root
+from infomin_cli.data.base import DATASETS, Dataset, ImageSet, register_streaming, require_root, rgb_uint8
 from infomin_cli.data.stream import Fit, StreamSource, stream_decision
 from infomin_cli.errors import InfominError
 
@@ -68,7 +67,7 @@ def _read(path: Path) -> torch.Tensor:
     """Decoding is PIL's (once, at load time; the views never touch PIL)."""
     try:
         with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"))
+            array = rgb_uint8(path, image)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InfominError(
             f"dataset 'div2k': cannot read image {path} ({exc}); expected {EXPECTED}"

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from infomin_cli.data.base import Dataset, ImageSet, register_streaming, require_root
+from infomin_cli.data.base import Dataset, ImageSet, register_streaming, require_root, rgb_uint8
 from infomin_cli.data.stream import Fit, StreamSource, stream_decision
 from infomin_cli.errors import InfominError
 
@@ -71,8 +71,8 @@ def _val_listing(root: Path, classes: list[str]) -> tuple[list[Path], list[int]]
 def _decode(path: Path, store: int) -> np.ndarray | str:
     """The stored square, or why the file cannot be read."""
     try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
+        with Image.open(path) as opened:
+            image = Image.fromarray(rgb_uint8(path, opened))
             scale = store / min(image.size)
             w, h = max(store, round(image.width * scale)), max(store, round(image.height * scale))
             image = image.resize((w, h), Image.BILINEAR, reducing_gap=2.0)
@@ -131,7 +131,7 @@ def load_folder(name: str, root: Path | None, store: int, stream: bool | None = 
 
 def _store_size(image_size: int | None, default: int) -> int:
     """Stored a little larger than the encoder input, as ImageNet's 256 -> 224 crops are."""
-    return round((image_size or default) * 256 / 224)
+    return round((default if image_size is None else image_size) * 256 / 224)
 
 
 register_streaming("imagefolder", lambda root, image_size=None, **kw: load_folder(
@@ -139,4 +139,4 @@ register_streaming("imagefolder", lambda root, image_size=None, **kw: load_folde
 register_streaming("imagenet", lambda root, image_size=None, **kw: load_folder(
     "imagenet", root, _store_size(image_size, 224), **kw))
 register_streaming("tinyimagenet", lambda root, image_size=None, **kw: load_folder(
-    "tinyimagenet", root, image_size or 64, **kw))
+    "tinyimagenet", root, 64 if image_size is None else image_size, **kw))

@@ -175,7 +175,7 @@ def load_nyu(root: Path | str | None, size: int | None = None, classes: int = 40
     from infomin_cli.data.embedded import cache_dir
 
     root = require_root(NAME, Path(root) if root is not None else None, EXPECTED)
-    size = int(size or DEFAULT_SIZE)
+    size = int(DEFAULT_SIZE if size is None else size)
     mat = _need(root, MAT, "the official labelled NYU-Depth-v2 file (MATLAB v7.3 / HDF5)")
     table = class_table(root, classes)
     train_idx, test_idx = read_splits(root)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet, require_root
+from infomin_cli.data.base import DATASETS, Dataset, ImageSet, checked_labels, require_root
 from infomin_cli.errors import InfominError
 
 SIDE = 96
@@ -40,10 +40,10 @@ def read_images(path: Path) -> torch.Tensor:
 def read_labels(path: Path, n: int) -> torch.Tensor:
     if not path.is_file():
         raise InfominError(f"missing {path}; dataset 'stl10' expects {EXPECTED}")
-    labels = np.fromfile(path, dtype=np.uint8).astype(np.int64) - 1
-    if len(labels) != n or labels.min() < 0 or labels.max() > 9:
-        raise InfominError(f"{path} holds {len(labels)} labels in 1..10 expected for {n} images; the file is malformed")
-    return torch.from_numpy(labels)
+    raw = np.fromfile(path, dtype=np.uint8)
+    if len(raw) != n:
+        raise InfominError(f"{path} holds {len(raw)} labels for {n} images; the file is damaged or from another split")
+    return torch.from_numpy(checked_labels(path, raw, len(CLASS_NAMES), first=1))
 
 
 @DATASETS.register("stl10")

@@ -62,11 +62,14 @@ class EpochLog:
 
     def last_row(self) -> dict[str, Any]:
         """The last epoch's loss and I_NCE, for a run that finished but lost its summary."""
-        with open(self.path) as handle:
-            rows = list(csv.DictReader(handle))
-        if not rows:
-            return {}
-        return {"loss": float(rows[-1]["loss"]), "i_nce": float(rows[-1]["i_nce"])}
+        from infomin_cli.run_files import damaged
+
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+            return {"loss": float(rows[-1]["loss"]), "i_nce": float(rows[-1]["i_nce"])} if rows else {}
+        except (OSError, UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError) as exc:
+            raise damaged(self.path, f"its last row is unreadable: {type(exc).__name__}") from None
 
     def close(self) -> None:
         if self.writer is not None:

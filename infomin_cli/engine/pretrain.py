@@ -38,12 +38,12 @@ from infomin_cli.engine.run import (
     Built,
     build,
     build_objective,
-    load_checkpoint,
     validate,
 )
 from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.objectives.base import Objective, StepOutput
 from infomin_cli.progress import make_progress
+from infomin_cli.run_files import RESUME_KEYS, damaged, load_state, read_checkpoint, read_config, read_summary
 from infomin_cli.views import VIEWS
 
 SKIPPED = "skipped_images.tsv"  # unreadable files of a streamed dataset: path, reason
@@ -92,10 +92,10 @@ def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any]
         return None
     if not resume:
         raise InfominError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
-    saved = RunConfig.load(out / CONFIG)
+    saved = read_config(out / CONFIG)
     if saved.hash() != config.hash():
         raise InfominError(f"{out} holds a run with a different config (hash {saved.hash()}); choose another --out")
-    return load_checkpoint(out / CHECKPOINT)
+    return read_checkpoint(out / CHECKPOINT, RESUME_KEYS)
 
 
 def pretrain(
@@ -137,14 +137,19 @@ def pretrain(
     view_generator = generator if ranks.world == 1 else make_generator(device, config.seed)  # reseeded per epoch
     start_epoch, wall_before = 0, 0.0
     if state is not None:
-        model.load_state_dict(state["model"])
-        objective.load_state_dict(state.get("objective", {}))
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        generator.set_state(state["generator"].to(generator.get_state().device))
-        start_epoch, wall_before = state["epoch"], state.get("wall_seconds", 0.0)
-        if start_epoch >= config.epochs and (out / SUMMARY).is_file():
-            return json.loads((out / SUMMARY).read_text())
+        checkpoint = out / CHECKPOINT
+        load_state(model, state["model"], checkpoint)
+        load_state(objective, state.get("objective", {}), checkpoint, "objective state")
+        load_state(optimizer, state["optimizer"], checkpoint, "optimiser state")
+        load_state(schedule, state["schedule"], checkpoint, "schedule")
+        try:
+            generator.set_state(state["generator"].to(generator.get_state().device))
+            start_epoch, wall_before = int(state["epoch"]), float(state.get("wall_seconds", 0.0))
+        except (AttributeError, TypeError, ValueError, RuntimeError) as exc:
+            raise damaged(checkpoint, f"its generator state or epoch is unreadable: {type(exc).__name__}") from None
+        summary = read_summary(out / SUMMARY)
+        if start_epoch >= config.epochs and summary:
+            return summary
         saved_world = state.get("world_size", 1)
         if saved_world != ranks.world and ranks.main:
             console.print(f"resuming a {saved_world}-process run with {ranks.world}: same global batch, order and "

@@ -7,13 +7,13 @@ per epoch) and `summary.json` (written when training finishes).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from infomin_cli import ranges
 from infomin_cli.config import RunConfig
 from infomin_cli.data import Dataset, load_dataset
 from infomin_cli.data.base import DATASETS
@@ -25,9 +25,20 @@ from infomin_cli.objectives import OBJECTIVES
 from infomin_cli.objectives.base import Objective
 from infomin_cli.objectives.memory_bank import VARIANTS as BANK_LOSSES
 from infomin_cli.objectives.moco import check_queue
+from infomin_cli.run_files import (
+    CHECKPOINT,
+    CONFIG,
+    METRICS,
+    SUMMARY,
+    damaged,
+    load_state,
+    read_checkpoint,
+    read_config,
+    read_summary,
+)
 from infomin_cli.views import VIEWS, ViewPair
 
-CONFIG, CHECKPOINT, SUMMARY, METRICS = "config.yaml", "checkpoint.pt", "summary.json", "metrics.csv"
+__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "SUMMARY", "load_checkpoint", "load_run", "validate"]
 
 
 def validate(config: RunConfig) -> RunConfig:
@@ -40,27 +51,18 @@ def validate(config: RunConfig) -> RunConfig:
     if config.image_size is None and family.image_size is not None:
         defaults["image_size"] = family.image_size
     config = config.merged(defaults)
-    ENCODERS.get(config.encoder)
     HEADS.get(config.head)
     objective = OBJECTIVES.get(config.objective)
     DATASETS.get(config.dataset)
-    for name, low in (("batch_size", 2), ("epochs", 1), ("feat_dim", 1)):
-        if int(getattr(config, name)) < low:
-            raise InfominError(f"--{name.replace('_', '-')} must be at least {low}")
-    if not config.temperature > 0 or not config.lr > 0:
-        raise InfominError("--temperature and --lr must be positive")
+    ranges.check_fields(config.to_dict())  # every numeric field in its declared range (ranges.py)
+    smallest = getattr(ENCODERS.get(config.encoder), "min_image_size", 1)
+    if config.image_size is not None and config.image_size < smallest:
+        raise InfominError(f"--image-size {config.image_size} is smaller than encoder {config.encoder}'s "
+                           f"{smallest} px (its total stride); use at least {smallest}")
     if config.optimizer not in ("sgd", "adam"):
         raise InfominError(f"--optimizer {config.optimizer!r} is not valid; choose sgd or adam")
-    if not 0 <= config.key_momentum < 1:
-        raise InfominError(f"--key-momentum {config.key_momentum} must be in [0, 1), e.g. 0.999")
-    if not 0 <= config.jigsaw_beta <= 1:
-        raise InfominError(f"--jigsaw-beta {config.jigsaw_beta} must be in [0, 1]; the paper uses 0.5")
     if config.objective == "moco":
         check_queue(config.queue, config.batch_size)
-    if config.objective == "memory-bank" and config.bank_negatives < 1:
-        raise InfominError(f"--bank-negatives {config.bank_negatives} must be at least 1")
-    if config.workers is not None and config.workers < 0:
-        raise InfominError(f"--workers {config.workers} must be 0 (decode in the training process) or more")
     if config.bank_loss not in BANK_LOSSES:
         raise InfominError(f"--bank-loss {config.bank_loss!r} is not valid; choose {' or '.join(BANK_LOSSES)}")
     check_log(config.log)
@@ -83,11 +85,7 @@ def check_log(log: str | None) -> None:
         raise InfominError("--log tensorboard needs the tensorboard package: pip install 'infomin[tensorboard]'") from None
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: say which, and the way out
-        raise InfominError(f"{path} is damaged ({type(exc).__name__}); delete the run folder or choose another --out") from None
+load_checkpoint = read_checkpoint  # the name the engine has always used
 
 
 
@@ -98,7 +96,7 @@ def item_side(split) -> int:
 
 
 def image_size_of(config: RunConfig, dataset: Dataset) -> int:
-    return int(config.image_size or item_side(dataset.pretrain))
+    return int(item_side(dataset.pretrain) if config.image_size is None else config.image_size)
 
 
 def load_data(config: RunConfig, name: str | None = None, root: str | Path | None = None,
@@ -164,7 +162,15 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     folder = Path(folder)
     if not (folder / CONFIG).is_file():
         raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")
-    config = RunConfig.load(folder / CONFIG)
+    # every run file is read (and a damaged one named) before the dataset is
+    config = read_config(folder / CONFIG)
+    summary = read_summary(folder / SUMMARY)
+    trained = not random_init
+    state = None
+    if trained:
+        if not (folder / CHECKPOINT).is_file():
+            raise InfominError(f"{folder} has no {CHECKPOINT} yet; train it with `infomin pretrain --out {folder}`")
+        state = read_checkpoint(folder / CHECKPOINT)["model"]
     dev = pick_device(device)
     if dataset is not None:
         DATASETS.get(dataset)
@@ -173,19 +179,19 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     views = build_views(config, size)
     torch.manual_seed(config.seed)
     model = build_model(config, views.channels, views.shared_encoder)
-    trained = not random_init
-    if trained:
-        if not (folder / CHECKPOINT).is_file():
-            raise InfominError(f"{folder} has no {CHECKPOINT} yet; train it with `infomin pretrain --out {folder}`")
-        model.load_state_dict(load_checkpoint(folder / CHECKPOINT)["model"])
-    summary = json.loads((folder / SUMMARY).read_text()) if (folder / SUMMARY).is_file() else {}
+    if state is not None:
+        load_state(model, state, folder / CHECKPOINT)
     return LoadedRun(folder, config, data, views, model.to(dev).eval(), dev, size, summary, trained)
 
 
 def _trained_size(folder: Path, config: RunConfig, data: Dataset) -> int:
     """A transfer probe feeds the encoder at the size it was trained at."""
-    if config.image_size:
+    if config.image_size is not None:
         return int(config.image_size)
-    if (folder / SUMMARY).is_file():
-        return int(json.loads((folder / SUMMARY).read_text())["image_size"])
+    summary = read_summary(folder / SUMMARY)
+    if "image_size" in summary:
+        try:
+            return int(summary["image_size"])
+        except (TypeError, ValueError):
+            raise damaged(folder / SUMMARY, f"image_size {summary['image_size']!r} is not a number") from None
     return item_side(data.pretrain)

@@ -95,7 +95,7 @@ def linear_protocol_run(run: LoadedRun, label: str = "class", layer: str | None 
     path = state_path(run, dataset or run.config.dataset, label, layer)
     start = 0
     if path.is_file():
-        state = load_checkpoint(path)
+        state = load_checkpoint(path, keys=("classifier", "optimizer", "schedule", "generator", "epoch"))
         if state.get("epochs") != epochs or state.get("config_hash") != run.config.hash():
             raise InfominError(f"{path} is a probe with other settings (epochs {state.get('epochs')}); delete it to start over")
         classifier.load_state_dict(state["classifier"])

@@ -48,7 +48,7 @@ def probe_run(run_dir: str | Path, label: str = "class", layer: str | None = Non
     test_x = extract_features(run.model, run.views, test, run.device, layer)
     top1 = train_linear_probe(train_x, train.labels[label].to(run.device), test_x, test.labels[label].to(run.device),
                               epochs=epochs, seed=run.config.seed)
-    row = probe_row(run, label, layer, top1, time.perf_counter() - started, knob, dataset)
+    row = probe_row(run, label, layer, top1, time.perf_counter() - started, knob, dataset, probe_epochs=epochs)
     if results is not None:
         append_row(results, row)
     return row

@@ -101,14 +101,23 @@ def train_decoder(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
     generator = torch.Generator(device="cpu").manual_seed(seed)
     start = 0
     if checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        from infomin_cli.run_files import damaged, load_state, read_checkpoint
+
+        way_out = "delete it to train the decoder again"
+        state = read_checkpoint(checkpoint, (), way_out)
         if state.get("done"):
+            if not isinstance(state.get("confusion"), torch.Tensor) or state["confusion"].shape != (classes, classes):
+                raise damaged(checkpoint, "no confusion matrix of this probe's classes", way_out)
             return state["confusion"]
-        decoder.load_state_dict(state["decoder"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        generator.set_state(state["generator"])
-        start = int(state["epoch"])
+        read_checkpoint(checkpoint, ("decoder", "optimizer", "schedule", "generator", "epoch"), way_out)
+        load_state(decoder, state["decoder"], checkpoint, "decoder", way_out)
+        load_state(optimizer, state["optimizer"], checkpoint, "optimiser state", way_out)
+        load_state(schedule, state["schedule"], checkpoint, "schedule", way_out)
+        try:
+            generator.set_state(state["generator"])
+            start = int(state["epoch"])
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise damaged(checkpoint, f"unreadable generator state or epoch ({type(exc).__name__})", way_out) from None
     for epoch in range(start, epochs):
         decoder.train()
         perm = torch.randperm(len(train_x), generator=generator).to(device)
@@ -153,31 +162,31 @@ def load_seg_dataset(run, dataset: str | None, data_root: str | Path | None, cla
                      size: int | None) -> tuple[Dataset, int]:
     """The dataset whose masks the probe predicts, and the input side the encoder sees."""
     if dataset is None or dataset == run.config.dataset:
-        data, side = run.dataset, int(size or run.image_size)
+        data, side = run.dataset, int(run.image_size if size is None else size)
     elif dataset == "nyu-depth-v2":
         from infomin_cli.data.nyu import DEFAULT_SIZE, load_nyu
 
-        side = int(size or DEFAULT_SIZE)
+        side = int(DEFAULT_SIZE if size is None else size)
         data = load_nyu(data_root, side, classes)
     else:
         from infomin_cli.data import DATASETS, load_dataset
 
         DATASETS.get(dataset)
         data = load_dataset(dataset, data_root, size)
-        side = int(size or data.test.images.shape[-1])
+        side = int(data.test.images.shape[-1] if size is None else size)
     if data.train.masks is None or data.test.masks is None:
         raise InfominError(f"dataset {data.name!r} has no segmentation masks; datasets with masks: "
                            "embedded, nyu-depth-v2")
     return data, side
 
 
-def _existing_rows(results: Path | None, match: dict[str, Any]) -> list[dict[str, Any]]:
+def _existing_rows(results: Path | None, match: dict[str, Any], settings: dict[str, Any]) -> list[dict[str, Any]]:
     if results is None or not Path(results).is_file() or Path(results).stat().st_size == 0:
         return []
-    from infomin_cli.results import read_results
+    from infomin_cli.results.table import matching, read_results
 
     rows = read_results(results)
-    keep = rows["metric_name"].astype(str).isin(SEG_METRICS)
+    keep = rows["metric_name"].astype(str).isin(SEG_METRICS) & matching(rows, settings)
     for column, value in match.items():
         if column in rows.columns:
             keep &= rows[column].fillna("").astype(str) == str(value)
@@ -210,7 +219,8 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
     label = seg_label(data, classes)
     columns = run_columns(run, knob, None if data.name == run.config.dataset else data.name)
     match = {**{k: columns[k] for k in ("run_id", "config_hash", "dataset")}, "probe_label": label, "probe_layer": layer}
-    existing = _existing_rows(Path(results) if results is not None else None, match)
+    settings = {"probe_task": "segmentation", "probe_epochs": epochs}  # rows from before these columns: trusted
+    existing = _existing_rows(Path(results) if results is not None else None, match, settings)
     if existing:
         return [{**row, "skipped": True} for row in existing]
 
@@ -228,7 +238,8 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
                               n_classes, epochs=epochs, seed=run.config.seed, checkpoint=checkpoint, progress=progress)
     summary = run.summary if run.trained else {}
     base = with_i_nce(columns, summary.get("i_nce"), summary.get("K"))
-    base.update(timestamp=timestamp(), probe_label=label, probe_layer=layer, unit="%", infomin_version=__version__,
+    base.update(timestamp=timestamp(), probe_label=label, probe_layer=layer, probe_task="segmentation",
+                probe_epochs=epochs, unit="%", infomin_version=__version__,
                 wall_seconds=(summary.get("wall_seconds") or 0.0) + time.perf_counter() - started)
     rows = [{**base, "metric_name": "miou", "metric_value": mean_iou(confusion)},
             {**base, "metric_name": "pixel_acc", "metric_value": pixel_accuracy(confusion)}]

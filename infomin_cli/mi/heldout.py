@@ -115,7 +115,7 @@ def heldout_estimate(
     finally:
         if isinstance(model, nn.Module):
             model.train(was_training)
-    K = negatives or batch_size
+    K = batch_size if negatives is None else negatives
     note = note or ("in-batch, symmetric" if negatives is None else f"memory of {negatives} held-out keys")
     return from_batches("infonce", held, K, train, None, note)
 

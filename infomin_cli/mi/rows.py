@@ -50,10 +50,7 @@ def synthetic_rows(source: str, dim: int, mi: str, estimators: str, critic: str,
     levels = parse_mi_list(mi)
     if critic not in CRITICS:
         raise InfominError(f"unknown critic {critic!r}; choose one of: {', '.join(CRITICS)}")
-    for name, value, low in (("--steps", steps, 1), ("--batch-size", batch_size, 2), ("--eval-batches", eval_batches, 1)):
-        if value is not None and value < low:
-            raise InfominError(f"{name} must be at least {low}, got {value}")
-    spec = CriticSpec(kind=critic, steps=steps or 1500, batch_size=batch_size or 128)
+    spec = CriticSpec(kind=critic, steps=1500 if steps is None else steps, batch_size=128 if batch_size is None else batch_size)
     rows = []
     for level in levels:
         for name in names:
@@ -113,7 +110,7 @@ def views_rows(views: str, knobs: list[str] | None, dataset: str, data_root: Pat
     size = int(pretrain.shape[-1])
     pair = family.make(given, size)
     dev = pick_device(device)
-    steps, batch_size = steps or 300, batch_size or 64
+    steps, batch_size = (300 if steps is None else steps), (64 if batch_size is None else batch_size)
     critic = train_view_critic(pair, data.pretrain, steps, batch_size, dev, seed)
     with torch.no_grad():
         estimate = heldout_estimate(critic_as_embedder(critic), pair, test, batch_size, critic.temperature, dev,

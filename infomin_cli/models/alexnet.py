@@ -15,6 +15,7 @@ from infomin_cli.models.base import ENCODERS, Encoder, conv_bn_relu
 
 class AlexNetHalf(Encoder):
     default_probe_layer = "conv5"
+    min_image_size = 8  # conv1 stride 2, two stride-2 max pools
 
     def __init__(self, in_channels: int) -> None:
         super().__init__()

@@ -25,6 +25,9 @@ class Encoder(nn.Module):
     stages: nn.ModuleDict
     out_dim: int
     default_probe_layer: str
+    # the encoder's total stride: below it the last conv stage sees padding, not pixels, so a
+    # smaller --image-size is refused before training (engine.run.validate)
+    min_image_size: int = 1
 
     @property
     def layers(self) -> list[str]:
@@ -55,7 +58,7 @@ class Encoder(nn.Module):
         raise KeyError(layer)
 
 
-EncoderFactory = Callable[[int], Encoder]  # in_channels -> encoder
+EncoderFactory = Callable[[int], Encoder]  # in_channels -> encoder (an Encoder class, or carries its min_image_size)
 ENCODERS: Registry[EncoderFactory] = Registry("encoder")
 
 

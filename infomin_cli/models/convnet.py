@@ -13,6 +13,7 @@ from infomin_cli.models.base import ENCODERS, Encoder, conv_bn_relu
 
 class ConvNet(Encoder):
     default_probe_layer = "conv4"
+    min_image_size = 8  # strides 2, 2, 2
 
     def __init__(self, in_channels: int, width: int = 24) -> None:
         super().__init__()

@@ -10,6 +10,7 @@ from infomin_cli.models.base import ENCODERS, Encoder
 
 class ResNet(Encoder):
     default_probe_layer = "layer4"
+    min_image_size = 32  # stem 4, then layer2-4 stride 2 each
 
     def __init__(self, in_channels: int, depth: int) -> None:
         super().__init__()
@@ -29,5 +30,13 @@ class ResNet(Encoder):
         self.out_dim = net.fc.in_features
 
 
+def _resnet(depth: int):
+    def factory(in_channels: int) -> ResNet:
+        return ResNet(in_channels, depth)
+
+    factory.min_image_size = ResNet.min_image_size  # type: ignore[attr-defined]
+    return factory
+
+
 for _depth in (18, 50):
-    ENCODERS.add(f"resnet{_depth}", lambda c, d=_depth: ResNet(c, d))
+    ENCODERS.add(f"resnet{_depth}", _resnet(_depth))

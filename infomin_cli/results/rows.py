@@ -76,15 +76,18 @@ def with_i_nce(row: Mapping[str, Any], value: float | None, K: int | None) -> di
 
 
 def probe_row(run: LoadedRun, label: str, layer: str, top1: float, seconds: float, knob: str | None = None,
-              dataset: str | None = None) -> dict[str, Any]:
+              dataset: str | None = None, probe_epochs: int | None = None) -> dict[str, Any]:
     """A probe's row: the run, its summary's held-out I_NCE with that estimate's K, and top-1 (%).
-    `wall_seconds` adds the run's training time to the probe's `seconds`."""
+    `wall_seconds` adds the run's training time to the probe's `seconds`; `probe_epochs` is the
+    linear classifier's, which decides top-1 as much as the run does."""
     summary = run.summary if run.trained else {}
     row = with_i_nce(run_columns(run, knob, dataset), summary.get("i_nce"), summary.get("K"))
     row.update(
         timestamp=timestamp(),
         probe_label=label,
         probe_layer=layer,
+        probe_task="classification",
+        probe_epochs=probe_epochs,
         metric_name="top1",
         metric_value=top1,
         unit="%",

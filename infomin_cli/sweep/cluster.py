@@ -99,9 +99,7 @@ def make_launch(launcher: str, gpus_per_point: int | None, partition: str | None
     """Check the launcher options together, before any data is read: each problem in one line."""
     if launcher not in LAUNCHERS:
         raise InfominError(f"--launcher {launcher!r} is not valid; choose {', '.join(LAUNCHERS)}")
-    gpus = 1 if gpus_per_point is None else gpus_per_point
-    if gpus < 1:
-        raise InfominError(f"--gpus-per-point {gpus} must be at least 1")
+    gpus = 1 if gpus_per_point is None else gpus_per_point  # its range is checked by the CLI (ranges.py)
     slurm_given = [name for name, value in (("--slurm-partition", partition), ("--slurm-time", time),
                                             ("--slurm-account", account), ("--slurm-qos", qos),
                                             ("--slurm-folder", folder), ("--slurm-option", options)) if value]
@@ -220,7 +218,7 @@ def run_cluster_sweep(points: list[SweepPoint], job: SweepJob, launch: Launch, r
 def submit(points: list[SweepPoint], job: SweepJob, launch: Launch, runs_dir: Path,
            executor: Any = None) -> list[tuple[SweepPoint, Any]]:
     """One submitit job per point not yet in the CSV (a SLURM job array when there are several)."""
-    done = done_hashes(job)
+    done = done_hashes(job, points)
     todo = [p for p in points if p.config_hash not in done]
     folder = launch.folder or Path(runs_dir) / SUBMITIT_DIR
     executor = executor or make_executor(launch, folder, name=f"infomin-{todo[0].knob}" if todo else "infomin")

@@ -33,8 +33,10 @@ class SweepDisplay:
             self._live.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         if self.enabled:
+            if exc_type is not None and not self.console.is_terminal:
+                self._live.transient = True  # a log gets the error's one line, not a table before it
             self._live.stop()
 
     def point_done(self, point: SweepPoint, row: dict[str, Any], note: str = "") -> None:

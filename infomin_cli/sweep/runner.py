@@ -25,10 +25,11 @@ from typing import Any
 
 from infomin_cli.config import RunConfig
 from infomin_cli.errors import InfominError, TrainingDiverged
-from infomin_cli.results.rows import clean, with_i_nce
-from infomin_cli.results.table import append_row, read_results
+from infomin_cli.paths import check_output_dir
+from infomin_cli.results.rows import clean, timestamp, with_i_nce
+from infomin_cli.results.table import COLUMNS, append_row, check_appendable, matching, read_results
 from infomin_cli.sweep.display import SweepDisplay
-from infomin_cli.sweep.plan import PROBE_METRIC, SweepPoint, completed_hashes
+from infomin_cli.sweep.plan import PROBE_METRIC, SweepPoint
 
 # The library functions a point calls; tests and the subprocess worker may name others.
 DEFAULT_PRETRAIN = "infomin_cli.pipeline:train_run"  # pretrain -> held-out I_NCE
@@ -64,7 +65,8 @@ def load_function(path: str) -> Callable[..., Any]:
 def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[str, Any]:
     """One point end to end (pretrain -> held-out estimate -> probe), on data loaded once; returns
     its probe row. Only the rows the CSV lacks are made: a segmentation sweep over a CSV with the
-    accuracy rows adds the mIoU rows without re-probing."""
+    accuracy rows adds the mIoU rows without re-probing, and a row probed as this job asks but
+    estimated with another K (`--negatives` changed) is re-estimated, not re-probed."""
     pretrain, probe = load_function(job.pretrain), load_function(job.probe)
     summary = dict(pretrain(point.config, point.run_dir, resume=True, progress=progress))
     loaded = None
@@ -76,11 +78,16 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
     reuse = {"run": loaded} if loaded is not None and not transfer else {}
     row = _row_of(job, point)
     if not row:
-        row = dict(probe(point.run_dir, label=job.label, results=None, epochs=job.probe_epochs,
-                         device=point.config.device, knob=point.knob, **transfer, **reuse))
+        probed = _row_of(job, point, with_k=False)  # the same probe, estimated against another K
+        if probed:
+            row = {k: v for k, v in clean(probed).items() if k in COLUMNS} | {"timestamp": timestamp()}
+        else:
+            row = dict(probe(point.run_dir, label=job.label, results=None, epochs=job.probe_epochs,
+                             device=point.config.device, knob=point.knob, **transfer, **reuse))
         # the sweep's own facts win: the CSV must say which point this is even if a probe guesses
-        row.update(config_hash=point.config_hash, knob_name=point.knob, knob_value=point.value, seed=point.seed)
-        if row.get("i_nce") is None:
+        row.update(config_hash=point.config_hash, knob_name=point.knob, knob_value=point.value, seed=point.seed,
+                   probe_task="classification", probe_epochs=job.probe_epochs)
+        if probed or row.get("i_nce") is None:
             row = with_i_nce(row, summary.get("i_nce"), summary.get("K"))
         if job.negatives:  # the in-batch value sits near log(batch) for easy views; a larger K keeps the x-axis apart
             from infomin_cli.mi.rows import run_rows
@@ -89,24 +96,49 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
                                 **({"run": loaded} if loaded is not None else {}))[0].estimate
             row = with_i_nce(row, estimate.value, estimate.K)
         append_row(job.csv, row)
-    if job.probe_task == "segmentation" and point.config_hash not in completed_hashes(job.csv, None, SEG_METRIC):
+    if job.probe_task == "segmentation" and not _row_of(job, point, metric=SEG_METRIC):
         seg_probe = load_function(job.seg_probe)
-        extra = {"epochs": job.seg_epochs} if job.seg_epochs else {}
         for seg_row in seg_probe(point.run_dir, results=None, device=point.config.device, knob=point.knob,
-                                 **transfer, **extra, **reuse):
+                                 epochs=seg_epochs(job), **transfer, **reuse):
             seg_row = {k: v for k, v in seg_row.items() if k != "skipped"}
-            seg_row.update(config_hash=point.config_hash, knob_name=point.knob, knob_value=point.value, seed=point.seed)
+            seg_row.update(config_hash=point.config_hash, knob_name=point.knob, knob_value=point.value, seed=point.seed,
+                           probe_task="segmentation", probe_epochs=seg_epochs(job))
             # the point's I_NCE with its K, as on the probe row (the x-axis of the mIoU curve)
             append_row(job.csv, clean(with_i_nce(seg_row, clean(row).get("i_nce"), clean(row).get("K"))))
     return row
 
 
-def done_hashes(job: SweepJob) -> set[str]:
-    """Points with every row the job needs: the probe row, and the mIoU row for a segmentation sweep."""
-    done = completed_hashes(job.csv, job.label)
-    if job.probe_task == "segmentation":
-        done &= completed_hashes(job.csv, None, SEG_METRIC)
+def seg_epochs(job: SweepJob) -> int:
+    if job.seg_epochs is not None:
+        return int(job.seg_epochs)
+    from infomin_cli.evaluate.segmentation import SEG_EPOCHS
+
+    return SEG_EPOCHS
+
+
+def expected_k(job: SweepJob, point: SweepPoint) -> int | None:
+    """K behind the I_NCE this job wants on the point's rows: --negatives, else the run's held-out
+    in-batch K from its summary (None while the run has none: nothing to compare yet)."""
+    if job.negatives:
+        return int(job.negatives)
+    from infomin_cli.run_files import SUMMARY, read_summary
+
+    return read_summary(point.run_dir / SUMMARY).get("K")
+
+
+def is_done(job: SweepJob, point: SweepPoint, frame: Any = None) -> bool:
+    """The point has every row the job needs, made with the job's settings: the probe row, and the
+    mIoU row for a segmentation sweep."""
+    frame = _frame(job) if frame is None else frame
+    done = bool(_row_of(job, point, frame=frame))
+    if done and job.probe_task == "segmentation":
+        done = bool(_row_of(job, point, frame=frame, metric=SEG_METRIC))
     return done
+
+
+def done_hashes(job: SweepJob, points: Sequence[SweepPoint]) -> set[str]:
+    frame = _frame(job)
+    return {p.config_hash for p in points if is_done(job, p, frame)}
 
 
 def claim_and_run(point: SweepPoint, job: SweepJob, progress: Any = False,
@@ -118,11 +150,31 @@ def claim_and_run(point: SweepPoint, job: SweepJob, progress: Any = False,
     with point_lock(point) as mine:
         if not mine:
             return {}, "(running in another process)"
-        if point.config_hash in done_hashes(job):
+        if is_done(job, point):
             return _row_of(job, point), "(in CSV)"
         if before is not None:
             before(point)
         return run_point(point, job, progress), ""
+
+
+def preflight(points: Sequence[SweepPoint], job: SweepJob) -> None:
+    """What would stop the sweep later, checked before anything is trained: the CSV is ours to
+    append to, and every point still to run has readable run files (a damaged checkpoint of point
+    12 must not surface after 11 points of training)."""
+    from infomin_cli.run_files import CHECKPOINT, CONFIG, RESUME_KEYS, read_checkpoint, read_config
+
+    check_appendable(job.csv, "--out")
+    for folder in {p.run_dir.parent for p in points}:
+        check_output_dir(folder, "--runs-dir")
+    done = done_hashes(job, points)
+    for point in points:
+        if point.config_hash in done:
+            continue
+        if (point.run_dir / CONFIG).is_file():
+            read_config(point.run_dir / CONFIG)
+        if (point.run_dir / CHECKPOINT).is_file() and job.pretrain == DEFAULT_PRETRAIN:
+            read_checkpoint(point.run_dir / CHECKPOINT, RESUME_KEYS)
+        expected_k(job, point)  # reads summary.json: a damaged one is named now
 
 
 def run_sweep(
@@ -140,7 +192,7 @@ def run_sweep(
     if gpus is None:  # an explicit --device cpu or cuda:N keeps the sweep in this process
         gpus = visible_gpus() if points and points[0].config.device in ("auto", "cuda") else []
     gpus = list(gpus)
-    done = done_hashes(job)
+    done = done_hashes(job, points)
     todo = [p for p in points if p.config_hash not in done]
     failures: list[str] = []
     with SweepDisplay(title or "finished points", total=len(points), enabled=show) as display:
@@ -196,14 +248,31 @@ def visible_gpus() -> list[str]:
     return ids[: torch.cuda.device_count()] or [str(i) for i in range(torch.cuda.device_count())]
 
 
-def _row_of(job: SweepJob, point: SweepPoint) -> dict[str, Any]:
-    if not job.csv.is_file():
+def _frame(job: SweepJob) -> Any:
+    if not job.csv.is_file() or job.csv.stat().st_size == 0:
+        return None
+    return read_results(job.csv, required=("config_hash", "metric_name"))
+
+
+def _row_of(job: SweepJob, point: SweepPoint, frame: Any = None, with_k: bool = True,
+            metric: str = PROBE_METRIC) -> dict[str, Any]:
+    """The point's last `metric` row made with the job's settings (probe task and epochs, the
+    transfer dataset, and with `with_k` the K of its I_NCE); {} when there is none."""
+    rows = _frame(job) if frame is None else frame
+    if rows is None:
         return {}
-    rows = read_results(job.csv, required=("config_hash",))
-    rows = rows[(rows["config_hash"].astype(str) == point.config_hash) & (rows["metric_name"] == PROBE_METRIC)]
-    labels = rows["probe_label"].astype(object).fillna("").astype(str) if "probe_label" in rows.columns else None
-    if labels is not None and (labels != "").any():  # as completed_hashes: unlabelled rows all count
-        rows = rows[labels == job.label]
+    rows = rows[(rows["config_hash"].astype(str) == point.config_hash) & (rows["metric_name"] == metric)]
+    if metric == PROBE_METRIC:
+        labels = rows["probe_label"].astype(object).fillna("").astype(str)
+        if (labels != "").any():  # as completed_hashes: unlabelled rows all count
+            rows = rows[labels == job.label]
+    dataset = rows["dataset"].astype(object).fillna("").astype(str)
+    transfer = dataset.str.contains("->", regex=False)
+    rows = rows[dataset.str.endswith(f"->{job.probe_dataset}") if job.probe_dataset else ~transfer]
+    settings = {"probe_task": "segmentation" if metric == SEG_METRIC else "classification",
+                "probe_epochs": seg_epochs(job) if metric == SEG_METRIC else job.probe_epochs,
+                "K": expected_k(job, point) if with_k else None}
+    rows = rows[matching(rows, settings)]
     return rows.iloc[-1].to_dict() if len(rows) else {}
 
 

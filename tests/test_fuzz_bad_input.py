@@ -1,0 +1,409 @@
+"""Every bad input is answered as the README promises, by every subcommand.
+
+One table, one row per bad input: the command line (placeholders in braces name files of a
+prepared tree: a trained run, damaged copies of it, results files of every kind, dataset files
+with bad contents). Each row must exit with code 2, print exactly one line on stderr and no
+traceback, and leave every file that existed before byte-identical (and create none). Every row
+fails at the boundary, before any training, so the table runs in seconds in-process.
+
+A new command or option joins with one row: `("export {run} --out {afile}", "is a file")`. The
+second field is a fragment the line must contain ("" when any one line will do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import shlex
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from infomin_cli.cli import main
+
+# the run in the tree is trained with exactly these flags, so `pretrain --resume` accepts its folders
+RUN_FLAGS = "--dataset tiny --views lab-split --batch-size 32 --epochs 1 --no-knn-monitor --quiet"
+SWEEP = f"sweep crop-scale 0.5 {RUN_FLAGS.replace(' --quiet', '')} --quiet --out {{tree}}/sweep.csv"
+
+CASES: list[tuple[str, str]] = [
+    # pretrain: ranges, names, knobs, output folders, damaged runs met by --resume
+    ("pretrain --epochs 0", "--epochs 0"),
+    ("pretrain --epochs -1", "--epochs -1"),
+    ("pretrain --epochs 100000000000000000000", "--epochs"),
+    ("pretrain --seed 100000000000000000000", "--seed"),
+    ("pretrain --objective moco --queue 100000000000000000000", "--queue"),
+    ("pretrain --image-size 100000", "--image-size"),
+    ("pretrain --epochs abc", "--epochs"),
+    ("pretrain --epochs 1.5", "--epochs"),
+    ("pretrain --batch-size 1", "--batch-size"),
+    ("pretrain --batch-size 0", "--batch-size"),
+    ("pretrain --temperature 0", "--temperature"),
+    ("pretrain --temperature -0.1", "--temperature"),
+    ("pretrain --temperature inf", "finite"),
+    ("pretrain --temperature nan", "--temperature"),
+    ("pretrain --lr 0", "--lr"),
+    ("pretrain --lr -1", "--lr"),
+    ("pretrain --weight-decay -0.1", "--weight-decay"),
+    ("pretrain --image-size 0", "--image-size"),
+    ("pretrain --image-size -32", "--image-size"),
+    ("pretrain --image-size 4", "encoder convnet"),
+    ("pretrain --encoder resnet18 --image-size 16", "32"),
+    ("pretrain --limit 0", "--limit"),
+    ("pretrain --limit -5", "--limit"),
+    ("pretrain --seed -1", "--seed"),
+    ("pretrain --objective moco --queue 0", "--queue"),
+    ("pretrain --objective moco --key-momentum 1", "--key-momentum"),
+    ("pretrain --objective moco --key-momentum -0.5", "--key-momentum"),
+    ("pretrain --objective memory-bank --bank-negatives -3", "--bank-negatives"),
+    ("pretrain --jigsaw-beta 1.5", "--jigsaw-beta"),
+    ("pretrain --views infomin-aug --knob crop-scale=0.2 --knob crop-scale=0.3", "twice"),
+    ("pretrain --views infomin-aug --knob crop-scale=", "name=value"),
+    ("pretrain --views infomin-aug --knob nonsense", "name=value"),
+    ("pretrain --views infomin-aug --knob crop-scale=7", "range"),
+    ("pretrain --views nope", "unknown view"),
+    ("pretrain --dataset nope", "unknown dataset"),
+    ("pretrain --encoder nope", "unknown encoder"),
+    ("pretrain --head nope", "unknown head"),
+    ("pretrain --objective nope", "unknown objective"),
+    ("pretrain --optimizer lion", "sgd or adam"),
+    ("pretrain --log wandb", "tensorboard"),
+    ("pretrain --preset nope", "unknown preset"),
+    ("pretrain --preset demo --scale huge", "--scale"),
+    ("pretrain --dataset stl10", "--data-root"),
+    ("pretrain --dataset cifar10 --data-root {tree}/nowhere", "cifar"),
+    ("pretrain --bogus", "No such option"),
+    ("pretrain --knob", "--knob"),
+    ("pretrain --out {afile}", "is a file"),
+    ("pretrain --out {afile}/run", "is a file"),
+    (f"pretrain {RUN_FLAGS} --out {{run}}", "--resume"),
+    (f"pretrain {RUN_FLAGS} --epochs 3 --resume --out {{run}}", "different config"),
+    (f"pretrain {RUN_FLAGS} --resume --out {{truncated}}", "damaged"),
+    (f"pretrain {RUN_FLAGS} --resume --out {{garbage}}", "damaged"),
+    (f"pretrain {RUN_FLAGS} --resume --out {{bad_yaml}}", "damaged"),
+    (f"pretrain {RUN_FLAGS} --resume --out {{incomplete}}", "incomplete"),
+    (f"pretrain {RUN_FLAGS} --resume --out {{bad_summary}}", "damaged"),
+    (f"pretrain {RUN_FLAGS} --resume --out {{wrong_weights}}", "does not fit"),
+    (f"pretrain {RUN_FLAGS} --resume --out {{no_optimizer}}", "incomplete"),
+    # probe: ranges, damaged runs, results files
+    ("probe {run} --epochs 0", "--epochs 0"),
+    ("probe {run} --epochs -3", "--epochs"),
+    ("probe {run} --epochs x", "--epochs"),
+    ("probe {run} --epochs 100000000000000000000000", "--epochs"),
+    ("probe {run} --seg-size 0", "--seg-size"),
+    ("probe {run} --task bogus", "classification or segmentation"),
+    ("probe {run} --task segmentation --classes 7", "40 or 13"),
+    ("probe {run} --label nope", "nope"),
+    ("probe {run} --layer conv9", "no layer"),
+    ("probe {run} --dataset nope", "unknown dataset"),
+    ("probe {afile}", "not a run folder"),
+    ("probe {tree}/nowhere", "not a run folder"),
+    ("probe {truncated}", "damaged"),
+    ("probe {garbage}", "damaged"),
+    ("probe {bad_yaml}", "damaged"),
+    ("probe {incomplete}", "incomplete"),
+    ("probe {bad_summary}", "damaged"),
+    ("probe {wrong_weights}", "does not fit"),
+    ("probe {run} --results {adir}", "is a folder"),
+    ("probe {run} --results {png}", "not a results CSV"),
+    ("probe {run} --results {foreign}", "cannot append"),
+    ("probe {run} --results {latin1}", "not UTF-8"),
+    ("probe {run} --results {afile}/r.csv", "is a file"),
+    ("probe", "Missing argument"),
+    # mi-estimate
+    ("mi-estimate {truncated}", "damaged"),
+    ("mi-estimate {garbage}", "damaged"),
+    ("mi-estimate {bad_yaml}", "damaged"),
+    ("mi-estimate {bad_summary}", "damaged"),
+    ("mi-estimate {run} --negatives 0", "--negatives"),
+    ("mi-estimate --source gaussian --steps 0", "--steps"),
+    ("mi-estimate --source gaussian --eval-batches 0", "--eval-batches"),
+    ("mi-estimate --source gaussian --clip 0", "--clip"),
+    ("mi-estimate --source gaussian --clip -1", "--clip"),
+    ("mi-estimate --source gaussian --ksg-samples 3", "--ksg-samples"),
+    ("mi-estimate --source gaussian --dim 0", "--dim"),
+    ("mi-estimate --source gaussian --dim 100000000000", "--dim"),
+    ("mi-estimate --source gaussian --threads 0", "--threads"),
+    ("mi-estimate --source gaussian --batch-size 1", "--batch-size"),
+    ("mi-estimate --source gaussian --units furlongs", "nats or bits"),
+    ("mi-estimate", "exactly one"),
+    ("mi-estimate {run} --source gaussian", "exactly one"),
+    ("mi-estimate --source nope", "nope"),
+    ("mi-estimate --source gaussian --estimators nope", "nope"),
+    ("mi-estimate --source gaussian --critic nope", "nope"),
+    ("mi-estimate --source gaussian --results {png}", "not a results CSV"),
+    ("mi-estimate --source gaussian --results {adir}", "is a folder"),
+    # sweep: ranges, specs, results files, damaged run folders of its points
+    (f"{SWEEP} --seeds 0", "--seeds"),
+    (f"{SWEEP} --seeds -2", "--seeds"),
+    (f"{SWEEP} --seeds 100000000000", "--seeds"),
+    (f"{SWEEP} --probe-epochs 0", "--probe-epochs"),
+    (f"{SWEEP} --probe-epochs -1", "--probe-epochs"),
+    (f"{SWEEP} --negatives 0", "--negatives"),
+    (f"{SWEEP} --seg-epochs 0", "--seg-epochs"),
+    (f"{SWEEP} --epochs 0", "--epochs"),
+    (f"{SWEEP} --temperature inf", "--temperature"),
+    (f"{SWEEP} --probe-task bogus", "classification or segmentation"),
+    (f"{SWEEP} --negatives 16", "at least the batch size"),
+    (f"{SWEEP} --probe-dataset nope", "unknown dataset"),
+    (f"{SWEEP} --runs-dir {{afile}}", "is a file"),
+    (f"{SWEEP} --runs-dir {{ckpt_sweep}} --out {{png}}", "not a results CSV"),
+    (f"{SWEEP} --runs-dir {{ckpt_sweep}} --out {{foreign}}", "cannot append"),
+    (f"{SWEEP} --runs-dir {{ckpt_sweep}} --out {{latin1}}", "not UTF-8"),
+    (f"{SWEEP} --runs-dir {{ckpt_sweep}} --out {{adir}}", "is a folder"),
+    (f"{SWEEP} --runs-dir {{ckpt_sweep}}", "damaged"),
+    (f"{SWEEP} --runs-dir {{yaml_sweep}}", "damaged"),
+    (f"{SWEEP} --runs-dir {{summary_sweep}}", "damaged"),
+    ("sweep crop-scale 0.5:abc --views lab-split --out {tree}/s.csv", "not a number"),
+    ("sweep crop-scale 0.1:1:1 --views lab-split --out {tree}/s.csv", "at least 2 points"),
+    ("sweep crop-scale 0.1:1:4:cubic --views lab-split --out {tree}/s.csv", "lin or log"),
+    ("sweep nope 1,2 --out {tree}/s.csv", "sweepable knobs"),
+    ("sweep crop-scale --out {tree}/s.csv", "give KNOB and SPEC"),
+    ("sweep --preset nope", "unknown preset"),
+    # plot-reverse-u
+    ("plot-reverse-u {png}", "not a results CSV"),
+    ("plot-reverse-u {latin1}", "not UTF-8"),
+    ("plot-reverse-u {adir}", "is a directory"),
+    ("plot-reverse-u {tree}/nowhere.csv", "does not exist"),
+    ("plot-reverse-u {foreign}", "no column"),
+    ("plot-reverse-u {empty}", "empty"),
+    ("plot-reverse-u {results} --out {adir}", "is a folder"),
+    ("plot-reverse-u {results} --out {afile}/fig.png", "is a file"),
+    ("plot-reverse-u {results} --y nope", "nope"),
+    ("plot-reverse-u", "Missing argument"),
+    # views, views show
+    ("views show nope", "unknown view"),
+    ("views show lab-split --n 0", "--n 0"),
+    ("views show lab-split --image-size 0", "--image-size"),
+    ("views show lab-split --image-size -5", "--image-size"),
+    ("views show lab-split --seed 100000000000000000000", "--seed"),
+    ("views show lab-split --out {adir}", "image suffix"),
+    ("views show lab-split --out {tree}/views.txt", "image suffix"),
+    ("views show lab-split --out {afile}/v.png", "is a file"),
+    ("views show lab-split --knob sigma=1", "sigma"),
+    ("views show infomin-aug --knob crop-scale=7", "range"),
+    ("views show infomin-aug --knob crop-scale=0.2 --knob crop-scale=0.3", "twice"),
+    ("views show", "Missing argument"),
+    ("views --bogus", "No such option"),
+    ("views nope", "No such command"),
+    # datasets, datasets show: names, ranges, output files, dataset contents
+    ("datasets show nope", "unknown dataset"),
+    ("datasets show embedded --n 0", "--n 0"),
+    ("datasets show embedded --n -1", "--n"),
+    ("datasets show embedded --scale 0", "--scale"),
+    ("datasets show embedded --out {adir}", "image suffix"),
+    ("datasets show embedded --out {tree}/samples.txt", "image suffix"),
+    ("datasets show stl10", "--data-root"),
+    ("datasets show cifar10 --data-root {cifar_labels} --out {tree}/s.png", "data_batch_1"),
+    ("datasets show cifar10 --data-root {cifar_pixels} --out {tree}/s.png", "uint8"),
+    ("datasets show cifar10 --data-root {cifar_garbage} --out {tree}/s.png", "data_batch_1"),
+    ("datasets show stl10 --data-root {stl_labels} --out {tree}/s.png", "train_y.bin"),
+    ("datasets show imagefolder --data-root {images16} --out {tree}/s.png", "8 bits"),
+    ("datasets nope", "No such command"),
+    # export: formats, run folders (also damaged ones), output files
+    ("export {run} --format onnx --out {tree}/r.pth", "detectron2, torchvision"),
+    ("export {run} --format detectron2 --out {tree}/r.pkl", "ResNet"),
+    ("export {run} --format torchvision --out {adir}", "is a folder"),
+    ("export {tree}/nowhere --format torchvision --out {tree}/r.pth", "not a run folder"),
+    ("export {truncated} --format torchvision --out {tree}/r.pth", "damaged"),
+    ("export {garbage} --format torchvision --out {tree}/r.pth", "damaged"),
+    ("export {bad_yaml} --format torchvision --out {tree}/r.pth", "damaged"),
+    ("export {incomplete} --format torchvision --out {tree}/r.pth", "incomplete"),
+    ("export {run} --format torchvision", "--out"),
+    ("export", "Missing argument"),
+    # streaming image folders and several processes
+    ("pretrain --workers -1", "--workers"),
+    ("pretrain --workers abc", "--workers"),
+    ("pretrain --dataset imagefolder --data-root {tree}/nowhere --stream", "imagefolder"),
+    ("pretrain --sync-bn", "GPU"),
+    (f"{SWEEP} --launcher lsf", "local, slurm, submitit-local"),
+    (f"{SWEEP} --gpus-per-point 0", "--gpus-per-point"),
+    (f"{SWEEP} --gpus-per-point 2", "--launcher slurm"),
+    (f"{SWEEP} --slurm-partition gpu", "--launcher slurm"),
+    (f"{SWEEP} --launcher submitit-local --slurm-time soon", "not a time"),
+    (f"{SWEEP} --launcher submitit-local --slurm-option constraint", "KEY=VALUE"),
+    # objectives and the top level
+    ("objectives --bogus", "No such option"),
+    ("objectives extra", "unexpected extra argument"),
+    ("nope", "No such command"),
+    ("--bogus", "No such option"),
+]
+
+
+def _train_run(folder: Path) -> None:
+    from infomin_cli.cli import main as cli_main
+
+    with pytest.raises(SystemExit) as done:
+        cli_main(["pretrain", *shlex.split(RUN_FLAGS), "--out", str(folder)])
+    assert done.value.code in (0, None)
+
+
+def _damaged_copies(tree: Path, run: Path) -> dict[str, Path]:
+    import torch
+    import yaml
+
+    def copy(name: str) -> Path:
+        shutil.copytree(run, tree / name)
+        return tree / name
+
+    out = {}
+    out["truncated"] = copy("truncated")
+    data = (run / "checkpoint.pt").read_bytes()
+    (out["truncated"] / "checkpoint.pt").write_bytes(data[: len(data) // 2])
+    out["garbage"] = copy("garbage")
+    (out["garbage"] / "checkpoint.pt").write_bytes(np.random.default_rng(0).bytes(4096))
+    out["bad_yaml"] = copy("bad_yaml")
+    (out["bad_yaml"] / "config.yaml").write_text("views: [lab-split\nencoder: : convnet\n")
+    out["incomplete"] = copy("incomplete")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    (out["incomplete"] / "config.yaml").write_text(yaml.safe_dump({k: config[k] for k in ("dataset", "views")}))
+    out["bad_summary"] = copy("bad_summary")
+    (out["bad_summary"] / "summary.json").write_text('{"loss": 1.2, "i_nce": ')
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    out["wrong_weights"] = copy("wrong_weights")
+    first = next(iter(state["model"]))
+    torch.save({**state, "model": {**state["model"], first: torch.zeros(3)}}, out["wrong_weights"] / "checkpoint.pt")
+    out["no_optimizer"] = copy("no_optimizer")
+    torch.save({k: v for k, v in state.items() if k != "optimizer"}, out["no_optimizer"] / "checkpoint.pt")
+    return out
+
+
+def _sweep_point_folders(tree: Path, run: Path) -> dict[str, Path]:
+    """Runs-dirs whose one point's folder (named as the sweep will name it) holds a damaged file."""
+    from infomin_cli.config import RunConfig
+    from infomin_cli.sweep.plan import plan_points
+    from infomin_cli.views import VIEWS
+
+    base = RunConfig(dataset="tiny", views="lab-split", batch_size=32, epochs=1, knn_monitor=False)
+    out = {}
+    for name, damage in (("ckpt_sweep", lambda f: (f / "checkpoint.pt").write_bytes(b"not a checkpoint")),
+                         ("yaml_sweep", lambda f: (f / "config.yaml").write_text("{{{")),
+                         ("summary_sweep", lambda f: (f / "summary.json").write_text("[1, 2"))):
+        point = plan_points(base, VIEWS.get("lab-split"), "crop-scale", [0.5], 1, tree / name)[0]
+        shutil.copytree(run, point.run_dir)
+        damage(point.run_dir)
+        out[name] = tree / name
+    return out
+
+
+def _dataset_files(tree: Path) -> dict[str, Path]:
+    from PIL import Image
+
+    out = {}
+    rng = np.random.default_rng(0)
+    for name, labels, data in (("cifar_labels", [0, 1, 10], rng.integers(0, 256, (3, 3072))),
+                               ("cifar_pixels", [0, 1, 2], np.full((3, 3072), 300))):
+        folder = tree / name / "cifar-10-batches-py"
+        folder.mkdir(parents=True)
+        for batch in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            with open(folder / batch, "wb") as handle:
+                pickle.dump({b"data": data, b"labels": labels}, handle)
+    out["cifar_labels"], out["cifar_pixels"] = tree / "cifar_labels", tree / "cifar_pixels"
+    garbage = tree / "cifar_garbage" / "cifar-10-batches-py"
+    garbage.mkdir(parents=True)
+    (garbage / "data_batch_1").write_bytes(b"\x80\x04garbage")
+    out["cifar_garbage"] = tree / "cifar_garbage"
+    stl = tree / "stl_labels" / "stl10_binary"
+    stl.mkdir(parents=True)
+    for split in ("train", "test"):
+        rng.integers(0, 256, 2 * 3 * 96 * 96, dtype=np.uint8).tofile(stl / f"{split}_X.bin")
+        np.array([1, 11], dtype=np.uint8).tofile(stl / f"{split}_y.bin")
+    out["stl_labels"] = tree / "stl_labels"
+    for split in ("train", "val"):
+        folder = tree / "images16" / split / "a"
+        folder.mkdir(parents=True)
+        Image.fromarray(np.full((8, 8), 4000, dtype=np.uint16)).save(folder / "x.png")
+    out["images16"] = tree / "images16"
+    return out
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> dict[str, Path]:
+    """Every file a case names, made once: a trained run and its damaged copies, results files of
+    every kind, dataset files with bad contents, a plain file and a folder."""
+    root = tmp_path_factory.mktemp("fuzz")
+    run = root / "run"
+    _train_run(run)
+    places = {"tree": root, "run": run, **_damaged_copies(root, run), **_sweep_point_folders(root, run),
+              **_dataset_files(root)}
+    from infomin_cli.results import append_row
+
+    append_row(root / "results.csv", {"run_id": "r", "config_hash": "h", "knob_name": "crop-scale", "knob_value": 0.5,
+                                      "i_nce": 2.0, "metric_name": "top1", "metric_value": 50.0})
+    places["results"] = root / "results.csv"
+    places["foreign"] = root / "foreign.csv"
+    places["foreign"].write_text("name,score\nalice,3\n")
+    places["latin1"] = root / "latin1.csv"
+    places["latin1"].write_bytes((root / "results.csv").read_bytes() + "caf\xe9,\n".encode("latin-1"))
+    places["png"] = root / "figure.png"
+    places["png"].write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    places["empty"] = root / "empty.csv"
+    places["empty"].write_bytes(b"")
+    places["afile"] = root / "afile.txt"
+    places["afile"].write_text("a plain file\n")
+    places["adir"] = root / "adir"
+    (places["adir"] / "inside").mkdir(parents=True)
+    (root / "cwd").mkdir()  # the working directory of every case: default outputs would land here
+    return places
+
+
+def _snapshot(root: Path) -> dict[str, object]:
+    """sha256 of every small file; size, mtime and ctime of checkpoints (any write changes them:
+    hashing 20 MB of checkpoints for each of 170 cases would be most of this file's time)."""
+    def state(path: Path) -> object:
+        if path.is_dir():
+            return "dir"
+        info = path.stat()
+        if info.st_size > 1 << 16:
+            return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    return {str(p.relative_to(root)): state(p) for p in sorted(root.rglob("*"))}
+
+
+def test_the_table_covers_every_subcommand_with_over_100_inputs():
+    from typer.main import get_command
+
+    from infomin_cli.cli import app
+
+    group = get_command(app)
+    commands = {name for name in group.commands} | {"views show", "datasets show"}
+    covered = {" ".join(line.split()[:2]) if line.split()[0] in ("views", "datasets") and len(line.split()) > 1
+               and line.split()[1] == "show" else line.split()[0] for line, _ in CASES}
+    assert commands <= covered, f"no bad-input rows for: {sorted(commands - covered)}"
+    assert len(CASES) >= 100 and len({line for line, _ in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize(("line", "says"), CASES, ids=[line for line, _ in CASES])
+def test_bad_input_is_one_line_exit_2_and_changes_no_file(tree, capsys, monkeypatch, line, says):
+    root = tree["tree"]
+    monkeypatch.chdir(root / "cwd")
+    args = shlex.split(line.format(**{k: str(v) for k, v in tree.items()}))
+    before = _snapshot(root)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert exited.value.code == 2, err
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("error: ") and says in lines[0], err
+    assert _snapshot(root) == before, "a file changed, or one was created"
+
+
+# numeric options checked against a set of choices rather than a range
+CHOICE_CHECKED = {("probe", "classes")}
+
+
+def test_every_numeric_option_of_every_command_declares_its_range():
+    """A new int or float option must add its line to ranges.RANGES (or be checked as a choice)."""
+    from typer.main import get_command
+
+    from infomin_cli import ranges
+    from infomin_cli.cli import _is_number, _walk, app
+
+    undeclared = [(command.name, param.name) for command in _walk(get_command(app)) for param in command.params
+                  if _is_number(getattr(param, "type_descriptor", None)) and param.name not in ranges.RANGES
+                  and (command.name, param.name) not in CHOICE_CHECKED]
+    assert not undeclared, f"add these to infomin_cli/ranges.py RANGES: {undeclared}"
