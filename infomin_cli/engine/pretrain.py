@@ -53,18 +53,44 @@ def make_optimizer(config: RunConfig, groups: list[dict[str, Any]]) -> torch.opt
     return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def train_step(objective: Objective, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-               schedule: torch.optim.lr_scheduler.LRScheduler, source: BatchSource, views,
+def make_optimizers(config: RunConfig, objective: Objective, model: torch.nn.Module) -> dict[str, torch.optim.Optimizer]:
+    """The objective's own named optimisers, or the one every single-player method trains with."""
+    return objective.optimizers(model, config) or {"main": make_optimizer(config, objective.param_groups(model))}
+
+
+def cosine_schedules(optimizers: dict[str, torch.optim.Optimizer], total: int) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+    return {name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+            for name, opt in optimizers.items()}
+
+
+def train_step(objective: Objective, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer],
+               schedules: dict[str, torch.optim.lr_scheduler.LRScheduler], source: BatchSource, views,
                generator: torch.Generator, index: torch.Tensor) -> StepOutput:
     """One optimisation step of any objective; the benchmark times exactly this function."""
     images = source.batch(index)
-    out = objective(model, images, views, generator, index)
-    optimizer.zero_grad(set_to_none=True)
-    out.loss.backward()
-    optimizer.step()
-    schedule.step()
+    out = objective.step(model, images, views, generator, index, optimizers)
+    for schedule in schedules.values():
+        schedule.step()
     objective.after_step(model)
     return out
+
+
+def optimizer_state(optimizers: dict[str, torch.optim.Optimizer],
+                    schedules: dict[str, torch.optim.lr_scheduler.LRScheduler]) -> dict[str, Any]:
+    """Checkpoint entries: a single optimiser under the keys every earlier checkpoint used."""
+    if list(optimizers) == ["main"]:
+        return {"optimizer": optimizers["main"].state_dict(), "schedule": schedules["main"].state_dict()}
+    return {"optimizers": {n: o.state_dict() for n, o in optimizers.items()},
+            "schedules": {n: s.state_dict() for n, s in schedules.items()}}
+
+
+def load_optimizer_state(state: dict[str, Any], optimizers: dict[str, torch.optim.Optimizer],
+                         schedules: dict[str, torch.optim.lr_scheduler.LRScheduler]) -> None:
+    if "optimizers" not in state:
+        state = {"optimizers": {"main": state["optimizer"]}, "schedules": {"main": state["schedule"]}}
+    for name, optimizer in optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][name])
+        schedules[name].load_state_dict(state["schedules"][name])
 
 
 def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
@@ -105,16 +131,14 @@ def pretrain(
     if steps == 0:
         raise InfominError(f"--batch-size {batch} is larger than the {n * repeats} view pairs of an epoch; lower it")
     objective = build_objective(config, built, n).to(device)
-    optimizer = make_optimizer(config, objective.param_groups(model))
-    total = steps * config.epochs
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    optimizers = make_optimizers(config, objective, model)
+    schedules = cosine_schedules(optimizers, steps * config.epochs)
     generator = make_generator(device, config.seed)
     start_epoch, wall_before = 0, 0.0
     if state is not None:
         model.load_state_dict(state["model"])
         objective.load_state_dict(state.get("objective", {}))
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
+        load_optimizer_state(state, optimizers, schedules)
         generator.set_state(state["generator"].to(generator.get_state().device))
         start_epoch, wall_before = state["epoch"], state.get("wall_seconds", 0.0)
         if start_epoch >= config.epochs and (out / SUMMARY).is_file():
@@ -123,7 +147,10 @@ def pretrain(
         out.mkdir(parents=True, exist_ok=True)
         config.save(out / CONFIG)
         (out / METRICS).unlink(missing_ok=True)
-    log = EpochLog(out, config, built, console, resume=state is not None)
+        objective.snapshot(out, 0)
+        if hasattr(views, "save_to"):  # views that read files (learned views) keep a copy with the run
+            views.save_to(out)
+    log = EpochLog(out, config, built, console, resume=state is not None, extra=objective.metric_names)
 
     owns_progress = not isinstance(progress, Progress)
     bar = make_progress(console) if owns_progress else progress
@@ -143,7 +170,7 @@ def pretrain(
             t0, seen = time.perf_counter(), 0
             for step in range(steps):
                 index = perm[step * batch : (step + 1) * batch]
-                result = train_step(objective, model, optimizer, schedule, source, views, generator, index)
+                result = train_step(objective, model, optimizers, schedules, source, views, generator, index)
                 loss_sum += result.loss.detach()
                 i_nce_sum += result.i_nce
                 seen += batch
@@ -159,12 +186,15 @@ def pretrain(
                     bar.update(step_task, completed=step + 1,
                                stats=f"loss {mean_loss:.3f}  I_NCE {last['i_nce']:.3f}/{math.log(result.k):.2f}  {rate:,.0f} img/s")
             elapsed = time.perf_counter() - t0
+            extra = objective.epoch_metrics()
+            objective.snapshot(out, epoch + 1)
             atomic_torch_save(out / CHECKPOINT, {
-                "model": model.state_dict(), "objective": objective.state_dict(), "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(), "generator": generator.get_state(), "epoch": epoch + 1,
+                "model": model.state_dict(), "objective": objective.state_dict(), **optimizer_state(optimizers, schedules),
+                "generator": generator.get_state(), "epoch": epoch + 1,
                 "wall_seconds": wall_before + time.perf_counter() - started, "config_hash": config.hash(),
             })
-            line = log.epoch(epoch + 1, model, last["loss"], last["i_nce"], last["k"], seen / elapsed, schedule.get_last_lr()[0])
+            lr = next(iter(schedules.values())).get_last_lr()[0]
+            line = log.epoch(epoch + 1, model, last["loss"], last["i_nce"], last["k"], seen / elapsed, lr, extra)
             bar.update(epoch_task, completed=epoch + 1, stats=line)
             if not bar.disable and not console.is_terminal:
                 console.print(f"epoch {epoch + 1}/{config.epochs} {line}")
