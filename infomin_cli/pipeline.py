@@ -22,7 +22,9 @@ from infomin_cli.atomic import atomic_write_text
 from infomin_cli.config import RunConfig
 from infomin_cli.engine.pretrain import pretrain
 from infomin_cli.engine.run import SUMMARY, Built, LoadedRun, build, validate
+from infomin_cli.errors import InfominError
 from infomin_cli.mi.heldout import heldout_estimate
+from infomin_cli.objectives import OBJECTIVES
 from infomin_cli.views import VIEWS
 
 LOADED_RUN = "_run"  # key under which train_run hands its loaded run to an in-process caller
@@ -48,6 +50,9 @@ def train_run(config: RunConfig, out_dir: str | Path, resume: bool = False, prog
     The returned dict also carries the loaded run under `LOADED_RUN` (not written to disk), so a
     caller in the same process can probe without loading the dataset again."""
     config = validate(config)
+    command = OBJECTIVES.get(config.objective).command
+    if command:
+        raise InfominError(f"--objective {config.objective} is trained by `infomin {command}`, not by pretrain or sweep")
     built = build(config)
     summary = pretrain(config, out_dir, resume=resume, progress=progress, console=console, built=built)
     if "i_nce" not in summary or not math.isfinite(summary.get("i_nce") or math.nan):

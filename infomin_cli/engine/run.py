@@ -60,12 +60,34 @@ def validate(config: RunConfig) -> RunConfig:
         raise InfominError(f"--bank-negatives {config.bank_negatives} must be at least 1")
     if config.bank_loss not in BANK_LOSSES:
         raise InfominError(f"--bank-loss {config.bank_loss!r} is not valid; choose {' or '.join(BANK_LOSSES)}")
+    if config.objective == "learn-views":
+        check_view_learner(config, family)
     check_log(config.log)
     resolved = RunConfig.from_dict({**config.to_dict(), "knobs": family.resolve(config.knobs)})
     if resolved.knobs.get("level") == "infomin+jigsaw" and not objective.supports_jigsaw:
         raise InfominError(f"--objective {config.objective} has no JigSaw branch; use moco or infonce with "
                            "level=infomin+jigsaw")
     return resolved
+
+
+def check_view_learner(config: RunConfig, family) -> None:
+    """learn-views' own options; its views are a colour-space split that g re-mixes."""
+    from infomin_cli.objectives.view_learner import MODES
+    from infomin_cli.views.flow import COUPLINGS
+
+    if "colorspace-split" not in (family.name, family.aliases_of):
+        raise InfominError(f"learn-views starts from a colour-space split, not --views {config.views}; "
+                           "pass --from SPACE (e.g. rgb, ydbdr)")
+    COUPLINGS.get(config.flow)
+    if config.view_mode not in MODES:
+        raise InfominError(f"--mode {config.view_mode!r} is not valid; choose one of: {', '.join(MODES)}")
+    if not 0 < config.labelled <= 1:
+        raise InfominError(f"--labelled {config.labelled} must be a fraction in (0, 1], e.g. 0.1")
+    if not config.generator_lr > 0:
+        raise InfominError("--generator-lr must be positive (the paper: 2e-4)")
+    for name in ("flow_blocks", "save_every"):
+        if int(getattr(config, name)) < 1:
+            raise InfominError(f"--{name.replace('_', '-')} must be at least 1")
 
 
 def check_log(log: str | None) -> None:
@@ -93,8 +115,12 @@ def image_size_of(config: RunConfig, dataset: Dataset) -> int:
     return int(config.image_size or dataset.pretrain.images.shape[-1])
 
 
-def build_views(config: RunConfig, image_size: int) -> ViewPair:
-    return VIEWS.get(config.views).make(config.knobs, image_size)
+def build_views(config: RunConfig, image_size: int, folder: Path | None = None) -> ViewPair:
+    """The run's views; with its folder, from what the run saved (learned views: its own generator)."""
+    family = VIEWS.get(config.views)
+    if folder is not None and family.from_run is not None:
+        return family.from_run(folder, config.knobs, image_size)
+    return family.make(config.knobs, image_size)
 
 
 @dataclass
@@ -122,7 +148,7 @@ def build(config: RunConfig) -> Built:
 def build_objective(config: RunConfig, built: Built, n_samples: int) -> Objective:
     """The objective module for a validated config; it sees the model (MoCo copies it as the key
     encoder) and how many samples an epoch indexes (the memory bank's size)."""
-    return OBJECTIVES.get(config.objective)(built.model, built.views, config, n_samples)
+    return OBJECTIVES.get(config.objective).create(built, config, n_samples)
 
 
 @dataclass
@@ -153,7 +179,7 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     size_hint = config.image_size
     data = load_dataset(dataset or config.dataset, data_root if dataset else config.data_root, size_hint)
     size = int(config.image_size or data.pretrain.images.shape[-1]) if dataset is None else _trained_size(folder, config, data)
-    views = build_views(config, size)
+    views = build_views(config, size, folder)
     torch.manual_seed(config.seed)
     model = build_model(config, views.channels, views.shared_encoder)
     trained = not random_init
