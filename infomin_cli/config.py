@@ -37,7 +37,7 @@ class RunConfig:
     bank_loss: str = "softmax"  # memory-bank: softmax or nce
     jigsaw_beta: float = 0.5  # weight of the JigSaw loss with level=infomin+jigsaw
     flow: str = "vp"  # learn-views: vp or nvp coupling
-    flow_blocks: int = 6  # learn-views: coupling blocks of the generator
+    flow_blocks: int = 3  # learn-views: coupling blocks of the generator
     view_mode: str = "semi-supervised"  # learn-views: unsupervised, semi-supervised or supervised
     labelled: float = 0.1  # learn-views: fraction of the labelled train split
     generator_lr: float = 2e-4  # learn-views: the generator's Adam rate (the critic's is lr)

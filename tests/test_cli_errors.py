@@ -78,3 +78,35 @@ def test_a_sweep_with_a_bad_queue_is_one_line_before_training(tmp_path, capsys):
                          "--out", tmp_path / "s.csv", "--runs-dir", tmp_path / "runs", "--quiet")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "multiple of --batch-size" in err, err
     assert not (tmp_path / "runs").exists() and not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize(("args", "listed"), [
+    (["learn-views", "--from", "cmyk"], "choose one of: rgb"),
+    (["learn-views", "--flow", "glow"], "unknown flow 'glow'; choose one of: nvp, vp"),
+    (["learn-views", "--mode", "weak"], "unsupervised, semi-supervised, supervised"),
+    (["learn-views", "--labelled", "0"], "--labelled 0.0 must be a fraction"),
+    (["learn-views", "--labelled", "1.5"], "--labelled 1.5 must be a fraction"),
+    (["learn-views", "--generator-lr", "-1"], "--generator-lr must be positive"),
+    (["learn-views", "--blocks", "0"], "--blocks must be at least 1"),
+    (["learn-views", "--save-every", "0"], "--save-every must be at least 1"),
+    (["learn-views", "--scale", "huge"], "embedded or paper"),
+    (["pretrain", "--objective", "learn-views"], "trained by `infomin learn-views`"),
+    (["pretrain", "--views", "learned"], "learned views need --knob generator=..."),
+    (["pretrain", "--views", "learned", "--knob", "generator=/nonexistent/x"], "is not a view learner"),
+    (["pretrain", "--views", "learned", "--knob", "generator=a@b"], "must be an epoch number"),
+    (["views", "show", "learned", "--knob", "generator=/nonexistent/x"], "is not a view learner"),
+])
+def test_bad_learned_views_input_is_one_line_exit_2(tmp_path, capsys, args, listed):
+    code, err = run_main(capsys, *args, "--out", tmp_path / "run")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and listed in lines[0], err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_sweep_over_a_folder_that_is_not_a_view_learner_is_one_line(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text("objective: infonce\n")
+    code, err = run_main(capsys, "sweep", "generator", f"{tmp_path / 'run'}@0", "--preset", "learned-views",
+                         "--runs-dir", tmp_path / "runs", "--out", tmp_path / "r.csv")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "is not a view learner" in err
+    assert not (tmp_path / "runs").exists()

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         flow: str = typer.Option(None, help="vp (additive coupling, log-det 0) or nvp (affine, bounded scale)."),
         mode: str = typer.Option("semi-supervised", help="unsupervised, semi-supervised or supervised (classifiers only)."),
         labelled: float = typer.Option(None, help="Fraction of the labelled train split the classifiers see (default 0.1)."),
-        blocks: int = typer.Option(None, help="Coupling blocks of g (default 6: X1 = channel 0, 1, 2, 0, 1, 2)."),
+        blocks: int = typer.Option(None, help="Coupling blocks of g (default 3: X1 = channel 0, then 1, then 2)."),
         generator_lr: float = typer.Option(None, help="Adam learning rate of g (paper: 2e-4)."),
         lr: float = typer.Option(None, help="Adam learning rate of the I_NCE approximator (paper: 6e-4)."),
         epochs: int = typer.Option(None, help="View-learning epochs."),

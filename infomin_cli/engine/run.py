@@ -85,9 +85,9 @@ def check_view_learner(config: RunConfig, family) -> None:
         raise InfominError(f"--labelled {config.labelled} must be a fraction in (0, 1], e.g. 0.1")
     if not config.generator_lr > 0:
         raise InfominError("--generator-lr must be positive (the paper: 2e-4)")
-    for name in ("flow_blocks", "save_every"):
+    for name, flag in (("flow_blocks", "--blocks"), ("save_every", "--save-every")):
         if int(getattr(config, name)) < 1:
-            raise InfominError(f"--{name.replace('_', '-')} must be at least 1")
+            raise InfominError(f"{flag} must be at least 1")
 
 
 def check_log(log: str | None) -> None:

@@ -76,8 +76,8 @@ class ViewLearner(Objective):
     paper = "InfoMin B.5, main paper §4.2"
     options = (
         Option("flow", "vp", "vp (additive coupling, log-det 0) or nvp (affine, bounded scale)"),
-        Option("flow-blocks", 6, "coupling blocks; X1 is channel 0, 1, 2, 0, ... in turn"),
-        Option("view-mode", "semi-supervised", "unsupervised, semi-supervised or supervised (classifiers only)"),
+        Option("flow-blocks", 3, "learn-views --blocks: coupling blocks; X1 is channel 0, 1, 2, 0, ... in turn"),
+        Option("view-mode", "semi-supervised", "learn-views --mode: unsupervised, semi-supervised or supervised"),
         Option("labelled", 0.1, "fraction of the labelled train split the classifiers see"),
         Option("generator-lr", 2e-4, "Adam learning rate of the generator (the critic's is --lr)"),
         Option("save-every", 2, "keep the generator every N epochs (and at epoch 0 and the last)"),

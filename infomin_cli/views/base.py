@@ -129,6 +129,9 @@ class ViewFamily:
                 continue
             values[name] = self.knob(name).parse(raw)
         values.update(self.fixed)
+        for knob in self.knobs:  # a text knob without a default (learned views' generator) must be given
+            if knob.kind == "text" and not values[knob.name]:
+                raise InfominError(f"{self.name} views need --knob {knob.name}=...: {knob.help}")
         return values
 
     def make(self, given: Mapping[str, Any] | None, image_size: int) -> ViewPair:

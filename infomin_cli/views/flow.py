@@ -1,7 +1,7 @@
 """The invertible view generator of paper B.5 (Figure 3): a stack of pixel-wise coupling blocks.
 
 Each block splits the 3 channels into X1 (one channel) and X2 (the other two). F and G are
-1x1-conv networks, so the generator is a per-pixel bijection of colour: it can re-mix channels
+pixel-wise (1x1-conv) networks, so the generator is a per-pixel bijection of colour: it can re-mix channels
 (what a colour-space conversion does) but not move information between pixels. Stacked blocks take
 the first, second and third channel as X1 in turn, as the paper says, "to enhance the expressivity".
 
@@ -29,7 +29,7 @@ from torch import nn
 
 from infomin_cli.registry import Registry
 
-HIDDEN = 32  # width of the pixel-wise F and G networks
+HIDDEN = 16  # width of the pixel-wise F and G networks (memory-bound on CPU: cost grows with it)
 SCALE_BOUND = 2.0  # NVP: |log scale| < 2 per block, a factor of at most e^2 either way
 CHANNELS = 3
 
@@ -50,15 +50,20 @@ COUPLINGS.add("nvp", "affine coupling with a bounded scale, paper Figure 3b")
 
 
 def pixelwise_net(c_in: int, c_out: int) -> nn.Sequential:
-    """F or G: two 1x1 convs; the output conv starts at zero (the block starts as the identity)."""
-    net = nn.Sequential(nn.Conv2d(c_in, HIDDEN, 1), nn.LeakyReLU(0.2), nn.Conv2d(HIDDEN, c_out, 1))
+    """F or G: two pixel-wise linear maps (a 1x1 conv is exactly this) on channels-last pixels.
+
+    Linear on (..., C) rather than nn.Conv2d(kernel 1): the same function, but CPU convolutions with
+    1-3 channels run a slow path (4 s for a 128 x 3 x 32 x 32 batch through 6 blocks, against
+    milliseconds as a matmul). The output layer starts at zero (the block starts as the identity)."""
+    net = nn.Sequential(nn.Linear(c_in, HIDDEN), nn.LeakyReLU(0.2), nn.Linear(HIDDEN, c_out))
     nn.init.zeros_(net[2].weight)
     nn.init.zeros_(net[2].bias)
     return net
 
 
 class CouplingBlock(nn.Module):
-    """One block of Figure 3 with channel `first` as X1; `affine` selects NVP over VP."""
+    """One block of Figure 3 with channel `first` as X1; `affine` selects NVP over VP.
+    Works on channels-last pixels (B, H, W, 3)."""
 
     def __init__(self, first: int, affine: bool) -> None:
         super().__init__()
@@ -69,16 +74,15 @@ class CouplingBlock(nn.Module):
         self.g = pixelwise_net(1, k * 2)  # Y1 -> update of X2
 
     def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return x[:, self.first : self.first + 1], x[:, self.rest]
+        return x[..., self.first : self.first + 1], x[..., self.rest]
 
     def _join(self, y1: torch.Tensor, y2: torch.Tensor) -> torch.Tensor:
-        parts = [y2[:, :1], y2[:, 1:]]
+        parts = [y2[..., :1], y2[..., 1:]]
         parts.insert(self.first, y1)
-        return torch.cat(parts, dim=1)
+        return torch.cat(parts, dim=-1)
 
     def _scale_shift(self, net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = net(x)
-        log_scale, shift = out.chunk(2, dim=1)
+        log_scale, shift = net(x).chunk(2, dim=-1)
         return SCALE_BOUND * torch.tanh(log_scale / SCALE_BOUND), shift
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,9 +112,9 @@ class CouplingBlock(nn.Module):
 
 
 class FlowGenerator(nn.Module):
-    """g: a stack of `blocks` coupling blocks, X1 = channel 0, 1, 2, 0, ... in turn."""
+    """g: a stack of `blocks` coupling blocks, X1 = channel 0, 1, 2, 0, ... in turn; (B, 3, H, W) in and out."""
 
-    def __init__(self, flow: str = "vp", blocks: int = 6) -> None:
+    def __init__(self, flow: str = "vp", blocks: int = 3) -> None:
         super().__init__()
         COUPLINGS.get(flow)
         self.flow = flow
@@ -121,13 +125,15 @@ class FlowGenerator(nn.Module):
 
     def transform(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(g(x), log|det dg/dx| per sample)."""
+        h = x.permute(0, 2, 3, 1)
         log_det = x.new_zeros(len(x))
         for block in self.blocks:
-            x, block_log_det = block(x)
+            h, block_log_det = block(h)
             log_det = log_det + block_log_det
-        return x, log_det
+        return h.permute(0, 3, 1, 2).contiguous(), log_det
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        h = y.permute(0, 2, 3, 1)
         for block in reversed(self.blocks):
-            y = block.inverse(y)
-        return y
+            h = block.inverse(h)
+        return h.permute(0, 3, 1, 2).contiguous()

@@ -94,7 +94,7 @@ def read_generator(value: str) -> GeneratorSpec:
     folder, epoch = _split_epoch(resolve_generator(value))
     config = _learner_config(folder)
     state = _load(snapshot_path(folder, epoch))
-    return GeneratorSpec(f"{folder}@{epoch}", config.get("flow", "vp"), int(config.get("flow_blocks", 6)),
+    return GeneratorSpec(f"{folder}@{epoch}", config.get("flow", "vp"), int(config.get("flow_blocks", 3)),
                          str((config.get("knobs") or {}).get("space", "rgb")), state["flow"])
 
 
