@@ -53,7 +53,8 @@ def main() -> None:
     ax.errorbar(hand.x, hand.y, xerr=hand.x_se, yerr=hand.y_se, fmt="s", color="0.45", label="hand-crafted split (B.2)")
     for space, p in hand.iterrows():
         ax.annotate(space, (p.x, p.y), textcoords="offset points", xytext=(5, -10), color="0.35", fontsize=8)
-    colours = {"semi-supervised": "tab:green", "unsupervised": "tab:red", "supervised": "tab:blue"}
+    colours = {"semi": "tab:green", "unsup": "tab:red", "sup": "tab:blue"}  # the folder names' mode part
+    names = {"semi": "semi-supervised", "unsup": "unsupervised", "sup": "supervised (labels only)"}
     for kind, p in last.iterrows():
         mode = kind.split("-", 2)[2]
         ax.errorbar(p.x, p.y, xerr=p.x_se, yerr=p.y_se, fmt="o", color=colours.get(mode, "k"), ms=7)
@@ -67,7 +68,7 @@ def main() -> None:
                 ax.annotate(f"@{epoch}", (p.i_nce, p.metric_value), textcoords="offset points", xytext=(-4, 6),
                             fontsize=7, color=colours.get(mode, "k"))
     for mode, colour in colours.items():
-        ax.plot([], [], "o", color=colour, label=f"learned, {mode} (B.5)")
+        ax.plot([], [], "o", color=colour, label=f"learned, {names[mode]} (B.5)")
     ax.set_xlabel("held-out I_NCE of the contrastive run (nats, K = 128)")
     ax.set_ylabel("linear probe top-1 on class (%)")
     ax.set_title("Learned views among the colour-space splits (embedded data, ConvNet)")

@@ -53,8 +53,9 @@ def pixelwise_net(c_in: int, c_out: int) -> nn.Sequential:
     """F or G: two pixel-wise linear maps (a 1x1 conv is exactly this) on channels-last pixels.
 
     Linear on (..., C) rather than nn.Conv2d(kernel 1): the same function, but CPU convolutions with
-    1-3 channels run a slow path (4 s for a 128 x 3 x 32 x 32 batch through 6 blocks, against
-    milliseconds as a matmul). The output layer starts at zero (the block starts as the identity)."""
+    1-3 channels run a slow path (measured: 4.3 s against 0.7 s forward for a 128 x 3 x 32 x 32 batch
+    through 6 width-32 blocks, on a loaded 2-core box). The output layer starts at zero (the block
+    starts as the identity)."""
     net = nn.Sequential(nn.Linear(c_in, HIDDEN), nn.LeakyReLU(0.2), nn.Linear(HIDDEN, c_out))
     nn.init.zeros_(net[2].weight)
     nn.init.zeros_(net[2].bias)
