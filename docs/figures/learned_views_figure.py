@@ -6,6 +6,10 @@ Every point is a contrastive run (the `colour-spaces` / `learned-views` presets:
 epochs, data and K) probed on `class`; mean ± s.e. over seeds where there are several. A learned
 run's generator is `views/<from>-<flow>-<mode>-s<seed>[@epoch]`: runs of the same kind and epoch
 with different seeds (different learners *and* contrastive seeds) are one point.
+
+Epoch 0 of a trajectory is g = identity (the flow's output layers start at zero), so its views are
+the raw split of the starting space bit for bit (tests/test_learned_views.py); the trajectory line
+starts at that space's seed-0 run in the hand-crafted CSV instead of training it again.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ def _summary(group: pd.DataFrame) -> pd.Series:
 
 
 def main() -> None:
-    hand = _rows(HAND).groupby("knob_value").apply(_summary, include_groups=False)
+    hand_rows = _rows(HAND)
+    hand = hand_rows.groupby("knob_value").apply(_summary, include_groups=False)
     learned = _rows([LEARNED])
     parts = learned.knob_value.str.extract(KIND)
     learned = learned.assign(kind=parts.kind, epoch=parts.epoch.astype(int))
@@ -58,10 +63,13 @@ def main() -> None:
     for kind, p in last.iterrows():
         mode = kind.split("-", 2)[2]
         ax.errorbar(p.x, p.y, xerr=p.x_se, yerr=p.y_se, fmt="o", color=colours.get(mode, "k"), ms=7)
-        ax.annotate(f"{kind} (n={int(p.n)})", (p.x, p.y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        ax.annotate(f"{kind} (n={int(p.n)})", (p.x, p.y), textcoords="offset points", xytext=(6, -12), fontsize=8)
     for kind, group in learned.groupby("kind"):  # the view-learning trajectory of one learner (seed 0)
         seed0 = group[group.knob_value.str.contains("-s0@")].groupby("epoch")[["i_nce", "metric_value"]].mean()
-        if len(seed0) > 1:
+        if len(seed0) > 1:  # epoch 0 = the raw split of the starting space (g = identity), seed 0
+            start = hand_rows[(hand_rows.knob_value == kind.split("-")[0]) & (hand_rows.seed == 0)]
+            seed0.loc[0] = start[["i_nce", "metric_value"]].mean()
+            seed0 = seed0.sort_index()
             mode = kind.split("-", 2)[2]
             ax.plot(seed0.i_nce, seed0.metric_value, "--", color=colours.get(mode, "k"), alpha=0.6)
             for epoch, p in seed0.iterrows():
@@ -72,7 +80,7 @@ def main() -> None:
     ax.set_xlabel("held-out I_NCE of the contrastive run (nats, K = 128)")
     ax.set_ylabel("linear probe top-1 on class (%)")
     ax.set_title("Learned views among the colour-space splits (embedded data, ConvNet)")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     for suffix in (".png", ".pdf"):
