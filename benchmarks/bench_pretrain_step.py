@@ -23,7 +23,7 @@ from benchmarks.report import write_section
 from infomin_cli.config import RunConfig
 from infomin_cli.data.source import InMemorySource
 from infomin_cli.engine.device import autocast, make_generator
-from infomin_cli.engine.pretrain import make_optimizer, train_step
+from infomin_cli.engine.pretrain import make_optimizers, train_step
 from infomin_cli.engine.run import build, build_objective, validate
 from infomin_cli.objectives import info_nce
 from infomin_cli.objectives.base import make_views
@@ -56,13 +56,13 @@ def full_step(config: RunConfig) -> Callable[[], None]:
     built = build(config)
     source = InMemorySource(built.dataset.pretrain, built.device)
     objective = build_objective(config, built, len(source)).to(built.device)
-    optimizer = make_optimizer(config, objective.param_groups(built.model))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    optimizers = make_optimizers(config, objective, built.model)
+    schedules = {name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0) for name, opt in optimizers.items()}
     generator = make_generator(built.device, 0)
 
     def step() -> None:
         index = torch.randint(0, len(source), (config.batch_size,), device=built.device, generator=generator)
-        train_step(objective, built.model, optimizer, schedule, source, built.views, generator, index)
+        train_step(objective, built.model, optimizers, schedules, source, built.views, generator, index)
 
     return step
 

@@ -36,6 +36,12 @@ class RunConfig:
     bank_negatives: int = 16384  # memory-bank: negatives drawn per sample
     bank_loss: str = "softmax"  # memory-bank: softmax or nce
     jigsaw_beta: float = 0.5  # weight of the JigSaw loss with level=infomin+jigsaw
+    flow: str = "vp"  # learn-views: vp or nvp coupling
+    flow_blocks: int = 3  # learn-views: coupling blocks of the generator
+    view_mode: str = "semi-supervised"  # learn-views: unsupervised, semi-supervised or supervised
+    labelled: float = 0.1  # learn-views: fraction of the labelled train split
+    generator_lr: float = 2e-4  # learn-views: the generator's Adam rate (the critic's is lr)
+    save_every: int = 2  # learn-views: keep the generator every N epochs
     temperature: float = 0.07
     batch_size: int = 128
     epochs: int = 30
@@ -59,7 +65,8 @@ class RunConfig:
     _NOT_HASHED = ("data_root", "device", "preset", "knn_monitor", "log", "stream", "strict_data", "workers")
     # fields added with the objectives: hashed only where the objective uses them and only when they
     # differ from the default, so every run and CSV row made before them keeps its hash
-    _OBJECTIVE_FIELDS = ("queue", "key_momentum", "bank_negatives", "bank_loss", "jigsaw_beta")
+    _OBJECTIVE_FIELDS = ("queue", "key_momentum", "bank_negatives", "bank_loss", "jigsaw_beta",
+                         "flow", "flow_blocks", "view_mode", "labelled", "generator_lr", "save_every")
     _LEGACY_NAMES = {"sgd_momentum": "momentum"}  # hashed (and read from old config.yaml) under the old name
     _HASHED_WHEN_SET = ("sync_bn",)  # added later: hashed only when not the default, so older hashes hold
 

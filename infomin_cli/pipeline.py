@@ -24,7 +24,9 @@ from infomin_cli.data.base import ImageSet
 from infomin_cli.engine import distributed
 from infomin_cli.engine.pretrain import pretrain
 from infomin_cli.engine.run import SUMMARY, Built, LoadedRun, build, validate
+from infomin_cli.errors import InfominError
 from infomin_cli.mi.heldout import heldout_estimate
+from infomin_cli.objectives import OBJECTIVES
 from infomin_cli.views import VIEWS
 
 LOADED_RUN = "_run"  # key under which train_run hands its loaded run to an in-process caller
@@ -53,6 +55,9 @@ def train_run(config: RunConfig, out_dir: str | Path, resume: bool = False, prog
     The returned dict also carries the loaded run under `LOADED_RUN` (not written to disk), so a
     caller in the same process can probe without loading the dataset again."""
     config = validate(config)
+    command = OBJECTIVES.get(config.objective).command
+    if command:
+        raise InfominError(f"--objective {config.objective} is trained by `infomin {command}`, not by pretrain or sweep")
     built = build(config)
     summary = pretrain(config, out_dir, resume=resume, progress=progress, console=console, built=built)
     if not distributed.ranks().main:  # under torchrun, rank 0 alone measures and writes

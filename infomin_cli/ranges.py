@@ -93,6 +93,13 @@ RANGES: dict[str, Range] = {
     "limit": AT_LEAST_1,
     "seed": Range(0, 2**32 - 1, hint="torch and numpy seeds are 32-bit here"),
     "workers": Range(0, 1024, hint="0 decodes in the training process"),
+    # learn-views (the view learner's own fields)
+    "labelled": Range(0, 1, low_open=True, hint="a fraction of the labelled train split, e.g. 0.1"),
+    "generator_lr": Range(0, low_open=True, hint="the paper: 2e-4"),
+    "blocks": Range(1, 64),
+    "flow_blocks": Range(1, 64),
+    "save_every": EPOCHS,
+    "crop_scale": Range(0, 1, low_open=True, hint="CMC: 0.2"),
     # sweep
     "seeds": Range(1, 10_000),
     "probe_epochs": EPOCHS,

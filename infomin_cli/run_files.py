@@ -22,7 +22,7 @@ from infomin_cli.errors import InfominError
 CONFIG, CHECKPOINT, SUMMARY, METRICS = "config.yaml", "checkpoint.pt", "summary.json", "metrics.csv"
 # fields every config.yaml has had since the first version; a file without one was cut short or hand-written
 CORE_FIELDS = ("views", "knobs", "encoder", "head", "temperature", "batch_size", "epochs", "seed")
-RESUME_KEYS = ("model", "optimizer", "schedule", "generator", "epoch")
+RESUME_KEYS = ("model", "generator", "epoch")  # and the optimiser state: one ("optimizer") or several ("optimizers")
 
 
 def damaged(path: str | Path, why: str, way_out: str | None = None) -> InfominError:

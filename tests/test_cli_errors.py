@@ -146,3 +146,35 @@ def test_bad_streamed_probe_input_is_one_line(tmp_path, capsys, args, listed):
     code, err = run_main(capsys, "probe", folder, *args, "--results", tmp_path / "r.csv")
     assert code == 2 and len(err.strip().splitlines()) == 1 and listed in err, err
     assert not (tmp_path / "r.csv").exists() and not list(folder.glob("linear-*"))
+
+
+@pytest.mark.parametrize(("args", "listed"), [
+    (["learn-views", "--from", "cmyk"], "choose one of: rgb"),
+    (["learn-views", "--flow", "glow"], "unknown flow 'glow'; choose one of: nvp, vp"),
+    (["learn-views", "--mode", "weak"], "unsupervised, semi-supervised, supervised"),
+    (["learn-views", "--labelled", "0"], "--labelled 0.0"),
+    (["learn-views", "--labelled", "1.5"], "--labelled 1.5"),
+    (["learn-views", "--generator-lr", "-1"], "--generator-lr -1"),
+    (["learn-views", "--blocks", "0"], "--blocks 0"),
+    (["learn-views", "--save-every", "0"], "--save-every 0"),
+    (["learn-views", "--scale", "huge"], "embedded or paper"),
+    (["pretrain", "--objective", "learn-views"], "trained by `infomin learn-views`"),
+    (["pretrain", "--views", "learned"], "learned views need --knob generator=..."),
+    (["pretrain", "--views", "learned", "--knob", "generator=/nonexistent/x"], "is not a view learner"),
+    (["pretrain", "--views", "learned", "--knob", "generator=a@b"], "must be an epoch number"),
+    (["views", "show", "learned", "--knob", "generator=/nonexistent/x"], "is not a view learner"),
+])
+def test_bad_learned_views_input_is_one_line_exit_2(tmp_path, capsys, args, listed):
+    code, err = run_main(capsys, *args, "--out", tmp_path / "run")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and listed in lines[0], err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_sweep_over_a_folder_that_is_not_a_view_learner_is_one_line(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text("objective: infonce\n")
+    code, err = run_main(capsys, "sweep", "generator", f"{tmp_path / 'run'}@0", "--preset", "learned-views",
+                         "--runs-dir", tmp_path / "runs", "--out", tmp_path / "r.csv")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "is not a view learner" in err
+    assert not (tmp_path / "runs").exists()

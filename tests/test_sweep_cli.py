@@ -102,8 +102,11 @@ def test_every_sweep_preset_names_a_real_knob_and_a_valid_spec(name, scale):
     plan = {**entry["sweep"], **(entry["sweep"].get("paper", {}) if scale == "paper" else {})}
     config = resolve_config(name, {}, scale)
     family, knob = find_knob(plan["knob"], config.views)
-    assert len(parse_spec(knob, str(plan["spec"]))) >= 5
     assert family.name == config.views
+    if knob.kind == "text":  # the values are folders the user makes first (learned views): no default spec
+        assert "spec" not in plan
+        return
+    assert len(parse_spec(knob, str(plan["spec"]))) >= 5
 
 
 def test_the_seed_has_a_preset_per_curve():

@@ -26,8 +26,10 @@ TENSORBOARD_DIR = "tensorboard"
 
 
 class EpochLog:
-    def __init__(self, out: Path, config: RunConfig, built: Built, console: Console, resume: bool) -> None:
+    def __init__(self, out: Path, config: RunConfig, built: Built, console: Console, resume: bool,
+                 extra: tuple[str, ...] = ()) -> None:
         self.path = out / METRICS
+        self.extra = extra  # the objective's own columns (learned views: each view's classifier accuracy)
         self.knn_last: float | None = None
         self.monitor = None
         data = built.dataset
@@ -42,22 +44,27 @@ class EpochLog:
 
             self.writer = SummaryWriter(str(out / TENSORBOARD_DIR))
         if not resume or not self.path.is_file():
-            self.path.write_text(",".join(COLUMNS) + "\n")
+            self.path.write_text(",".join((*COLUMNS, *extra)) + "\n")
 
-    def epoch(self, epoch: int, model, loss: float, i_nce: float, k: int, rate: float, lr: float) -> str:
+    def epoch(self, epoch: int, model, loss: float, i_nce: float, k: int, rate: float, lr: float,
+              extra: dict[str, float | None] | None = None) -> str:
         """Append the epoch's row; returns the progress line's stats."""
         knn = self.monitor(model) if self.monitor is not None else None
         self.knn_last = knn
-        row = (epoch, f"{loss:.6f}", f"{i_nce:.6f}", k, "" if knn is None else f"{knn:.2f}", f"{rate:.1f}", f"{lr:.6g}")
+        extra = extra or {}
+        values = [extra.get(name) for name in self.extra]
+        row = (epoch, f"{loss:.6f}", f"{i_nce:.6f}", k, "" if knn is None else f"{knn:.2f}", f"{rate:.1f}", f"{lr:.6g}",
+               *("" if v is None else f"{v:.4f}" for v in values))
         with open(self.path, "a") as handle:
             handle.write(",".join(str(v) for v in row) + "\n")
         if self.writer is not None:
             for name, value in (("loss", loss), ("i_nce", i_nce), ("knn_top1", knn), ("images_per_second", rate),
-                                ("lr", lr)):
+                                ("lr", lr), *zip(self.extra, values, strict=True)):
                 if value is not None:
                     self.writer.add_scalar(f"pretrain/{name}", value, epoch)
             self.writer.flush()
         text = f"loss {loss:.3f}  I_NCE {i_nce:.3f}"
+        text += "".join(f"  {name} {v:.1f}" for name, v in zip(self.extra, values, strict=True) if v is not None)
         return text + (f"  kNN {knn:.1f}%" if knn is not None else "")
 
     def last_row(self) -> dict[str, Any]:

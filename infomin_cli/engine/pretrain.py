@@ -56,21 +56,28 @@ def make_optimizer(config: RunConfig, groups: list[dict[str, Any]]) -> torch.opt
     return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def train_step(objective: Objective, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-               schedule: torch.optim.lr_scheduler.LRScheduler, source: BatchSource, views,
+def make_optimizers(config: RunConfig, objective: Objective, model: torch.nn.Module) -> dict[str, torch.optim.Optimizer]:
+    """The objective's own named optimisers, or the one every single-player method trains with."""
+    return objective.optimizers(model, config) or {"main": make_optimizer(config, objective.param_groups(model))}
+
+
+def cosine_schedules(optimizers: dict[str, torch.optim.Optimizer], total: int) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+    return {name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+            for name, opt in optimizers.items()}
+
+
+def train_step(objective: Objective, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer],
+               schedules: dict[str, torch.optim.lr_scheduler.LRScheduler], source: BatchSource, views,
                generator: torch.Generator, index: torch.Tensor, images: torch.Tensor | None = None,
                forward: Callable[[torch.Tensor, torch.Tensor], StepOutput] | None = None) -> StepOutput:
     """One optimisation step of any objective; the benchmark times exactly this function.
 
     `images`: the batch when the epoch's reader already fetched it (a streamed epoch).
-    `forward(images, index)` is the objective and model wrapped in DistributedDataParallel when
-    several processes train (engine/distributed.py); its backward averages the gradients."""
+    `forward`: the DistributedDataParallel-wrapped objective when several processes train."""
     images = source.batch(index) if images is None else images
-    out = forward(images, index) if forward is not None else objective(model, images, views, generator, index)
-    optimizer.zero_grad(set_to_none=True)
-    out.loss.backward()
-    optimizer.step()
-    schedule.step()
+    out = objective.step(model, images, views, generator, index, optimizers, forward)
+    for schedule in schedules.values():
+        schedule.step()
     objective.after_step(model)
     return out
 
@@ -82,6 +89,24 @@ def _note_skipped(out: Path, source: BatchSource) -> str:
         return ""
     atomic_write_text(out / SKIPPED, "".join(f"{path}\t{reason}\n" for path, reason in sorted(skipped.items())))
     return f"  skipped {len(skipped)} unreadable file(s), see {SKIPPED}"
+
+
+def optimizer_state(optimizers: dict[str, torch.optim.Optimizer],
+                    schedules: dict[str, torch.optim.lr_scheduler.LRScheduler]) -> dict[str, Any]:
+    """Checkpoint entries: a single optimiser under the keys every earlier checkpoint used."""
+    if list(optimizers) == ["main"]:
+        return {"optimizer": optimizers["main"].state_dict(), "schedule": schedules["main"].state_dict()}
+    return {"optimizers": {n: o.state_dict() for n, o in optimizers.items()},
+            "schedules": {n: s.state_dict() for n, s in schedules.items()}}
+
+
+def load_optimizer_state(state: dict[str, Any], optimizers: dict[str, torch.optim.Optimizer],
+                         schedules: dict[str, torch.optim.lr_scheduler.LRScheduler]) -> None:
+    if "optimizers" not in state:
+        state = {"optimizers": {"main": state["optimizer"]}, "schedules": {"main": state["schedule"]}}
+    for name, optimizer in optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][name])
+        schedules[name].load_state_dict(state["schedules"][name])
 
 
 def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
@@ -130,9 +155,10 @@ def pretrain(
     if config.sync_bn:
         model = distributed.sync_bn(model, device)
     objective = build_objective(config, built, n).to(device)
-    optimizer = make_optimizer(config, objective.param_groups(model))
-    total = steps * config.epochs
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    optimizers = make_optimizers(config, objective, model)
+    if ranks.world > 1 and list(optimizers) != ["main"]:
+        raise InfominError(f"--objective {config.objective} trains in one process; launch it without torchrun")
+    schedules = cosine_schedules(optimizers, steps * config.epochs)
     generator = make_generator(device, config.seed)  # the epochs' order (and, in one process, the views)
     view_generator = generator if ranks.world == 1 else make_generator(device, config.seed)  # reseeded per epoch
     start_epoch, wall_before = 0, 0.0
@@ -140,8 +166,12 @@ def pretrain(
         checkpoint = out / CHECKPOINT
         load_state(model, state["model"], checkpoint)
         load_state(objective, state.get("objective", {}), checkpoint, "objective state")
-        load_state(optimizer, state["optimizer"], checkpoint, "optimiser state")
-        load_state(schedule, state["schedule"], checkpoint, "schedule")
+        if not any(key in state for key in ("optimizer", "optimizers")):
+            raise damaged(checkpoint, "incomplete: no 'optimizer'")
+        try:
+            load_optimizer_state(state, optimizers, schedules)
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            raise damaged(checkpoint, f"its optimiser state does not fit: {type(exc).__name__}") from None
         try:
             generator.set_state(state["generator"].to(generator.get_state().device))
             start_epoch, wall_before = int(state["epoch"]), float(state.get("wall_seconds", 0.0))
@@ -158,7 +188,11 @@ def pretrain(
         out.mkdir(parents=True, exist_ok=True)
         config.save(out / CONFIG)
         (out / METRICS).unlink(missing_ok=True)
-    log = EpochLog(out, config, built, console, resume=state is not None) if ranks.main else None
+        objective.snapshot(out, 0)
+        if hasattr(views, "save_to"):  # views that read files (learned views) keep a copy with the run
+            views.save_to(out)
+    log = (EpochLog(out, config, built, console, resume=state is not None, extra=objective.metric_names)
+           if ranks.main else None)
     forward = distributed.wrap(objective, model, views, view_generator, device) if ranks.world > 1 else None
 
     owns_progress = not isinstance(progress, Progress)
@@ -184,7 +218,7 @@ def pretrain(
             batches = epoch_batches(source, mine, local, device, view_generator, views)
             for step, images in enumerate(batches):
                 index = mine[step * local : (step + 1) * local]
-                result = train_step(objective, model, optimizer, schedule, source, views, view_generator, index,
+                result = train_step(objective, model, optimizers, schedules, source, views, view_generator, index,
                                     images, forward)
                 loss_sum += result.loss.detach()
                 i_nce_sum += result.i_nce
@@ -201,15 +235,18 @@ def pretrain(
                     bar.update(step_task, completed=step + 1,
                                stats=f"loss {mean_loss:.3f}  I_NCE {last['i_nce']:.3f}/{math.log(result.k):.2f}  {rate:,.0f} img/s")
             elapsed = time.perf_counter() - t0
+            extra = objective.epoch_metrics()
             if not ranks.main:
                 continue
+            objective.snapshot(out, epoch + 1)
             atomic_torch_save(out / CHECKPOINT, {
-                "model": model.state_dict(), "objective": objective.state_dict(), "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(), "generator": generator.get_state(), "epoch": epoch + 1,
+                "model": model.state_dict(), "objective": objective.state_dict(), **optimizer_state(optimizers, schedules),
+                "generator": generator.get_state(), "epoch": epoch + 1,
                 "wall_seconds": wall_before + time.perf_counter() - started, "config_hash": config.hash(),
                 "world_size": ranks.world,
             })
-            line = log.epoch(epoch + 1, model, last["loss"], last["i_nce"], last["k"], seen / elapsed, schedule.get_last_lr()[0])
+            lr = next(iter(schedules.values())).get_last_lr()[0]
+            line = log.epoch(epoch + 1, model, last["loss"], last["i_nce"], last["k"], seen / elapsed, lr, extra)
             line += _note_skipped(out, source)
             bar.update(epoch_task, completed=epoch + 1, stats=line)
             if not bar.disable and not console.is_terminal:

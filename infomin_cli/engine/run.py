@@ -65,12 +65,28 @@ def validate(config: RunConfig) -> RunConfig:
         check_queue(config.queue, config.batch_size)
     if config.bank_loss not in BANK_LOSSES:
         raise InfominError(f"--bank-loss {config.bank_loss!r} is not valid; choose {' or '.join(BANK_LOSSES)}")
+    if config.objective == "learn-views":
+        check_view_learner(config, family)
     check_log(config.log)
     resolved = RunConfig.from_dict({**config.to_dict(), "knobs": family.resolve(config.knobs)})
     if resolved.knobs.get("level") == "infomin+jigsaw" and not objective.supports_jigsaw:
         raise InfominError(f"--objective {config.objective} has no JigSaw branch; use moco or infonce with "
                            "level=infomin+jigsaw")
     return resolved
+
+
+def check_view_learner(config: RunConfig, family) -> None:
+    """learn-views' own options; its views are a colour-space split that g re-mixes."""
+    from infomin_cli.objectives.view_learner import MODES
+    from infomin_cli.views.flow import COUPLINGS
+
+    if "colorspace-split" not in (family.name, family.aliases_of):
+        raise InfominError(f"learn-views starts from a colour-space split, not --views {config.views}; "
+                           "pass --from SPACE (e.g. rgb, ydbdr)")
+    COUPLINGS.get(config.flow)
+    if config.view_mode not in MODES:
+        raise InfominError(f"--mode {config.view_mode!r} is not valid; choose one of: {', '.join(MODES)}")
+    # --labelled, --generator-lr, --blocks and --save-every are checked with every range (ranges.py)
 
 
 def check_log(log: str | None) -> None:
@@ -107,8 +123,12 @@ def load_data(config: RunConfig, name: str | None = None, root: str | Path | Non
                         workers=config.workers)
 
 
-def build_views(config: RunConfig, image_size: int) -> ViewPair:
-    return VIEWS.get(config.views).make(config.knobs, image_size)
+def build_views(config: RunConfig, image_size: int, folder: Path | None = None) -> ViewPair:
+    """The run's views; with its folder, from what the run saved (learned views: its own generator)."""
+    family = VIEWS.get(config.views)
+    if folder is not None and family.from_run is not None:
+        return family.from_run(folder, config.knobs, image_size)
+    return family.make(config.knobs, image_size)
 
 
 @dataclass
@@ -138,7 +158,7 @@ def build(config: RunConfig) -> Built:
 def build_objective(config: RunConfig, built: Built, n_samples: int) -> Objective:
     """The objective module for a validated config; it sees the model (MoCo copies it as the key
     encoder) and how many samples an epoch indexes (the memory bank's size)."""
-    return OBJECTIVES.get(config.objective)(built.model, built.views, config, n_samples)
+    return OBJECTIVES.get(config.objective).create(built, config, n_samples)
 
 
 @dataclass
@@ -176,7 +196,7 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
         DATASETS.get(dataset)
     data = load_data(config, dataset, data_root, stream)
     size = image_size_of(config, data) if dataset is None else _trained_size(folder, config, data)
-    views = build_views(config, size)
+    views = build_views(config, size, folder)
     torch.manual_seed(config.seed)
     model = build_model(config, views.channels, views.shared_encoder)
     if state is not None:

@@ -9,14 +9,24 @@ and the checkpoint needs no special cases. The trainer's loop stays flat:
     objective.after_step(model)                                 # momentum update, enqueue, bank update
 
 `param_groups(model)` is what the optimiser trains: the model's parameters plus any the objective
-owns (a JigSaw head); a method with two players (learned views) can return groups with their own
-learning rates.
+owns (a JigSaw head).
+
+A method with several players (learned views: a critic that maximises the bound and a generator
+that minimises it) declares its own optimisers with `optimizers(model, config)` and owns the step:
+`step(model, images, views, generator, index, optimizers)` runs its updates in its order and returns
+the StepOutput the trainer logs. Every other method keeps the default: one optimiser from
+`param_groups`, built by the trainer, and the forward / backward / step above. The loop, the
+schedules (one cosine per optimiser), the checkpoint, resume and the NaN guard stay the trainer's,
+so no method needs a second loop. `epoch_metrics()` adds columns to metrics.csv and the progress
+line; `snapshot(folder, epoch)` keeps what a method wants from an epoch (the generator's trajectory).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -61,6 +71,13 @@ class Objective(nn.Module):
     paper: ClassVar[str] = ""
     options: ClassVar[tuple[Option, ...]] = ()
     supports_jigsaw: ClassVar[bool] = False
+    command: ClassVar[str | None] = None  # a method trained by its own command (learn-views), not by pretrain
+
+    @classmethod
+    def create(cls, built: Any, config: Any, n_samples: int) -> Objective:
+        """Build from the trainer's `Built` (device, data, views, model); a method that needs more
+        than the model and views (learned views: the labelled images) overrides this."""
+        return cls(built.model, built.views, config, n_samples)
 
     def forward(self, model: nn.Module, images: torch.Tensor, views, generator: torch.Generator,
                 index: torch.Tensor) -> StepOutput:
@@ -69,6 +86,34 @@ class Objective(nn.Module):
     def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
         params = [p for p in [*model.parameters(), *self.parameters()] if p.requires_grad]
         return [{"params": params}]
+
+    def optimizers(self, model: nn.Module, config: Any) -> dict[str, torch.optim.Optimizer] | None:
+        """Named optimisers of a method that owns its step; None: one from `param_groups`, built by the
+        trainer from the config (every single-player method)."""
+        return None
+
+    def step(self, model: nn.Module, images: torch.Tensor, views, generator: torch.Generator,
+             index: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer],
+             forward: Callable[[torch.Tensor, torch.Tensor], StepOutput] | None = None) -> StepOutput:
+        """One optimisation step. The default is every single-player method's: loss, backward, step.
+
+        `forward(images, index)`: this objective and the model wrapped in DistributedDataParallel when
+        several processes train (engine/distributed.py); its backward averages the gradients."""
+        out = forward(images, index) if forward is not None else self(model, images, views, generator, index)
+        (optimizer,) = optimizers.values()
+        optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        optimizer.step()
+        return out
+
+    metric_names: ClassVar[tuple[str, ...]] = ()  # extra metrics.csv columns, filled by epoch_metrics
+
+    def epoch_metrics(self) -> dict[str, float | None]:
+        """This epoch's values of `metric_names` (and reset them for the next epoch)."""
+        return {}
+
+    def snapshot(self, folder: Path, epoch: int) -> None:
+        """Keep something of this epoch in the run folder (called at epoch 0 too, before training)."""
 
     @torch.no_grad()
     def after_step(self, model: nn.Module) -> None:

@@ -8,6 +8,7 @@ more seeds) and rerun without redoing or mislabelling anything.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,7 +55,8 @@ def plan_points(
             config = base.merged({"views": family.name, "seed": seed})
             config = validate(RunConfig.from_dict({**config.to_dict(), "knobs": {**base.knobs, knob: value}}))
             digest = config.hash()
-            folder = Path(runs_dir) / f"{knob}-{format_value(value)}-seed{seed}-{digest}"
+            name = re.sub(r"[^\w.@+=-]+", "_", format_value(value))  # a folder-valued knob (generator=views/x@4)
+            folder = Path(runs_dir) / f"{knob}-{name}-seed{seed}-{digest}"
             points.append(SweepPoint(knob, value, seed, config, digest, folder))
     return points
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -26,7 +27,7 @@ class Knob:
     """One strength parameter of a view family."""
 
     name: str
-    kind: str  # "float" | "int" | "choice"
+    kind: str  # "float" | "int" | "choice" | "text" (e.g. a folder; `check` validates and normalises it)
     default: KnobValue
     section: str
     help: str
@@ -34,10 +35,13 @@ class Knob:
     high: float | None = None
     choices: tuple[str, ...] = ()
     log: bool = False  # sweeps over this knob are usually log-spaced
+    check: Callable[[str], str] | None = None  # text knobs: raises InfominError, or returns the canonical value
 
     def range_text(self) -> str:
         if self.kind == "choice":
             return ",".join(self.choices)
+        if self.kind == "text":
+            return "text"
         return f"[{self.low:g}, {self.high:g}]"
 
     def parse(self, text: str | KnobValue) -> KnobValue:
@@ -49,6 +53,11 @@ class Knob:
                     f"knob {self.name}={value!r} is not valid; choose one of: {', '.join(self.choices)}"
                 )
             return value
+        if self.kind == "text":
+            value = str(text).strip()
+            if not value:
+                raise InfominError(f"knob {self.name} is empty; {self.help}")
+            return self.check(value) if self.check else value
         try:
             number = float(text)
         except (TypeError, ValueError):
@@ -91,6 +100,9 @@ class ViewFamily:
     pairs_per_patch_area: float | None = None  # patches: pairs per epoch per image_size² of stored image
     aliases_of: str | None = None  # e.g. lab-split is colorspace-split with space=lab
     fixed: Mapping[str, KnobValue] = field(default_factory=dict)
+    # views that read files (learned views: a generator) save a copy into the run folder when training
+    # starts (`pair.save_to(folder)`); `from_run(folder, knobs, size)` rebuilds them from that copy alone
+    from_run: Callable[[Path, Mapping[str, Any], int], ViewPair] | None = None
 
     def pairs_per_image(self, height: int, width: int, image_size: int) -> int:
         """View pairs an epoch draws from each stored image: one for whole-image views; for patch
@@ -117,6 +129,9 @@ class ViewFamily:
                 continue
             values[name] = self.knob(name).parse(raw)
         values.update(self.fixed)
+        for knob in self.knobs:  # a text knob without a default (learned views' generator) must be given
+            if knob.kind == "text" and not values[knob.name]:
+                raise InfominError(f"{self.name} views need --knob {knob.name}=...: {knob.help}")
         return values
 
     def make(self, given: Mapping[str, Any] | None, image_size: int) -> ViewPair:
