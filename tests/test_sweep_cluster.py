@@ -20,10 +20,13 @@ from tests.test_sweep_runner import _job, _points, fake  # noqa: F401 - the fake
 WORLD_PRETRAIN = '''
 
 def pretrain_recording_ranks(config, out_dir, resume=False, progress=False):
-    """Under torchrun: each rank notes what torchrun told it, then trains as `pretrain` does."""
+    """Under torchrun: each rank notes what torchrun told it; rank 0 alone then writes the run, as
+    `pretrain` does (the one-process fake has no ranks: two writers would race on its checkpoint)."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     with open(Path(out_dir) / "ranks.txt", "a") as handle:
         handle.write(f"{os.environ.get('RANK')}/{os.environ.get('WORLD_SIZE')}\\n")
+    if os.environ.get("RANK", "0") != "0":
+        return {}
     return pretrain(config, out_dir, resume, progress)
 '''
 
