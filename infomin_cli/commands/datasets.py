@@ -20,6 +20,8 @@ NEEDS = {
     "nyu-depth-v2": ("--data-root with nyu_depth_v2_labeled.mat (HDF5), splits.mat, classMapping40.mat (+ class13Mapping.mat)",
                      "segmentation masks (40 or 13 classes)"),
     "imagefolder": ("--data-root with train/<class>/ and val/<class>/ image folders", "class"),
+    "moving-mnist": ("nothing (embedded glyphs over sample photos), or --data-root with MNIST idx files "
+                     "(+ stl10_binary/ for backgrounds); sequences generated on the device", "digit, background, position (px)"),
 }
 
 
@@ -62,6 +64,16 @@ def register(app: typer.Typer) -> None:
         check_image_file(out, "--out")
         data = load_dataset(name, data_root)
         test = as_source(data.test)
+        if len(test.shape) == 4:  # frame sequences: one per row, with v2 for every choice of shared factors
+            from infomin_cli.views.moving_mnist import contact_sheet
+
+            n = min(n, 8)
+            items = test.batch(torch.arange(min(n, len(test))))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            contact_sheet(items, scale).save(out)
+            _echo_labels(data, test, n)
+            typer.echo(f"wrote {out}")
+            return
         images = test.batch(torch.arange(min(n, len(test))))
         side = math.ceil(math.sqrt(len(images)))
         h, w = images.shape[-2:]
@@ -75,8 +87,15 @@ def register(app: typer.Typer) -> None:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
         out.parent.mkdir(parents=True, exist_ok=True)
         picture.save(out)
-        for key, values in test.labels.items():
-            names = data.label_names.get(key)
-            shown = [names[v] if names else str(v) for v in values[: min(n, 16)].tolist()]
-            typer.echo(f"{key:>10}: {' '.join(shown)}{' ...' if n > 16 else ''}")
+        _echo_labels(data, test, n)
         typer.echo(f"wrote {out}")
+
+
+def _echo_labels(data, test, n: int) -> None:
+    for key, values in test.labels.items():
+        names = data.label_names.get(key)
+        shown = [names[v] if names else str(v) for v in values[: min(n, 16)].tolist()]
+        typer.echo(f"{key:>10}: {' '.join(shown)}{' ...' if n > 16 else ''}")
+    for key, values in getattr(test, "targets", {}).items():  # regression targets (Moving MNIST's position)
+        shown = [f"({x:.1f},{y:.1f})" for x, y in values[: min(n, 8)].tolist()]
+        typer.echo(f"{key:>10}: {' '.join(shown)}")

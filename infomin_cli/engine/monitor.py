@@ -18,7 +18,7 @@ from infomin_cli.config import RunConfig
 from infomin_cli.engine.run import METRICS, Built
 
 COLUMNS = ("epoch", "loss", "i_nce", "K", "knn_top1", "images_per_second", "lr")
-KNN_LABEL = "class"
+KNN_LABELS = ("class", "digit")  # the first one a dataset has (Moving MNIST's is the digit)
 # a bank of 2,000 train and 1,000 test items: about 1 s a call on the embedded data on one CPU
 # thread (~10 % of an epoch), enough to see learning; the probe measures it properly afterwards
 KNN_TRAIN, KNN_TEST = 2000, 1000
@@ -33,10 +33,11 @@ class EpochLog:
         self.knn_last: float | None = None
         self.monitor = None
         data = built.dataset
-        if config.knn_monitor and KNN_LABEL in data.test.labels and KNN_LABEL in data.train.labels:
+        label = next((name for name in KNN_LABELS if name in data.test.labels and name in data.train.labels), None)
+        if config.knn_monitor and label is not None:
             from infomin_cli.evaluate.knn import KnnMonitor
 
-            self.monitor = KnnMonitor(built.views, data.train, data.test, label=KNN_LABEL, device=built.device,
+            self.monitor = KnnMonitor(built.views, data.train, data.test, label=label, device=built.device,
                                       max_train=KNN_TRAIN, max_test=KNN_TEST)
         self.writer = None
         if config.log == "tensorboard":

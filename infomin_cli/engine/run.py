@@ -47,13 +47,14 @@ def validate(config: RunConfig) -> RunConfig:
     family = VIEWS.get(config.views)
     defaults: dict[str, Any] = {}
     if config.dataset is None:
-        defaults["dataset"] = "highres" if family.data_kind == "highres" else "embedded"
+        defaults["dataset"] = DEFAULT_DATA.get(family.data_kind, "embedded")
     if config.image_size is None and family.image_size is not None:
         defaults["image_size"] = family.image_size
     config = config.merged(defaults)
     HEADS.get(config.head)
     objective = OBJECTIVES.get(config.objective)
     DATASETS.get(config.dataset)
+    check_sequences(config, family)
     ranges.check_fields(config.to_dict())  # every numeric field in its declared range (ranges.py)
     smallest = getattr(ENCODERS.get(config.encoder), "min_image_size", 1)
     if config.image_size is not None and config.image_size < smallest:
@@ -73,6 +74,24 @@ def validate(config: RunConfig) -> RunConfig:
         raise InfominError(f"--objective {config.objective} has no JigSaw branch; use moco or infonce with "
                            "level=infomin+jigsaw")
     return resolved
+
+
+DEFAULT_DATA = {"highres": "highres", "sequences": "moving-mnist"}  # a family's data_kind -> its default dataset
+SEQUENCE_DATASETS = ("moving-mnist",)  # items are (T, C, H, W) frame sequences with their v2 layers
+
+
+def check_sequences(config: RunConfig, family) -> None:
+    """Sequence views need sequence data and an encoder that reads frames, and nothing else does."""
+    sequences = family.data_kind == "sequences"
+    if sequences and config.dataset not in SEQUENCE_DATASETS:
+        raise InfominError(f"--views {config.views} needs sequences: use --dataset moving-mnist "
+                           f"(not {config.dataset})")
+    if not sequences and config.dataset in SEQUENCE_DATASETS:
+        raise InfominError(f"--dataset {config.dataset} holds frame sequences; use --views moving-mnist "
+                           f"(or --preset moving-mnist), not {config.views}")
+    if sequences and config.encoder != "seq-convnet":
+        raise InfominError(f"--views {config.views} feeds frame sequences to the encoder; use --encoder seq-convnet "
+                           f"(ConvNet + LSTM, the paper's B.4), not {config.encoder}")
 
 
 def check_view_learner(config: RunConfig, family) -> None:
