@@ -74,6 +74,16 @@ CASES: list[tuple[str, str]] = [
     ("pretrain --dataset stl10", "--data-root"),
     ("pretrain --dataset cifar10 --data-root {tree}/nowhere", "cifar"),
     ("pretrain --bogus", "No such option"),
+    # Colorful Moving MNIST (B.4)
+    ("pretrain --preset moving-mnist --knob shared=colour", "shared='colour' is not valid"),
+    ("pretrain --preset moving-mnist --knob shared=digit --knob shared=all", "twice"),
+    ("pretrain --views moving-mnist --dataset embedded --encoder seq-convnet", "--dataset moving-mnist"),
+    ("pretrain --dataset moving-mnist --views lab-split", "--views moving-mnist"),
+    ("pretrain --views moving-mnist --encoder convnet", "--encoder seq-convnet"),
+    ("pretrain --preset moving-mnist --image-size 8", "at least 16"),
+    ("pretrain --preset moving-mnist --data-root {tree}/nowhere", "not a folder"),
+    ("pretrain --preset moving-mnist --data-root {adir}", "idx"),
+    ("pretrain --preset moving-mnist --data-root {mnist_bad}", "not an MNIST idx file"),
     ("pretrain --knob", "--knob"),
     ("pretrain --out {afile}", "is a file"),
     ("pretrain --out {afile}/run", "is a file"),
@@ -159,6 +169,10 @@ CASES: list[tuple[str, str]] = [
     ("sweep crop-scale 0.1:1:1 --views lab-split --out {tree}/s.csv", "at least 2 points"),
     ("sweep crop-scale 0.1:1:4:cubic --views lab-split --out {tree}/s.csv", "lin or log"),
     ("sweep nope 1,2 --out {tree}/s.csv", "sweepable knobs"),
+    ("sweep shared digit,colour --preset moving-mnist --out {tree}/s.csv", "not valid"),
+    ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task factors --out {tree}/s.csv", "--views moving-mnist"),
+    ("sweep --preset moving-mnist --negatives 500 --out {tree}/s.csv", "neither --negatives"),
+    ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task dense --out {tree}/s.csv", "classification, segmentation or factors"),
     ("sweep crop-scale --out {tree}/s.csv", "give KNOB and SPEC"),
     ("sweep --preset nope", "unknown preset"),
     # plot-reverse-u
@@ -172,6 +186,18 @@ CASES: list[tuple[str, str]] = [
     ("plot-reverse-u {results} --out {afile}/fig.png", "is a file"),
     ("plot-reverse-u {results} --y nope", "nope"),
     ("plot-reverse-u", "Missing argument"),
+    # plot-factors
+    ("plot-factors {results}", "no Colorful Moving MNIST rows"),
+    ("plot-factors {mm_results} --layer conv4", "choose --layer from: sequence"),
+    ("plot-factors {png}", "not a results CSV"),
+    ("plot-factors {latin1}", "not UTF-8"),
+    ("plot-factors {adir}", "is a directory"),
+    ("plot-factors {tree}/nowhere.csv", "does not exist"),
+    ("plot-factors {foreign}", "no column"),
+    ("plot-factors {empty}", "empty"),
+    ("plot-factors {mm_results} --out {adir}", "is a folder"),
+    ("plot-factors {mm_results} --out {afile}/fig.png", "is a file"),
+    ("plot-factors", "Missing argument"),
     # views, views show
     ("views show nope", "unknown view"),
     ("views show lab-split --n 0", "--n 0"),
@@ -193,6 +219,7 @@ CASES: list[tuple[str, str]] = [
     ("datasets show embedded --n -1", "--n"),
     ("datasets show embedded --scale 0", "--scale"),
     ("datasets show embedded --out {adir}", "image suffix"),
+    ("datasets show moving-mnist --data-root {mnist_bad}", "not an MNIST idx file"),
     ("datasets show embedded --out {tree}/samples.txt", "image suffix"),
     ("datasets show stl10", "--data-root"),
     ("datasets show cifar10 --data-root {cifar_labels} --out {tree}/s.png", "data_batch_1"),
@@ -343,6 +370,15 @@ def tree(tmp_path_factory) -> dict[str, Path]:
     append_row(root / "results.csv", {"run_id": "r", "config_hash": "h", "knob_name": "crop-scale", "knob_value": 0.5,
                                       "i_nce": 2.0, "metric_name": "top1", "metric_value": 50.0})
     places["results"] = root / "results.csv"
+    append_row(root / "mm.csv", {"run_id": "m", "config_hash": "h", "views": "moving-mnist", "knob_name": "shared",
+                                 "knob_value": "digit", "probe_label": "digit", "probe_layer": "sequence",
+                                 "metric_name": "top1", "metric_value": 90.0})
+    places["mm_results"] = root / "mm.csv"
+    mnist = root / "mnist_bad"  # MNIST's four idx files, one of them not idx at all
+    mnist.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (mnist / name).write_bytes(b"\x00\x00\x08\x01" + b"\x00" * 12)
+    places["mnist_bad"] = mnist
     places["foreign"] = root / "foreign.csv"
     places["foreign"].write_text("name,score\nalice,3\n")
     places["latin1"] = root / "latin1.csv"

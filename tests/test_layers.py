@@ -11,6 +11,7 @@ import pytest
     ("infomin_cli.engine.run", "infomin_cli.mi"),
     ("infomin_cli.plots.curves", "infomin_cli.views"),
     ("infomin_cli.plots.reverse_u", "infomin_cli.views"),
+    ("infomin_cli.plots.factors", "infomin_cli.views"),
 ])
 def test_a_layer_does_not_import_what_runs_after_it(module, forbidden):
     code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.startswith({forbidden!r})))"

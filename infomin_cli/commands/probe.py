@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def probe(
         run: Path = typer.Argument(..., help="Run folder written by `infomin pretrain --out`."),
-        label: list[str] = typer.Option(["class"], help="Label(s) to probe, e.g. class, background, position, font."),
+        label: list[str] = typer.Option(["class"], help="Label(s) to probe, e.g. class, background, position, font; Moving MNIST: digit, position (px), background (default: all three)."),
         layer: str = typer.Option(None, help="Encoder layer to read (default: the paper protocol's, e.g. conv5)."),
         random_init: bool = typer.Option(False, help="Probe the same architecture untrained (the baseline)."),
         results: Path = typer.Option(Path("results.csv"), help="Results CSV to append to."),
@@ -46,6 +46,8 @@ def register(app: typer.Typer) -> None:
         from infomin_cli.evaluate.probe import probe_run
 
         loaded = load_run(run, device, random_init=random_init, dataset=dataset, data_root=data_root, stream=stream)
+        if hasattr(loaded.dataset.test, "targets"):  # Moving MNIST: factor probes of both encoders
+            return _factors(loaded, label, layer, random_init, results, epochs)
         if hasattr(loaded.dataset.train, "epoch_batches"):  # streamed from disk: the paper's protocol
             return _linear_protocol(loaded, label, layer, results, epochs, dataset, batch_size, lr)
         epochs = 100 if epochs is None else epochs
@@ -56,6 +58,21 @@ def register(app: typer.Typer) -> None:
             i_nce = row["i_nce"]
             typer.echo(f"{row['run_id']}  {name:<10} top1 {row['metric_value']:6.2f} %   layer {row['probe_layer']}"
                        + (f"   I_NCE {i_nce:.3f}" if i_nce is not None else "") + f"   -> {results}")
+
+
+def _factors(loaded, labels, layer, random_init, results, epochs) -> None:
+    """Moving MNIST (paper B.4): digit and background top-1, position error in px, from the
+    sequence encoder (frames 1-10 -> frame t) and the image encoder (frame t), unless --layer says which."""
+    from infomin_cli.evaluate.factors import FACTOR_LABELS, FACTOR_LAYERS, factor_probe_run
+
+    labels = list(FACTOR_LABELS) if labels == ["class"] else labels  # the default label: every factor
+    rows = factor_probe_run(loaded.folder, labels, [layer] if layer else list(FACTOR_LAYERS), results,
+                            100 if epochs is None else epochs, random_init=random_init, run=loaded)
+    for row in rows:
+        unit = "px" if row["metric_name"] == "px_error" else "% top1"
+        i_nce = row["i_nce"]
+        typer.echo(f"{row['run_id']}  {row['probe_label']:<10} {row['probe_layer']:<8} {row['metric_value']:7.2f} {unit}"
+                   + (f"   I_NCE {i_nce:.3f}" if i_nce is not None else "") + f"   -> {results}")
 
 
 def _segmentation(run, layer, random_init, results, epochs, device, dataset, data_root, classes, seg_size) -> None:

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         probe_dataset: str = typer.Option(None, help="Probe on another dataset than the one pretrained on (default: the preset's, else the same)."),
         probe_data_root: Path = typer.Option(None, help="Where --probe-dataset's files are."),
         negatives: int = typer.Option(None, help="Measure each point's I_NCE against N held-out keys (K = N) instead of the batch (default: the preset's)."),
-        probe_task: str = typer.Option(None, help="classification (default) or segmentation: each point also gets a decoder probe's mIoU and pixel-accuracy rows (glyph masks on the embedded data)."),
+        probe_task: str = typer.Option(None, help="classification (default); segmentation: each point also gets a decoder probe's mIoU and pixel-accuracy rows (glyph masks on the embedded data); factors (Moving MNIST, the moving-mnist preset's): digit, position and background probes of the sequence and image encoders per point, plus a supervised baseline per seed."),
         seg_epochs: int = typer.Option(None, help="Segmentation decoder epochs per point (default 5)."),
         quiet: bool = typer.Option(False, help="No live display; one line per finished point."),
         launcher: str = typer.Option("local", help="local (points run here, one per GPU), slurm (one submitit job per point), or submitit-local (the slurm path on this machine)."),
@@ -82,8 +82,18 @@ def register(app: typer.Typer) -> None:
                        negatives=given_or_planned("negatives", negatives),
                        probe_task=given_or_planned("probe_task", probe_task, "classification"),
                        seg_epochs=given_or_planned("seg_epochs", seg_epochs))
-        if job.probe_task not in ("classification", "segmentation"):
-            raise InfominError(f"--probe-task {job.probe_task!r} is not valid; choose classification or segmentation")
+        if job.probe_task not in ("classification", "segmentation", "factors"):
+            raise InfominError(f"--probe-task {job.probe_task!r} is not valid; choose classification, segmentation "
+                               "or factors")
+        if job.probe_task == "factors":
+            from infomin_cli.sweep.plan import supervised_points
+
+            if family.name != "moving-mnist":
+                raise InfominError(f"--probe-task factors probes Moving MNIST's factors; use --views moving-mnist "
+                                   f"(or --preset moving-mnist), not {family.name}")
+            if job.negatives is not None or job.probe_dataset:
+                raise InfominError("--probe-task factors takes neither --negatives nor --probe-dataset; leave them out")
+            points += supervised_points(points, runs_dir)
         if job.negatives is not None and job.negatives < base.batch_size:
             raise InfominError(f"--negatives {job.negatives} must be at least the batch size {base.batch_size}")
         if job.negatives is not None and points:  # more held-out keys than held-out images: say so before training

@@ -54,8 +54,8 @@ class Option:
 def make_views(views, images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Both views of a uint8 batch, in channels_last on CUDA (what the encoders are laid out for)."""
     v1, v2 = views(images, generator)
-    if images.device.type == "cuda":
-        v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
+    if images.device.type == "cuda":  # (frame sequences, 5-d, stay as they are: channels_last is 4-d only)
+        v1, v2 = (v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 else v for v in (v1, v2))
     return v1, v2
 
 

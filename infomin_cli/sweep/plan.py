@@ -71,3 +71,23 @@ def completed_hashes(csv: str | os.PathLike[str], label: str | None = "class", m
     if label is not None and (labels != "").any():  # a hand-written CSV without labels counts every probe row
         done &= labels == label
     return set(rows.loc[done, "config_hash"].astype(str))
+
+
+def supervised_points(points: list[SweepPoint], runs_dir: str | os.PathLike[str]) -> list[SweepPoint]:
+    """One baseline point per seed of a factors sweep (Moving MNIST): the same architecture trained on
+    each task's labels. It carries the seed's config (architecture, data, steps); its hash is its own,
+    so its rows never pass for a contrastive point's."""
+    import dataclasses
+    import hashlib
+
+    out, seen = [], set()
+    for point in points:
+        if point.seed in seen:
+            continue
+        seen.add(point.seed)
+        # without the swept knob: the baseline is the same whichever factors the views share
+        unshared = dataclasses.replace(point.config, knobs={})
+        digest = hashlib.sha256(f"supervised:{unshared.hash()}".encode()).hexdigest()[:16]
+        folder = Path(runs_dir) / f"{point.knob}-supervised-seed{point.seed}-{digest}"
+        out.append(SweepPoint(point.knob, "supervised", point.seed, point.config, digest, folder))
+    return out

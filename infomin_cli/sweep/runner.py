@@ -36,6 +36,9 @@ DEFAULT_PRETRAIN = "infomin_cli.pipeline:train_run"  # pretrain -> held-out I_NC
 DEFAULT_PROBE = "infomin_cli.evaluate.probe:probe_run"
 DEFAULT_SEG_PROBE = "infomin_cli.evaluate.segmentation:segmentation_probe_run"
 SEG_METRIC = "miou"  # a segmentation sweep's point also needs this row (pixel_acc is written with it)
+FACTORS_TASK = "factors"  # Moving MNIST: digit, position and background probes of both encoders per point
+FACTOR_LAST = ("background", "image")  # the factor probe's last row (label, layer): the point's done marker
+SUPERVISED = "supervised"  # a factors sweep's per-seed baseline: the architecture trained on each task's labels
 EVAL_BATCHES = 20  # held-out query batches behind a --negatives estimate
 POINT_FILE, WORKER_LOG, LOCK_FILE = "sweep_point.json", "sweep_worker.log", "sweep.lock"
 
@@ -67,6 +70,8 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
     its probe row. Only the rows the CSV lacks are made: a segmentation sweep over a CSV with the
     accuracy rows adds the mIoU rows without re-probing, and a row probed as this job asks but
     estimated with another K (`--negatives` changed) is re-estimated, not re-probed."""
+    if point.value == SUPERVISED:
+        return _supervised_point(point, job)
     pretrain, probe = load_function(job.pretrain), load_function(job.probe)
     summary = dict(pretrain(point.config, point.run_dir, resume=True, progress=progress))
     loaded = None
@@ -76,6 +81,8 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
         loaded = summary.pop(LOADED_RUN, None)
     transfer = {"dataset": job.probe_dataset, "data_root": job.probe_data_root} if job.probe_dataset else {}
     reuse = {"run": loaded} if loaded is not None and not transfer else {}
+    if job.probe_task == FACTORS_TASK:
+        return _factor_point(point, job, summary, reuse)
     row = _row_of(job, point)
     if not row:
         probed = _row_of(job, point, with_k=False)  # the same probe, estimated against another K
@@ -106,6 +113,45 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
             # the point's I_NCE with its K, as on the probe row (the x-axis of the mIoU curve)
             append_row(job.csv, clean(with_i_nce(seg_row, clean(row).get("i_nce"), clean(row).get("K"))))
     return row
+
+
+def _point_facts(point: SweepPoint, job: SweepJob) -> dict[str, Any]:
+    return {"config_hash": point.config_hash, "knob_name": point.knob, "knob_value": point.value, "seed": point.seed,
+            "probe_task": FACTORS_TASK, "probe_epochs": job.probe_epochs}
+
+
+def _factor_point(point: SweepPoint, job: SweepJob, summary: dict[str, Any], reuse: dict[str, Any]) -> dict[str, Any]:
+    """Every factor probe of a trained point (3 tasks x 2 encoders), appended in order: the last
+    row is the done marker, so a point killed while appending is probed again (the figure keeps
+    the last of repeated rows)."""
+    from infomin_cli.evaluate.factors import factor_probe_run
+
+    rows = factor_probe_run(point.run_dir, results=None, epochs=job.probe_epochs, device=point.config.device,
+                            knob=point.knob, **reuse)
+    for row in rows:
+        row = with_i_nce({**row, **_point_facts(point, job)}, summary.get("i_nce"), summary.get("K"))
+        append_row(job.csv, clean(row))
+    return _row_of(job, point)
+
+
+def _supervised_point(point: SweepPoint, job: SweepJob) -> dict[str, Any]:
+    """The baseline of a factors sweep for one seed: one model per (task, encoder) trained on the
+    labels; each row is appended as its model finishes, and a rerun skips the rows already there."""
+    from infomin_cli.evaluate.factors import supervised_rows
+
+    frame = _frame(job)
+    for label, layer in factor_pairs():
+        if _row_of(job, point, frame=frame, label=label, layer=layer):
+            continue
+        for row in supervised_rows(point.config, label, layer, device=point.config.device):
+            append_row(job.csv, clean({**row, **_point_facts(point, job)}))
+    return _row_of(job, point)
+
+
+def factor_pairs() -> list[tuple[str, str]]:
+    from infomin_cli.evaluate.factors import FACTOR_LABELS, FACTOR_LAYERS
+
+    return [(label, layer) for label in FACTOR_LABELS for layer in FACTOR_LAYERS]
 
 
 def seg_epochs(job: SweepJob) -> int:
@@ -255,23 +301,30 @@ def _frame(job: SweepJob) -> Any:
 
 
 def _row_of(job: SweepJob, point: SweepPoint, frame: Any = None, with_k: bool = True,
-            metric: str = PROBE_METRIC) -> dict[str, Any]:
+            metric: str = PROBE_METRIC, label: str | None = None, layer: str | None = None) -> dict[str, Any]:
     """The point's last `metric` row made with the job's settings (probe task and epochs, the
-    transfer dataset, and with `with_k` the K of its I_NCE); {} when there is none."""
+    transfer dataset, and with `with_k` the K of its I_NCE); {} when there is none. A factors
+    sweep's point is judged by its last factor row (`label`, `layer`: that one by default)."""
     rows = _frame(job) if frame is None else frame
     if rows is None:
         return {}
+    factors = job.probe_task == FACTORS_TASK and metric != SEG_METRIC
+    if factors:
+        label, layer = (label, layer) if label else FACTOR_LAST
+        metric = "px_error" if label == "position" else metric
+        rows = rows[rows["probe_layer"].astype(object).fillna("").astype(str) == layer]
     rows = rows[(rows["config_hash"].astype(str) == point.config_hash) & (rows["metric_name"] == metric)]
-    if metric == PROBE_METRIC:
+    if metric == PROBE_METRIC or factors:
         labels = rows["probe_label"].astype(object).fillna("").astype(str)
         if (labels != "").any():  # as completed_hashes: unlabelled rows all count
-            rows = rows[labels == job.label]
+            rows = rows[labels == (label or job.label)]
     dataset = rows["dataset"].astype(object).fillna("").astype(str)
     transfer = dataset.str.contains("->", regex=False)
     rows = rows[dataset.str.endswith(f"->{job.probe_dataset}") if job.probe_dataset else ~transfer]
-    settings = {"probe_task": "segmentation" if metric == SEG_METRIC else "classification",
+    task = "segmentation" if metric == SEG_METRIC else FACTORS_TASK if factors else "classification"
+    settings = {"probe_task": task,
                 "probe_epochs": seg_epochs(job) if metric == SEG_METRIC else job.probe_epochs,
-                "K": expected_k(job, point) if with_k else None}
+                "K": expected_k(job, point) if with_k and point.value != SUPERVISED else None}
     rows = rows[matching(rows, settings)]
     return rows.iloc[-1].to_dict() if len(rows) else {}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from infomin_cli.data.moving_mnist import FACTORS, K_FRAMES, T_REF as T_FRAME
+from infomin_cli.data.moving_mnist import FACTORS, K_FRAMES, T_REF
 from infomin_cli.views.base import Knob, KnobValue, ViewFamily, register_family
 
 # the paper's Table 1 rows; names list the factors in alphabetical order
@@ -95,7 +95,7 @@ def contact_sheet(items: torch.Tensor, scale: int = 3):
     from PIL import Image, ImageDraw
 
     gap, title = 4, 14
-    columns = [(f"{f + 1}", items[:, f]) for f in range(K_FRAMES)] + [(f"t={T_FRAME}", frame_t(items))]
+    columns = [(f"{f + 1}", items[:, f]) for f in range(K_FRAMES)] + [(f"t={T_REF}", frame_t(items))]
     columns += [(name, compose_v2(items, factors_of(name))) for name in SHARED_CHOICES[:-1]]
     side = items.shape[-1]
     width = len(columns) * side + gap * 3

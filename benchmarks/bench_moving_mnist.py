@@ -1,0 +1,97 @@
+"""Colorful Moving MNIST: sequences generated on the device against the training step that eats them.
+
+Target (issue 11): generation runs at >= 10x the rate at which `train_step` consumes sequences, so
+fresh sequences every epoch cost the trainer nothing measurable. Both are timed in one run,
+interleaved, on the same device and batch: generation is `world.render(world.draw(B, g))` (the
+trainer's `epoch_batches`), the step is `engine.pretrain.train_step` of the `moving-mnist` preset
+(ConvNet + LSTM, in-batch InfoNCE) on pre-generated batches. Reported per canvas size (the
+embedded 32 px and the paper's 64 px) in sequences/s and frames/s (k = 10 frames + v2 per sequence).
+
+    python -m benchmarks.bench_moving_mnist [--rounds 3] [--steps 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+
+from benchmarks.report import write_section
+from infomin_cli.config import resolve_config
+from infomin_cli.data.moving_mnist import K_FRAMES
+from infomin_cli.engine.device import make_generator
+from infomin_cli.engine.pretrain import cosine_schedules, make_optimizers, train_step
+from infomin_cli.engine.run import build, build_objective, validate
+
+
+class Pregenerated:
+    """A source whose batches are already rendered: the step's timing then holds no generation."""
+
+    def __init__(self, batches: list[torch.Tensor]) -> None:
+        self.batches, self.i, self.labels = batches, 0, {}
+
+    def batch(self, index: torch.Tensor, device=None) -> torch.Tensor:
+        self.i = (self.i + 1) % len(self.batches)
+        return self.batches[self.i]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(canvas: int, rounds: int, steps: int) -> dict[str, float]:
+    config = validate(resolve_config("moving-mnist", {"image_size": canvas, "knn_monitor": False}, "embedded"))
+    built = build(config)
+    device, batch = built.device, config.batch_size
+    world = built.dataset.pretrain.world.to(device)
+    generator = make_generator(device, 0)
+    objective = build_objective(config, built, len(built.dataset.pretrain)).to(device)
+    optimizers = make_optimizers(config, objective, built.model)
+    schedules = cosine_schedules(optimizers, 10_000)
+    pre = Pregenerated([world.render(world.draw(batch, generator)) for _ in range(4)])
+    index = torch.arange(batch, device=device)
+    gen_rates, step_rates = [], []
+    for _ in range(rounds):  # interleaved: load on the shared machine falls on both alike
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(steps * 5):
+            world.render(world.draw(batch, generator))
+        _sync(device)
+        gen_rates.append(batch * steps * 5 / (time.perf_counter() - start))
+        train_step(objective, built.model, optimizers, schedules, pre, built.views, generator, index)  # warm
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            train_step(objective, built.model, optimizers, schedules, pre, built.views, generator, index)
+        _sync(device)
+        step_rates.append(batch * steps / (time.perf_counter() - start))
+    gen, step = statistics.median(gen_rates), statistics.median(step_rates)
+    return {"canvas": canvas, "generate": gen, "step": step, "ratio": gen / step}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--canvas", type=int, nargs="+", default=[32, 64])
+    args = parser.parse_args(argv)
+    rows = [measure(c, args.rounds, args.steps) for c in args.canvas]
+    frames = K_FRAMES + 1
+    lines = ["| canvas | generation (seq/s) | train step (seq/s) | step (frames/s) | generation / step | target ≥ 10x |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['canvas']} px | {r['generate']:,.0f} | {r['step']:,.1f} | {r['step'] * frames:,.0f} | "
+                     f"{r['ratio']:.1f}x | {'met' if r['ratio'] >= 10 else 'NOT met'} |")
+    body = ("Median of the interleaved rounds; batch 128 (the paper's), moving-mnist preset (ConvNet 8-16-32-64 + "
+            "LSTM 64, in-batch InfoNCE). Generation = drawing the factors and rendering frames 1-10 plus v2's layers "
+            "on the device; the step = views + forward + backward + Adam on pre-generated batches.\n\n" + "\n".join(lines))
+    print(body)
+    write_section("moving-mnist", body, "python -m benchmarks.bench_moving_mnist " + " ".join(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
