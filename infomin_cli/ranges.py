@@ -106,6 +106,7 @@ RANGES: dict[str, Range] = {
     "seg_epochs": EPOCHS,
     "negatives": MANY,
     "gpus_per_point": Range(1, 1024),
+    "jobs": Range(1, 256, hint="worker processes, e.g. the number of CPU cores"),
     # probe, views show, datasets show
     "seg_size": SIZE,
     "n": AT_LEAST_1,

@@ -176,9 +176,11 @@ def test_supervised_rows_share_the_probe_schema(tmp_path):
     assert [(r["probe_label"], r["probe_layer"]) for r in one] == [("background", "image")]
 
 
-def test_supervised_training_sees_as_many_sequences_as_the_contrastive_run():
-    from infomin_cli.evaluate.factors import matching_epochs
+def test_supervised_training_takes_as_many_optimiser_steps_as_the_contrastive_run():
+    from infomin_cli.evaluate.factors import SUPERVISED_BATCH, matching_epochs
 
     data = fake_data(256, 32)  # pretrain = train = 256 sequences here
-    assert matching_epochs(config(epochs=5), data) == 5
-    assert matching_epochs(config(epochs=5, limit=128), data) == 3
+    for epochs, batch, limit in ((5, 128, None), (5, 64, 128), (3, 32, None)):
+        steps = epochs * (min(limit or 256, 256) // batch)
+        supervised = matching_epochs(config(epochs=epochs, batch_size=batch, limit=limit), data)
+        assert supervised == max(1, -(-steps * SUPERVISED_BATCH // 256))  # ceil: never fewer steps

@@ -170,6 +170,8 @@ CASES: list[tuple[str, str]] = [
     ("sweep crop-scale 0.1:1:4:cubic --views lab-split --out {tree}/s.csv", "lin or log"),
     ("sweep nope 1,2 --out {tree}/s.csv", "sweepable knobs"),
     ("sweep shared digit,colour --preset moving-mnist --out {tree}/s.csv", "not valid"),
+    ("sweep crop-scale 0.2,0.5 --views lab-split --jobs 0 --out {tree}/s.csv", "--jobs"),
+    ("sweep crop-scale 0.2,0.5 --views lab-split --jobs two --out {tree}/s.csv", "--jobs"),
     ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task factors --out {tree}/s.csv", "--views moving-mnist"),
     ("sweep --preset moving-mnist --negatives 500 --out {tree}/s.csv", "neither --negatives"),
     ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task dense --out {tree}/s.csv", "classification, segmentation or factors"),

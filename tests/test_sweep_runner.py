@@ -60,6 +60,7 @@ def pretrain(config, out_dir, resume=False, progress=False):
         tmp.write_text(json.dumps({"epoch": epoch + 1}))
         os.replace(tmp, ckpt)
     (out / "gpu.txt").write_text(os.environ.get("CUDA_VISIBLE_DEVICES", "-"))
+    (out / "threads.txt").write_text(os.environ.get("OMP_NUM_THREADS", "-"))
     return {"run_id": out.name, "i_nce": 2.0 + crop + 0.01 * config.seed}
 
 
@@ -209,6 +210,17 @@ def test_several_gpus_run_one_worker_process_per_device(fake, monkeypatch):
     run_sweep(points, _job(fake), gpus=["0", "1"], show=False)
     _assert_each_point_exactly_once(fake, points)
     assert {(p.run_dir / "gpu.txt").read_text() for p in points} == {"0", "1"}
+
+
+def test_jobs_on_a_cpu_run_that_many_workers_with_the_cores_split_and_no_gpu(fake, monkeypatch):
+    points = _points(fake)[:3]
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.2")
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    run_sweep(points, _job(fake), gpus=[], show=False, jobs=2)
+    _assert_each_point_exactly_once(fake, points)
+    assert {(p.run_dir / "gpu.txt").read_text() for p in points} == {""}  # CUDA hidden from CPU workers
+    assert {(p.run_dir / "threads.txt").read_text() for p in points} == {"4"}  # 8 cores / 2 workers
+    assert all((p.run_dir / "sweep_worker.log").is_file() for p in points)  # each ran in a worker process
 
 
 def test_a_diverged_point_is_reported_and_the_rest_of_the_curve_still_runs(fake, monkeypatch):

@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
         probe_task: str = typer.Option(None, help="classification (default); segmentation: each point also gets a decoder probe's mIoU and pixel-accuracy rows (glyph masks on the embedded data); factors (Moving MNIST, the moving-mnist preset's): digit, position and background probes of the sequence and image encoders per point, plus a supervised baseline per seed."),
         seg_epochs: int = typer.Option(None, help="Segmentation decoder epochs per point (default 5)."),
         quiet: bool = typer.Option(False, help="No live display; one line per finished point."),
+        jobs: int = typer.Option(None, help="local, without several GPUs: run N points at once in N worker processes, the CPU cores split between them (e.g. 2 on a 2-core laptop)."),
         launcher: str = typer.Option("local", help="local (points run here, one per GPU), slurm (one submitit job per point), or submitit-local (the slurm path on this machine)."),
         gpus_per_point: int = typer.Option(None, help="slurm: train each point with torchrun on N GPUs of one node (default 1)."),
         slurm_partition: str = typer.Option(None, help="slurm: partition to submit to."),
@@ -114,7 +115,7 @@ def register(app: typer.Typer) -> None:
         # stdout, like the closing line: stderr holds only the live display and, on bad input, one line
         typer.echo(f"sweep: {len(points)} points -> {csv}")
         if launch.launcher == "local":
-            run_sweep(points, job, show=not quiet, title=title)
+            run_sweep(points, job, show=not quiet, title=title, jobs=jobs)
         else:
             run_cluster_sweep(points, job, launch, runs_dir, show=not quiet, title=title)
             if not launch.wait:

@@ -61,10 +61,16 @@ def show_views(
     ranges.check("n", n)
     ranges.check("image_size", image_size)
     check_image_file(out, "--out")
-    name = dataset or ("highres" if family.data_kind == "highres" else "embedded")
+    from infomin_cli.engine.run import DEFAULT_DATA
+
+    name = dataset or DEFAULT_DATA.get(family.data_kind, "embedded")
     data = load_dataset(name, data_root, image_size)
     source = as_source(data.pretrain)
     images = source.batch(torch.arange(min(n, len(source))))
+    if hasattr(pair, "sheet"):  # frame sequences (Moving MNIST): frames, frame t and this v2, one sequence a row
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pair.sheet(images).save(out)
+        return f"wrote {out} ({len(images)} sequences of {family_name} on {name}: frames 1-10 | frame t | v2)"
     grid, caption = view_grid(pair, images, torch.Generator().manual_seed(seed))
     out.parent.mkdir(parents=True, exist_ok=True)
     save_png(grid, out)

@@ -238,11 +238,14 @@ def evaluate_supervised(model: Supervised, test: BatchSource, views, task: str, 
 
 
 def matching_epochs(config, data: Dataset) -> int:
-    """Epochs over the train split that show the supervised model as many sequences as the
-    contrastive run saw (its epochs x its pretraining split): 10 for the embedded preset
-    (5 x 8,000 / 4,000), 400 at paper scale (200 x 8,000 / 4,000)."""
+    """Epochs over the train split that give the supervised model as many optimiser steps as the
+    contrastive run took (its epochs x its pretraining split / its batch), at the supervised batch:
+    5 for the embedded preset (10 x 8,000 / 128 = 620 steps of 32 over 4,000 sequences), 100 at paper
+    scale. Steps, not sequences: the contrastive batch is 4x larger, and matching sequences made the
+    baseline cost as much as three contrastive runs per seed."""
     pretrain = len(data.pretrain) if config.limit is None else min(config.limit, len(data.pretrain))
-    return max(1, math.ceil(config.epochs * pretrain / len(data.train)))
+    steps = config.epochs * (pretrain // config.batch_size)
+    return max(1, math.ceil(steps * SUPERVISED_BATCH / len(data.train)))
 
 
 def supervised_hash(config, task: str, layer: str, epochs: int) -> str:
@@ -292,10 +295,9 @@ def supervised_rows(config, labels: str | Sequence[str] = FACTOR_LABELS, layers:
                     data: Dataset | None = None, views=None) -> list[dict[str, Any]]:
     """The paper's supervised reference: one fresh model per (label, layer), trained on that
     label alone; rows in `factor_probe_run`'s order and schema. `config` is the contrastive run's
-    (its dataset, image size, encoder and seed); `epochs` None matches the number of sequences
-    that run saw (`matching_epochs`: 10 epochs of the 4,000 train sequences for the embedded
-    preset, 0.5 to 1.5 minutes per model on one CPU thread at 32 px; 400 at paper scale, for a
-    GPU). `data` and `views`: already built (a sweep holding the dataset, or a test's fakes); else
+    (its dataset, image size, encoder and seed); `epochs` None matches the optimiser steps that
+    run took (`matching_epochs`: 5 epochs of the 4,000 train sequences for the embedded preset;
+    100 at paper scale, for a GPU). `data` and `views`: already built (a sweep holding the dataset, or a test's fakes); else
     both come from the validated config."""
     if data is None:
         config = validate(config)

@@ -41,6 +41,7 @@ FACTOR_LAST = ("background", "image")  # the factor probe's last row (label, lay
 SUPERVISED = "supervised"  # a factors sweep's per-seed baseline: the architecture trained on each task's labels
 EVAL_BATCHES = 20  # held-out query batches behind a --negatives estimate
 POINT_FILE, WORKER_LOG, LOCK_FILE = "sweep_point.json", "sweep_worker.log", "sweep.lock"
+CPU_SLOT = "cpu"  # a worker slot that is not a GPU (--jobs N): no CUDA device, its share of the cores
 
 
 @dataclass(frozen=True)
@@ -229,15 +230,20 @@ def run_sweep(
     gpus: Sequence[str] | None = None,
     show: bool = True,
     title: str = "",
+    jobs: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run the points the CSV does not already have; returns the rows of every point of the sweep.
 
     `gpus` (CUDA_VISIBLE_DEVICES values) switches to one subprocess per device; by default that
-    happens when more than one CUDA device is visible.
+    happens when more than one CUDA device is visible. `jobs` > 1 without several GPUs runs that
+    many CPU worker processes instead, the cores split evenly between them (one torch thread each
+    on 2 cores: two single-thread points train faster than one two-thread point).
     """
     if gpus is None:  # an explicit --device cpu or cuda:N keeps the sweep in this process
         gpus = visible_gpus() if points and points[0].config.device in ("auto", "cuda") else []
     gpus = list(gpus)
+    if len(gpus) < 2 and jobs is not None and jobs > 1:
+        gpus = [f"{CPU_SLOT}{i}" for i in range(jobs)]
     done = done_hashes(job, points)
     todo = [p for p in points if p.config_hash not in done]
     failures: list[str] = []
@@ -337,7 +343,7 @@ def _run_parallel(todo: list[SweepPoint], job: SweepJob, gpus: list[str], displa
             while queue and len(running) < len(gpus):
                 free = next(g for g in gpus if g not in {gpu for gpu, _ in running.values()})
                 point = queue.pop(0)
-                running[_spawn(point, job, free)] = (free, point)
+                running[_spawn(point, job, free, len(gpus))] = (free, point)
             time.sleep(0.2)
             for proc in [p for p in running if p.poll() is not None]:
                 _, point = running.pop(proc)
@@ -346,7 +352,7 @@ def _run_parallel(todo: list[SweepPoint], job: SweepJob, gpus: list[str], displa
                     display.point_done(point, row, "" if row else "(running in another process)")
                 else:
                     failures.append(f"{point.name}: worker exit {proc.returncode}, log {point.run_dir / WORKER_LOG}")
-            busy = ", ".join(f"gpu {g}: {p.name}" for g, p in running.values())
+            busy = ", ".join(f"{g if g.startswith(CPU_SLOT) else 'gpu ' + g}: {p.name}" for g, p in running.values())
             display.progress.update(display.points_task, stats=busy)
     finally:
         for proc in running:  # interrupted: do not leave orphans training on the GPUs
@@ -354,12 +360,15 @@ def _run_parallel(todo: list[SweepPoint], job: SweepJob, gpus: list[str], displa
     return failures
 
 
-def _spawn(point: SweepPoint, job: SweepJob, gpu: str) -> subprocess.Popen:
+def _spawn(point: SweepPoint, job: SweepJob, gpu: str, slots: int = 1) -> subprocess.Popen:
     point.run_dir.mkdir(parents=True, exist_ok=True)
     spec = point_to_dict(point, job)
     spec["config"]["device"] = "auto"  # the one GPU this worker sees (device is not part of the hash)
     (point.run_dir / POINT_FILE).write_text(json.dumps(spec, default=str))
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
+    if gpu.startswith(CPU_SLOT):  # --jobs N on CPUs: no GPU, and an even share of the cores (at least one thread)
+        threads = max(1, (os.cpu_count() or 1) // slots)
+        env.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     log = open(point.run_dir / WORKER_LOG, "ab")  # noqa: SIM115 - the child owns it
     try:
         return subprocess.Popen([sys.executable, "-m", "infomin_cli.sweep.worker", str(point.run_dir / POINT_FILE)],

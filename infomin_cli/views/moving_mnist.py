@@ -67,6 +67,10 @@ class SharedFactors:
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         return to_float(images[:, :K_FRAMES]), to_float(compose_v2(images, self.factors))
 
+    def sheet(self, images: torch.Tensor, scale: int = 3):
+        """`infomin views show`: each sequence with frame t and this pair's v2."""
+        return contact_sheet(images, scale, choices=(self.shared,))
+
     def probe_inputs(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Frames 1..k then frame t, (B, k + 1, 3, S, S): the encoder's `sequence` layer reads the
         frames, its `image` layer frame t."""
@@ -89,14 +93,15 @@ register_family(
 )
 
 
-def contact_sheet(items: torch.Tensor, scale: int = 3):
-    """A PIL image, one sequence per row: frames 1..k | frame t | v2 for every `shared` choice, with
-    column titles: what v1 sees, and which v2 matches frame t in which factors."""
+def contact_sheet(items: torch.Tensor, scale: int = 3, choices: tuple[str, ...] = SHARED_CHOICES[:-1]):
+    """A PIL image, one sequence per row: frames 1..k | frame t | v2 for each `shared` choice (all
+    but `all`, which is frame t itself), with column titles: what v1 sees, and which v2 matches
+    frame t in which factors."""
     from PIL import Image, ImageDraw
 
     gap, title = 4, 14
     columns = [(f"{f + 1}", items[:, f]) for f in range(K_FRAMES)] + [(f"t={T_REF}", frame_t(items))]
-    columns += [(name, compose_v2(items, factors_of(name))) for name in SHARED_CHOICES[:-1]]
+    columns += [(name, compose_v2(items, factors_of(name))) for name in choices]
     side = items.shape[-1]
     width = len(columns) * side + gap * 3
     rows = torch.full((3, len(items) * (side + 2), width), 255, dtype=torch.uint8)
@@ -114,8 +119,8 @@ def contact_sheet(items: torch.Tensor, scale: int = 3):
     draw = ImageDraw.Draw(sheet)
     draw.text((2, 1), f"v1 = frames 1-{K_FRAMES}", fill="black")
     draw.text(((K_FRAMES * side + gap) * scale, 1), "frame t", fill="black")
-    draw.text(((K_FRAMES * side + side + 2 * gap) * scale, 1), "v2 sharing ... with frame t (the rest drawn afresh)",
-              fill="black")
+    header = "v2 sharing ... with frame t (the rest drawn afresh)" if len(choices) > 1 else "v2"
+    draw.text(((K_FRAMES * side + side + 2 * gap) * scale, 1), header, fill="black")
     for c, (name, x) in enumerate(columns):
         draw.text((x * scale + 2, title + (title if c > K_FRAMES and c % 2 else 0)), name.replace("background", "bg"),
                   fill="black")
