@@ -154,7 +154,7 @@ CASES: list[tuple[str, str]] = [
     (f"{SWEEP} --seg-epochs 0", "--seg-epochs"),
     (f"{SWEEP} --epochs 0", "--epochs"),
     (f"{SWEEP} --temperature inf", "--temperature"),
-    (f"{SWEEP} --probe-task bogus", "classification or segmentation"),
+    (f"{SWEEP} --probe-task bogus", "classification, segmentation or factors"),
     (f"{SWEEP} --negatives 16", "at least the batch size"),
     (f"{SWEEP} --probe-dataset nope", "unknown dataset"),
     (f"{SWEEP} --runs-dir {{afile}}", "is a file"),
