@@ -25,6 +25,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 
 from infomin_cli.errors import InfominError  # noqa: E402
+from infomin_cli.plots.save import save_png_pdf  # noqa: E402
 from infomin_cli.results.table import read_results  # noqa: E402
 
 VIEWS = "moving-mnist"
@@ -172,15 +173,7 @@ def default_stem(csv: str | os.PathLike[str], layer: str, out: str | os.PathLike
 
 def write_figure(table: FactorTable, stem: Path) -> list[Path]:
     """Save the heatmap as `stem`.png and `stem`.pdf."""
-    figure = draw(table)
-    written = []
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".png", ".pdf"):
-        path = stem.with_suffix(suffix)
-        figure.savefig(path, dpi=150, bbox_inches="tight")
-        written.append(path)
-    plt.close(figure)
-    return written
+    return save_png_pdf(draw(table), stem)
 
 
 def goodness(table: FactorTable) -> np.ndarray:

@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 
 from infomin_cli.plots.curves import Curves, load_curves  # noqa: E402
+from infomin_cli.plots.save import save_png_pdf  # noqa: E402
 
 
 def plot_reverse_u(
@@ -34,15 +35,7 @@ def plot_reverse_u(
 
 def write_figure(curves: Curves, stem: Path) -> list[Path]:
     """Save the figure as `stem`.png and `stem`.pdf."""
-    figure = draw(curves)
-    written = []
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".png", ".pdf"):
-        path = stem.with_suffix(suffix)
-        figure.savefig(path, dpi=150, bbox_inches="tight")
-        written.append(path)
-    plt.close(figure)
-    return written
+    return save_png_pdf(draw(curves), stem)
 
 
 def out_stem(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str] | None) -> Path:
