@@ -138,13 +138,15 @@ def _factor_point(point: SweepPoint, job: SweepJob, summary: dict[str, Any], reu
 def _supervised_point(point: SweepPoint, job: SweepJob) -> dict[str, Any]:
     """The baseline of a factors sweep for one seed: one model per (task, encoder) trained on the
     labels; each row is appended as its model finishes, and a rerun skips the rows already there."""
+    from infomin_cli.engine.run import load_data
     from infomin_cli.evaluate.factors import supervised_rows
 
     frame = _frame(job)
-    for label, layer in factor_pairs():
-        if _row_of(job, point, frame=frame, label=label, layer=layer):
-            continue
-        for row in supervised_rows(point.config, label, layer, device=point.config.device):
+    missing = [(label, layer) for label, layer in factor_pairs()
+               if not _row_of(job, point, frame=frame, label=label, layer=layer)]
+    data = load_data(point.config) if missing else None  # once for the seed's models, not once per model
+    for label, layer in missing:
+        for row in supervised_rows(point.config, label, layer, device=point.config.device, data=data):
             append_row(job.csv, clean({**row, **_point_facts(point, job)}))
     return _row_of(job, point)
 
