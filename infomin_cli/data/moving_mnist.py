@@ -191,6 +191,7 @@ class MovingMnistSource:
 
     def __init__(self, world: MovingMnistWorld, n: int, seed: int) -> None:
         self.world, self.n = world, n
+        self._on: dict[torch.device, MovingMnistWorld] = {}  # the banks moved to a device once, not per batch
         self.factors = world.draw(n, torch.Generator().manual_seed(seed))
         self.labels = {"digit": world.digit_labels[self.factors.digit],
                        "background": world.background_labels[self.factors.background]}
@@ -203,14 +204,20 @@ class MovingMnistSource:
     def shape(self) -> tuple[int, ...]:
         return (K_FRAMES + LAYERS, 3, self.world.canvas, self.world.canvas)
 
+    def world_on(self, device: torch.device | str) -> MovingMnistWorld:
+        device = torch.device(device)
+        if device not in self._on:
+            self._on[device] = self.world.to(device)
+        return self._on[device]
+
     def batch(self, indices: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
         device = torch.device("cpu") if device is None else torch.device(device)
-        return self.world.to(device).render(self.factors.take(indices.cpu()).to(device))
+        return self.world_on(device).render(self.factors.take(indices.cpu()).to(device))
 
     def subset(self, n: int | None) -> MovingMnistSource:
         if n is None or n >= self.n:
             return self
-        out = object.__new__(MovingMnistSource)
+        out = object.__new__(type(self))  # a subset of fresh sequences stays fresh
         out.__dict__.update(self.__dict__)
         out.n, out.factors = n, self.factors.take(torch.arange(n))
         out.labels = {k: v[:n] for k, v in self.labels.items()}
@@ -230,7 +237,7 @@ class FreshSequences(MovingMnistSource):
         the generator lives: generation never leaves the device."""
         if generator is None:
             raise ValueError("fresh Moving MNIST sequences need the run's generator")
-        world = self.world.to(generator.device)
+        world = self.world_on(generator.device)
         for _ in range(len(order) // batch_size):
             yield world.render(world.draw(batch_size, generator))
 
