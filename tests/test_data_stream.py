@@ -143,7 +143,8 @@ def test_a_resumed_streamed_run_draws_the_same_crops_as_an_uninterrupted_one(tmp
     _folder(tmp_path / "data", corrupt=False)
     config = RunConfig(dataset="imagenet", data_root=str(tmp_path / "data"), views="infomin-aug", encoder="convnet",
                        image_size=16, batch_size=4, epochs=2, stream=True, workers=0, knn_monitor=False)
-    pretrain(config, tmp_path / "full", progress=False)
+    summary = pretrain(config, tmp_path / "full", progress=False)
+    assert summary["streamed"] and not summary["generated"]  # summary.json says it read from disk
     with crash_after_first_epoch():
         pretrain(config, tmp_path / "half", progress=False)
     pretrain(config, tmp_path / "half", resume=True, progress=False)

@@ -3,6 +3,7 @@ that survives kill -9 (the real trainer and probes, on splits shrunk so each poi
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -51,6 +52,8 @@ def test_pretrain_then_probe_reports_every_factor_from_both_encoders(tmp_path):
     code, _, err = _infomin(tmp_path, "pretrain", "--preset", "moving-mnist", "--knob", "shared=position",
                             "--epochs", "1", "--batch-size", "64", "--no-knn-monitor", "--out", str(tmp_path / "run"))
     assert code == 0, err[-800:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["generated"] and not summary["streamed"]  # fresh sequences, nothing read from disk
     code, out, err = _infomin(tmp_path, "probe", str(tmp_path / "run"), "--label", "digit", "--label", "position",
                               "--label", "background", "--epochs", "2", "--results", str(tmp_path / "p.csv"))
     assert code == 0, err[-800:]

@@ -231,6 +231,8 @@ class FreshSequences(MovingMnistSource):
     so every training epoch sees new ones and a rerun (or a resume) sees the same ones. `batch`
     still reads its fixed sequences (the k-NN monitor, `datasets show`)."""
 
+    generated = True  # summary.json: fresh items every epoch, nothing read from disk while training
+
     def epoch_batches(self, order: torch.Tensor, batch_size: int, device: torch.device | str | None,
                       generator: torch.Generator | None, crops=None) -> Iterator[torch.Tensor]:
         """len(order) // batch_size batches of sequences drawn now from `generator`, rendered where

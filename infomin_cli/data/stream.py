@@ -169,6 +169,8 @@ def default_workers() -> int:
 class StreamSource:
     """A folder of image files as a `BatchSource`; `epoch_batches` streams an epoch with workers."""
 
+    streamed = True  # read from disk as it trains (summary.json); generated sources serve epochs too
+
     def __init__(self, files: list[str] | np.ndarray, labels: dict[str, torch.Tensor], fit: Fit,
                  strict: bool = False, workers: int | None = None) -> None:
         self.files = files if isinstance(files, np.ndarray) else np.array([str(f).encode() for f in files])

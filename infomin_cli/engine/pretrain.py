@@ -277,7 +277,8 @@ def pretrain(
         "wall_seconds": wall_before + time.perf_counter() - started,
         "infomin_version": __version__,
         "world_size": ranks.world,
-        "streamed": hasattr(source, "epoch_batches"),
+        "streamed": getattr(source, "streamed", False),
+        "generated": getattr(source, "generated", False),
         "skipped_images": len(getattr(source, "skipped", {})),
     }
     if ranks.main:
