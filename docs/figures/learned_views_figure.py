@@ -1,6 +1,7 @@
 """Accuracy vs held-out I_NCE: learned views (B.5) among the hand-crafted colour-space splits (B.2).
 
     python docs/figures/learned_views_figure.py   # reads the CSVs below, writes learned-views.png/.pdf
+                                                  # and prints the issue's science-bar comparisons
 
 Every point is a contrastive run (the `colour-spaces` / `learned-views` presets: same encoder,
 epochs, data and K) probed on `class`; mean ± s.e. over seeds where there are several. A learned
@@ -24,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-HAND = [HERE / "colour-spaces.csv", HERE / "learned-views-rgb-seed2.csv"]
+HAND = [HERE / "colour-spaces.csv", HERE / "learned-views-rgb-seed2.csv", HERE / "learned-views-rgb-seeds3-4.csv"]
 LEARNED = HERE / "learned-views.csv"
 KIND = re.compile(r"(?:.*/)?(?P<kind>[a-z]+-[a-z]+-[a-z-]+?)-s(?P<seed>\d+)@(?P<epoch>\d+)$")
 
@@ -77,6 +78,7 @@ def main() -> None:
                             fontsize=7, color=colours.get(mode, "k"))
     for mode, colour in colours.items():
         ax.plot([], [], "o", color=colour, label=f"learned, {names[mode]} (B.5)")
+    ax.plot([], [], "--", color="0.4", label="the seed-0 learner's trajectory (@epoch; @0 = raw split)")
     ax.set_xlabel("held-out I_NCE of the contrastive run (nats, K = 128)")
     ax.set_ylabel("linear probe top-1 on class (%)")
     ax.set_title("Learned views among the colour-space splits (embedded data, ConvNet)")
@@ -86,6 +88,25 @@ def main() -> None:
     for suffix in (".png", ".pdf"):
         fig.savefig(HERE / f"learned-views{suffix}", dpi=150)
     print(pd.concat({"hand-crafted": hand, "learned (last epoch)": last}).round(3).to_string())
+    print()
+    for kind in sorted(k for k in last.index if k.startswith("rgb-")):
+        for column, name in (("y", "top-1"), ("x", "held-out I_NCE")):
+            _compare(f"{kind} vs raw rgb, {name}", last.loc[kind], hand.loc["rgb"], column)
+    if {"rgb-vp-semi", "rgb-vp-sup"} <= set(last.index):
+        _compare("rgb-vp-semi vs rgb-vp-sup (labels only), top-1", last.loc["rgb-vp-semi"], last.loc["rgb-vp-sup"], "y")
+    first3 = learned[(learned.kind == "rgb-vp-semi") & (learned.epoch == final) & (learned.seed < 3)]
+    raw3 = hand_rows[(hand_rows.knob_value == "rgb") & (hand_rows.seed < 3)]
+    if len(first3) == 3 and len(raw3) == 3:  # the bar asks for at least 3 seeds: seeds 0-2 alone
+        _compare("seeds 0-2 only: rgb-vp-semi vs raw rgb, top-1", _summary(first3), _summary(raw3), "y")
+
+
+def _compare(what: str, a: pd.Series, b: pd.Series, column: str) -> None:
+    """The difference of two means in standard errors of the difference (unpaired: each learned
+    point has its own learner as well as its own contrastive seed)."""
+    diff = a[column] - b[column]
+    se = (a[f"{column}_se"] ** 2 + b[f"{column}_se"] ** 2) ** 0.5
+    ratio = f"{diff / se:+.1f} s.e." if se > 0 else "n/a (one seed)"
+    print(f"{what}: {a[column]:.3f} - {b[column]:.3f} = {diff:+.3f} ({ratio}; n = {int(a.n)} vs {int(b.n)})")
 
 
 if __name__ == "__main__":
