@@ -59,31 +59,29 @@ def measure(canvas: int, rounds: int, steps: int) -> dict[str, float]:
     index = torch.arange(batch, device=device)
     gen_rates, step_rates, nchw_rates = [], [], []
     encoders = list(built.model.encoders)  # one shared seq-convnet (v1 and v2 are the same kind of frame)
-    for _ in range(rounds):  # interleaved: load on the shared machine falls on both alike
+    def step_rate(memory_format: torch.memory_format) -> float:
+        """Sequences/s of `train_step` with the encoders' frames in `memory_format` (one warm step first)."""
+        for encoder in encoders:
+            encoder.memory_format = memory_format
+        train_step(objective, built.model, optimizers, schedules, pre, built.views, generator, index)
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            train_step(objective, built.model, optimizers, schedules, pre, built.views, generator, index)
+        _sync(device)
+        return batch * steps / (time.perf_counter() - start)
+
+    for _ in range(rounds):  # interleaved: load on the shared machine falls on all three alike
         _sync(device)
         start = time.perf_counter()
         for _ in range(steps * 5):
             world.render(world.draw(batch, generator))
         _sync(device)
         gen_rates.append(batch * steps * 5 / (time.perf_counter() - start))
-        train_step(objective, built.model, optimizers, schedules, pre, built.views, generator, index)  # warm
-        _sync(device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            train_step(objective, built.model, optimizers, schedules, pre, built.views, generator, index)
-        _sync(device)
-        step_rates.append(batch * steps / (time.perf_counter() - start))
-        for encoder in encoders:  # the baseline: the same step on NCHW frames
-            encoder.memory_format = torch.contiguous_format
-        train_step(objective, built.model, optimizers, schedules, pre, built.views, generator, index)  # warm
-        _sync(device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            train_step(objective, built.model, optimizers, schedules, pre, built.views, generator, index)
-        _sync(device)
-        nchw_rates.append(batch * steps / (time.perf_counter() - start))
-        for encoder in encoders:
-            encoder.memory_format = torch.channels_last
+        step_rates.append(step_rate(torch.channels_last))
+        nchw_rates.append(step_rate(torch.contiguous_format))  # the baseline: the same step on NCHW frames
+    for encoder in encoders:
+        encoder.memory_format = torch.channels_last
     gen, step, nchw = (statistics.median(r) for r in (gen_rates, step_rates, nchw_rates))
     return {"canvas": canvas, "generate": gen, "step": step, "nchw": nchw, "ratio": gen / step}
 
