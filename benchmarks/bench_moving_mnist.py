@@ -59,6 +59,7 @@ def measure(canvas: int, rounds: int, steps: int) -> dict[str, float]:
     index = torch.arange(batch, device=device)
     gen_rates, step_rates, nchw_rates = [], [], []
     encoders = list(built.model.encoders)  # one shared seq-convnet (v1 and v2 are the same kind of frame)
+
     def step_rate(memory_format: torch.memory_format) -> float:
         """Sequences/s of `train_step` with the encoders' frames in `memory_format` (one warm step first)."""
         for encoder in encoders:

@@ -13,15 +13,14 @@ import json
 import sys
 import time
 
-from infomin_cli.config import RunConfig
+from infomin_cli.config import resolve_config
 from infomin_cli.evaluate.factors import supervised_rows
 
 
 def main(label: str, layer: str, epochs: int) -> None:
-    config = RunConfig(dataset="moving-mnist", views="moving-mnist", knobs={"shared": "digit"}, encoder="seq-convnet",
-                       head="linear", feat_dim=64, batch_size=128, epochs=10, seed=0)
+    config = resolve_config("moving-mnist", {"seed": 0}, "embedded")  # the preset the table's sweep runs
     started = time.perf_counter()
-    row = supervised_rows(config, labels=(label,), layers=(layer,), epochs=epochs, device="cpu")[0]
+    row = supervised_rows(config, labels=(label,), layers=(layer,), epochs=epochs, device="auto")[0]
     print(json.dumps({"label": label, "layer": layer, "epochs": epochs, "metric": row["metric_value"],
                       "unit": row["unit"], "seconds": round(time.perf_counter() - started)}))
 
