@@ -90,6 +90,7 @@ def test_a_shared_sweep_killed_with_sigkill_resumes_and_loses_and_duplicates_not
 
     code, out, err = _infomin(tmp_path, *_sweep_args(csv, runs))
     assert code == 0, err[-800:]
+    assert f"plot it: infomin plot-factors {csv}" in out  # the figure a factor table makes
     rows = read_results(csv)
     keys = rows[["knob_value", "probe_label", "probe_layer"]].astype(str).agg("/".join, axis=1)
     assert keys.value_counts().max() == 1  # nothing twice

@@ -121,4 +121,5 @@ def register(app: typer.Typer) -> None:
             if not launch.wait:
                 typer.echo(f"submitted; rerun the same command to see the points finish in {csv}")
                 return
-        typer.echo(f"done: {csv}  (plot it: infomin plot-reverse-u {csv})")
+        plot = "plot-factors" if job.probe_task == "factors" else "plot-reverse-u"  # the figure this CSV makes
+        typer.echo(f"done: {csv}  (plot it: infomin {plot} {csv})")
