@@ -94,8 +94,8 @@ def test_a_shared_sweep_killed_with_sigkill_resumes_and_loses_and_duplicates_not
     rows = read_results(csv)
     keys = rows[["knob_value", "probe_label", "probe_layer"]].astype(str).agg("/".join, axis=1)
     assert keys.value_counts().max() == 1  # nothing twice
-    assert set(rows["knob_value"]) == {"digit", "background", "supervised"}
-    assert len(rows) == 3 * 6  # nothing lost: two points and the baseline, 3 factors x 2 encoders each
+    assert set(rows["knob_value"]) == {"digit", "background", "untrained", "supervised"}
+    assert len(rows) == 4 * 6  # nothing lost: two points and the two references, 3 factors x 2 encoders each
     assert (first / "checkpoint.pt").stat().st_mtime_ns == first_checkpoint  # the finished point was not retrained
     epochs = [line.split(",")[0] for line in (second[0] / "metrics.csv").read_text().splitlines()[1:]]
     assert epochs == [str(e) for e in range(1, 7)]  # the killed point resumed: each epoch logged once

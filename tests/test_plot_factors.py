@@ -24,7 +24,7 @@ METRIC = {"digit": ("top1", "%"), "position": ("px_error", "px"), "background": 
 def value(setting: str, seed: int, label: str, layer: str) -> float:
     """A distinct, known number per row, so a wrong grouping cannot pass by accident."""
     base = {"digit": 80.0, "position": 3.0, "background": 40.0}[label]
-    shift = {"digit": 0.0, "background+position": 7.0, "supervised": 12.0}[setting]
+    shift = {"digit": 0.0, "background+position": 7.0, "supervised": 12.0, "untrained": 9.0}[setting]
     return base + shift + 1.3 * seed ** 2 + (5.0 if layer == "image" else 0.0)
 
 
@@ -39,9 +39,10 @@ def row(setting: str, seed: int, label: str, layer: str, metric_value: float | N
 
 @pytest.fixture
 def mm_csv(tmp_path):
-    """2 settings x 3 seeds x 3 labels x 2 layers, plus the supervised row, plus another sweep's row."""
+    """2 settings x 3 seeds x 3 labels x 2 layers, plus the two reference rows (written supervised
+    first), plus another sweep's row."""
     path = tmp_path / "results" / "mm.csv"
-    for setting in (*SETTINGS, "supervised"):
+    for setting in (*SETTINGS, "supervised", "untrained"):
         for seed in SEEDS:
             for label in METRIC:
                 for layer in LAYERS:
@@ -67,7 +68,7 @@ def files_under(folder) -> dict[str, bytes]:
 
 def test_cells_are_the_seed_mean_and_standard_error_of_the_error(mm_csv):
     table = load_factor_table(mm_csv)
-    for setting in (*SETTINGS, "supervised"):
+    for setting in (*SETTINGS, "untrained", "supervised"):
         for task in TASKS:
             cell = table.cell(setting, task)
             mean, se = expected(setting, task.label, "sequence")
@@ -90,8 +91,8 @@ def test_the_layer_option_picks_the_image_encoders_rows(mm_csv):
     assert "image encoder (frame 20)" in table.title()
 
 
-def test_rows_follow_the_papers_order_with_supervised_last(mm_csv):
-    assert load_factor_table(mm_csv).settings == ["digit", "background+position", "supervised"]
+def test_rows_follow_the_papers_order_then_untrained_then_supervised(mm_csv):
+    assert load_factor_table(mm_csv).settings == ["digit", "background+position", "untrained", "supervised"]
 
 
 def test_a_reprobed_run_counts_once_with_its_last_row(mm_csv):

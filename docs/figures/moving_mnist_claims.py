@@ -1,5 +1,7 @@
 """The issue's three readings of Table 1, checked on a factors-sweep CSV, each as a difference in
-standard errors of the difference (sqrt(se_a^2 + se_b^2)), for both probe layers.
+standard errors of the difference (sqrt(se_a^2 + se_b^2)), for both probe layers; then, against
+the untrained reference row, which cells were learned (or lost) in training rather than present at
+initialisation.
 
     python docs/figures/moving_mnist_claims.py docs/figures/moving-mnist.csv
 """
@@ -47,6 +49,14 @@ def report(path: str, layer: str) -> list[str]:
     for other in ("position", "background"):
         diff, z = gap(table, "digit+position", other, by_label["digit"])
         lines.append(f"   digit error, digit+position vs {other}: {diff:+.2f} lower ({z:+.1f} s.e.)")
+    if "untrained" in table.settings:
+        lines.append("against the untrained architecture (positive: lower error after training):")
+        for setting in [s for s in table.settings if s != "untrained"]:
+            cells = []
+            for task in TASKS:
+                diff, z = gap(table, setting, "untrained", task)
+                cells.append(f"{task.label} {diff:+.2f} ({z:+.1f} s.e.)")
+            lines.append(f"   {setting:<20} " + ", ".join(cells))
     return lines
 
 

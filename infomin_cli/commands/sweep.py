@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         probe_dataset: str = typer.Option(None, help="Probe on another dataset than the one pretrained on (default: the preset's, else the same)."),
         probe_data_root: Path = typer.Option(None, help="Where --probe-dataset's files are."),
         negatives: int = typer.Option(None, help="Measure each point's I_NCE against N held-out keys (K = N) instead of the batch (default: the preset's)."),
-        probe_task: str = typer.Option(None, help="classification (default); segmentation: each point also gets a decoder probe's mIoU and pixel-accuracy rows (glyph masks on the embedded data); factors (Moving MNIST, the moving-mnist preset's): digit, position and background probes of the sequence and image encoders per point, plus a supervised baseline per seed."),
+        probe_task: str = typer.Option(None, help="classification (default); segmentation: each point also gets a decoder probe's mIoU and pixel-accuracy rows (glyph masks on the embedded data); factors (Moving MNIST, the moving-mnist preset's): digit, position and background probes of the sequence and image encoders per point, plus two reference rows per seed: the untrained architecture and the architecture trained on each task's labels (supervised)."),
         seg_epochs: int = typer.Option(None, help="Segmentation decoder epochs per point (default 5)."),
         quiet: bool = typer.Option(False, help="No live display; one line per finished point."),
         jobs: int = typer.Option(None, help="local, without several GPUs: run N points at once in N worker processes, the CPU cores split between them (e.g. 2 on a 2-core laptop)."),
@@ -87,14 +87,14 @@ def register(app: typer.Typer) -> None:
             raise InfominError(f"--probe-task {job.probe_task!r} is not valid; choose classification, segmentation "
                                "or factors")
         if job.probe_task == "factors":
-            from infomin_cli.sweep.plan import supervised_points
+            from infomin_cli.sweep.plan import reference_points
 
             if family.name != "moving-mnist":
                 raise InfominError(f"--probe-task factors probes Moving MNIST's factors; use --views moving-mnist "
                                    f"(or --preset moving-mnist), not {family.name}")
             if job.negatives is not None or job.probe_dataset:
                 raise InfominError("--probe-task factors takes neither --negatives nor --probe-dataset; leave them out")
-            points += supervised_points(points, runs_dir)
+            points += reference_points(points, runs_dir)
         if job.negatives is not None and job.negatives < base.batch_size:
             raise InfominError(f"--negatives {job.negatives} must be at least the batch size {base.batch_size}")
         if job.negatives is not None and points:  # more held-out keys than held-out images: say so before training

@@ -216,11 +216,26 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     data = load_data(config, dataset, data_root, stream)
     size = image_size_of(config, data) if dataset is None else _trained_size(folder, config, data)
     views = build_views(config, size, folder)
+    return _with_model(folder, config, data, views, dev, size, summary, state)
+
+
+def untrained_run(config: RunConfig, folder: str | Path, device: str = "auto") -> LoadedRun:
+    """A validated config's architecture at its seeded initialisation, with no run folder behind it:
+    what `load_run(random_init=True)` gives for a run of that config (a factors sweep's untrained
+    reference row). `folder` only names it (run_id)."""
+    data = load_data(config)
+    size = image_size_of(config, data)
+    return _with_model(Path(folder), config, data, build_views(config, size), pick_device(device), size, {}, None)
+
+
+def _with_model(folder: Path, config: RunConfig, data: Dataset, views: ViewPair, dev: torch.device, size: int,
+                summary: dict[str, Any], state: Any) -> LoadedRun:
+    """The run's model, seeded then loaded from `state` (None: left at its initialisation), on `dev`."""
     torch.manual_seed(config.seed)
     model = build_model(config, views.channels, views.shared_encoder)
     if state is not None:
         load_state(model, state, folder / CHECKPOINT)
-    return LoadedRun(folder, config, data, views, model.to(dev).eval(), dev, size, summary, trained)
+    return LoadedRun(folder, config, data, views, model.to(dev).eval(), dev, size, summary, state is not None)
 
 
 def _trained_size(folder: Path, config: RunConfig, data: Dataset) -> int:

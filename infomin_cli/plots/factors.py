@@ -1,6 +1,6 @@
 """Colorful Moving MNIST's Table 1 (paper B.4): which factor the views share vs. what a probe recovers.
 
-Rows are the `shared` settings of the sweep (plus the supervised baseline), columns the three
+Rows are the `shared` settings of the sweep (plus the untrained and supervised references), columns the three
 tasks, cells the mean ± standard error over seeds of the probe's error. Errors, not accuracies,
 because the position task has no accuracy: its metric is a distance in pixels, so every column is
 "lower is better" and the table reads one way. The units differ between columns, so the heatmap
@@ -30,7 +30,9 @@ from infomin_cli.results.table import read_results  # noqa: E402
 
 VIEWS = "moving-mnist"
 KNOB = "shared"
-SUPERVISED = "supervised"
+SUPERVISED = "supervised"  # the architecture trained on each task's labels
+UNTRAINED = "untrained"  # the architecture at its initialisation: what is there before any training
+REFERENCES = (UNTRAINED, SUPERVISED)  # rows that are not a view setting, drawn below a rule in this order
 # the paper's Table 1 rows (views/moving_mnist.py declares the same choices; plots/ does not import views/)
 SETTINGS = ("digit", "position", "background", "digit+position", "background+digit", "background+position", "all")
 
@@ -132,10 +134,10 @@ def _se(values: pd.Series) -> float:
 
 
 def _order(settings: list[str]) -> list[str]:
-    """The paper's row order; settings it does not list next, as first seen; supervised last."""
+    """The paper's row order; settings it does not list next, as first seen; the references last."""
     known = [s for s in SETTINGS if s in settings]
-    other = [s for s in settings if s not in SETTINGS and s != SUPERVISED]
-    return known + other + ([SUPERVISED] if SUPERVISED in settings else [])
+    other = [s for s in settings if s not in SETTINGS and s not in REFERENCES]
+    return known + other + [s for s in REFERENCES if s in settings]
 
 
 def cell_text(table: FactorTable, setting: str, task: Task) -> str:
@@ -199,11 +201,11 @@ def draw(table: FactorTable) -> plt.Figure:
     cmap = plt.get_cmap("Blues").with_extremes(bad="0.93")  # no data: light grey
     # 0.08..0.85 of the map: the worst cell is still tinted, the best not so dark that text is lost
     axes.imshow(np.ma.masked_invalid(0.08 + 0.77 * score), cmap=cmap, vmin=0, vmax=1, aspect="auto")
-    views = np.array([s != SUPERVISED for s in table.settings])
+    views = np.array([s not in REFERENCES for s in table.settings])
     for i, setting in enumerate(table.settings):
         for j, task in enumerate(TASKS):
             dark = not np.isnan(score[i, j]) and 0.08 + 0.77 * score[i, j] > 0.55
-            # the question is which shared factor serves a task, so the baseline is not a candidate
+            # the question is which shared factor serves a task, so the references are not candidates
             column = np.where(views, score[:, j], np.nan)
             best = views[i] and np.sum(~np.isnan(column)) > 1 and score[i, j] == np.nanmax(column)
             axes.text(j, i, cell_text(table, setting, task), ha="center", va="center", fontsize=9,
@@ -221,8 +223,9 @@ def draw(table: FactorTable) -> plt.Figure:
     axes.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
     axes.grid(which="minor", color="white", linewidth=2)
     axes.tick_params(which="minor", length=0)
-    if SUPERVISED in table.settings and len(table.settings) > 1:  # the baseline is not a view setting
-        axes.axhline(table.settings.index(SUPERVISED) - 0.5, color="black", linewidth=1.2)
+    first = next((table.settings.index(s) for s in REFERENCES if s in table.settings), 0)
+    if first > 0:  # the references are not view settings
+        axes.axhline(first - 0.5, color="black", linewidth=1.2)
     where = LAYERS.get(table.layer, f"probes read layer {table.layer}")
     named = f" ({table.dataset})" if table.dataset != VIEWS else ""
     axes.set_title(f"Colorful Moving MNIST{named}: what the views share vs. what the probes recover\n"

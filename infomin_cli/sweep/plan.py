@@ -73,10 +73,18 @@ def completed_hashes(csv: str | os.PathLike[str], label: str | None = "class", m
     return set(rows.loc[done, "config_hash"].astype(str))
 
 
-def supervised_points(points: list[SweepPoint], runs_dir: str | os.PathLike[str]) -> list[SweepPoint]:
-    """One baseline point per seed of a factors sweep (Moving MNIST): the same architecture trained on
-    each task's labels. It carries the seed's config (architecture, data, steps); its hash is its own,
-    so its rows never pass for a contrastive point's."""
+SUPERVISED = "supervised"  # a factors sweep's per-seed reference rows (knob_value): the architecture trained on labels
+UNTRAINED = "untrained"  # ... and the architecture at its seeded initialisation, never trained
+REFERENCES = (UNTRAINED, SUPERVISED)
+
+
+def reference_points(points: list[SweepPoint], runs_dir: str | os.PathLike[str]) -> list[SweepPoint]:
+    """A factors sweep's (Moving MNIST's) two reference rows per seed: the untrained architecture,
+    which says what a probe recovers before any training (so a cell can be read as learned, or as
+    kept from the start), and the same architecture trained on each task's labels. Each carries
+    the seed's config (architecture, data, steps); its hash is its own, so its rows never pass for
+    a contrastive point's, and it leaves out the swept knob: the reference is the same whichever
+    factors the views share."""
     import dataclasses
     import hashlib
 
@@ -85,9 +93,9 @@ def supervised_points(points: list[SweepPoint], runs_dir: str | os.PathLike[str]
         if point.seed in seen:
             continue
         seen.add(point.seed)
-        # without the swept knob: the baseline is the same whichever factors the views share
         unshared = dataclasses.replace(point.config, knobs={})
-        digest = hashlib.sha256(f"supervised:{unshared.hash()}".encode()).hexdigest()[:16]
-        folder = Path(runs_dir) / f"{point.knob}-supervised-seed{point.seed}-{digest}"
-        out.append(SweepPoint(point.knob, "supervised", point.seed, point.config, digest, folder))
+        for kind in REFERENCES:
+            digest = hashlib.sha256(f"{kind}:{unshared.hash()}".encode()).hexdigest()[:16]
+            folder = Path(runs_dir) / f"{point.knob}-{kind}-seed{point.seed}-{digest}"
+            out.append(SweepPoint(point.knob, kind, point.seed, point.config, digest, folder))
     return out

@@ -29,7 +29,7 @@ from infomin_cli.paths import check_output_dir
 from infomin_cli.results.rows import clean, timestamp, with_i_nce
 from infomin_cli.results.table import COLUMNS, append_row, check_appendable, matching, read_results
 from infomin_cli.sweep.display import SweepDisplay
-from infomin_cli.sweep.plan import PROBE_METRIC, SweepPoint
+from infomin_cli.sweep.plan import PROBE_METRIC, REFERENCES, SUPERVISED, UNTRAINED, SweepPoint
 
 # The library functions a point calls; tests and the subprocess worker may name others.
 DEFAULT_PRETRAIN = "infomin_cli.pipeline:train_run"  # pretrain -> held-out I_NCE
@@ -38,7 +38,6 @@ DEFAULT_SEG_PROBE = "infomin_cli.evaluate.segmentation:segmentation_probe_run"
 SEG_METRIC = "miou"  # a segmentation sweep's point also needs this row (pixel_acc is written with it)
 FACTORS_TASK = "factors"  # Moving MNIST: digit, position and background probes of both encoders per point
 FACTOR_LAST = ("background", "image")  # the factor probe's last row (label, layer): the point's done marker
-SUPERVISED = "supervised"  # a factors sweep's per-seed baseline: the architecture trained on each task's labels
 EVAL_BATCHES = 20  # held-out query batches behind a --negatives estimate
 POINT_FILE, WORKER_LOG, LOCK_FILE = "sweep_point.json", "sweep_worker.log", "sweep.lock"
 CPU_SLOT = "cpu"  # a worker slot that is not a GPU (--jobs N): no CUDA device, its share of the cores
@@ -73,6 +72,8 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
     estimated with another K (`--negatives` changed) is re-estimated, not re-probed."""
     if point.value == SUPERVISED:
         return _supervised_point(point, job)
+    if point.value == UNTRAINED:
+        return _untrained_point(point, job)
     pretrain, probe = load_function(job.pretrain), load_function(job.probe)
     summary = dict(pretrain(point.config, point.run_dir, resume=True, progress=progress))
     loaded = None
@@ -132,6 +133,19 @@ def _factor_point(point: SweepPoint, job: SweepJob, summary: dict[str, Any], reu
     for row in rows:
         row = with_i_nce({**row, **_point_facts(point, job)}, summary.get("i_nce"), summary.get("K"))
         append_row(job.csv, clean(row))
+    return _row_of(job, point)
+
+
+def _untrained_point(point: SweepPoint, job: SweepJob) -> dict[str, Any]:
+    """The reference row of a factors sweep for one seed that nothing trained: the factor probes on
+    the seeded initialisation of the architecture (no run folder, no I_NCE)."""
+    from infomin_cli.engine.run import untrained_run
+    from infomin_cli.evaluate.factors import factor_probe_run
+
+    run = untrained_run(point.config, point.run_dir, point.config.device)
+    for row in factor_probe_run(point.run_dir, epochs=job.probe_epochs, device=point.config.device, knob=point.knob,
+                                random_init=True, run=run):
+        append_row(job.csv, clean({**row, **_point_facts(point, job)}))
     return _row_of(job, point)
 
 
@@ -332,7 +346,7 @@ def _row_of(job: SweepJob, point: SweepPoint, frame: Any = None, with_k: bool = 
     task = "segmentation" if metric == SEG_METRIC else FACTORS_TASK if factors else "classification"
     settings = {"probe_task": task,
                 "probe_epochs": seg_epochs(job) if metric == SEG_METRIC else job.probe_epochs,
-                "K": expected_k(job, point) if with_k and point.value != SUPERVISED else None}
+                "K": expected_k(job, point) if with_k and point.value not in REFERENCES else None}
     rows = rows[matching(rows, settings)]
     return rows.iloc[-1].to_dict() if len(rows) else {}
 
