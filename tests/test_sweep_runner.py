@@ -245,6 +245,17 @@ def test_live_display_renders_the_finished_points_table(fake, capsys):
     assert "toy sweep" in text and "│ 0.1 " in text and "2.123" in text and "61.50" in text
 
 
+def test_a_row_without_i_nce_shows_a_dash_not_nan(fake):
+    from rich.console import Console
+
+    from infomin_cli.sweep.display import SweepDisplay
+
+    console = Console(record=True, width=120, force_terminal=False)
+    display = SweepDisplay("toy sweep", total=1, enabled=False, console=console)
+    display.point_done(_points(fake)[0], {"i_nce": float("nan"), "metric_value": 61.5})  # as read back from a CSV
+    assert "fake-crop=0.1 seed 0: - nats, top1 61.50" in console.export_text()
+
+
 def test_family_defaults_give_the_same_hash_the_trainer_saves(fake):
     from infomin_cli.engine.run import validate
 

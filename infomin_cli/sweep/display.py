@@ -7,6 +7,7 @@ same live region instead of fighting it for the terminal.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.console import Console, Group
@@ -64,7 +65,9 @@ def _sort_key(value: object) -> tuple[int, float, str]:
 
 
 def _fmt(value: object, digits: int = 3) -> str:
+    """'-' for what a row lacks: None, or NaN as a CSV reads an empty cell back (a reference row's I_NCE)."""
     try:
-        return f"{float(value):.{digits}f}"
+        number = float(value)
     except (TypeError, ValueError):
         return "-"
+    return "-" if math.isnan(number) else f"{number:.{digits}f}"
