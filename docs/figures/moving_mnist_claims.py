@@ -12,6 +12,7 @@ import math
 import sys
 
 from infomin_cli.plots.factors import TASKS, load_factor_table
+from infomin_cli.sweep.plan import UNTRAINED
 
 SINGLE = ("digit", "position", "background")
 
@@ -49,12 +50,12 @@ def report(path: str, layer: str) -> list[str]:
     for other in ("position", "background"):
         diff, z = gap(table, "digit+position", other, by_label["digit"])
         lines.append(f"   digit error, digit+position vs {other}: {diff:+.2f} lower ({z:+.1f} s.e.)")
-    if "untrained" in table.settings:
+    if UNTRAINED in table.settings:
         lines.append("against the untrained architecture (positive: lower error after training):")
-        for setting in [s for s in table.settings if s != "untrained"]:
+        for setting in [s for s in table.settings if s != UNTRAINED]:
             cells = []
             for task in TASKS:
-                diff, z = gap(table, setting, "untrained", task)
+                diff, z = gap(table, setting, UNTRAINED, task)
                 cells.append(f"{task.label} {diff:+.2f} ({z:+.1f} s.e.)")
             lines.append(f"   {setting:<20} " + ", ".join(cells))
     return lines

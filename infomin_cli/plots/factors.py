@@ -27,12 +27,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from infomin_cli.errors import InfominError  # noqa: E402
 from infomin_cli.plots.save import save_png_pdf  # noqa: E402
 from infomin_cli.results.table import read_results  # noqa: E402
+from infomin_cli.sweep.plan import REFERENCES  # noqa: E402  (the sweep's reference rows, drawn below a rule in this order)
 
 VIEWS = "moving-mnist"
 KNOB = "shared"
-SUPERVISED = "supervised"  # the architecture trained on each task's labels
-UNTRAINED = "untrained"  # the architecture at its initialisation: what is there before any training
-REFERENCES = (UNTRAINED, SUPERVISED)  # rows that are not a view setting, drawn below a rule in this order
 # the paper's Table 1 rows (views/moving_mnist.py declares the same choices; plots/ does not import views/)
 SETTINGS = ("digit", "position", "background", "digit+position", "background+digit", "background+position", "all")
 
