@@ -25,9 +25,9 @@ import torch
 from benchmarks.report import write_section
 from infomin_cli.config import resolve_config
 from infomin_cli.data.moving_mnist import K_FRAMES
-from infomin_cli.engine.device import make_generator
-from infomin_cli.engine.pretrain import cosine_schedules, make_optimizers, train_step
-from infomin_cli.engine.run import build, build_objective, validate
+from infomin_cli.engine.pretrain import build_objective, cosine_schedules, make_optimizers, train_step
+from infomin_cli.runs import build, validate
+from infomin_cli.runtime.device import make_generator
 
 
 class Pregenerated:

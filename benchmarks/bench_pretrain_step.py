@@ -22,11 +22,11 @@ import torch
 from benchmarks.report import write_section
 from infomin_cli.config import RunConfig
 from infomin_cli.data.source import InMemorySource
-from infomin_cli.engine.device import autocast, make_generator
-from infomin_cli.engine.pretrain import make_optimizers, train_step
-from infomin_cli.engine.run import build, build_objective, validate
+from infomin_cli.engine.pretrain import build_objective, make_optimizers, train_step
 from infomin_cli.objectives import info_nce
 from infomin_cli.objectives.base import make_views
+from infomin_cli.runs import build, validate
+from infomin_cli.runtime.device import autocast, make_generator
 
 OBJECTIVES = (
     ("infonce", {}),

@@ -21,12 +21,12 @@ from rich.progress import Progress
 from infomin_cli.atomic import atomic_write_text
 from infomin_cli.config import RunConfig
 from infomin_cli.data.base import ImageSet
-from infomin_cli.engine import distributed
 from infomin_cli.engine.pretrain import pretrain
-from infomin_cli.engine.run import SUMMARY, Built, LoadedRun, build, validate
 from infomin_cli.errors import InfominError
 from infomin_cli.mi.heldout import heldout_estimate
 from infomin_cli.objectives import OBJECTIVES
+from infomin_cli.runs import SUMMARY, Built, LoadedRun, build, validate
+from infomin_cli.runtime import distributed
 from infomin_cli.views import VIEWS
 
 LOADED_RUN = "_run"  # key under which train_run hands its loaded run to an in-process caller

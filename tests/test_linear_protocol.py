@@ -7,10 +7,10 @@ import torch
 
 from infomin_cli.atomic import atomic_torch_save
 from infomin_cli.config import RunConfig
-from infomin_cli.engine.run import build_views, load_run, validate
 from infomin_cli.evaluate import linear_protocol
 from infomin_cli.evaluate.linear_protocol import linear_protocol_run, milestones
 from infomin_cli.models import build_model
+from infomin_cli.runs import build_views, load_run, validate
 from tests.test_data_stream import _folder
 
 torch.set_num_threads(1)

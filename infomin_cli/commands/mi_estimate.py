@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         """Estimate mutual information with value, unit, K, log K, 95 % CI and a saturation flag."""
         import torch
 
-        from infomin_cli.mi import rows as support
+        from infomin_cli import estimate as support
 
         if results is not None:
             from infomin_cli.results.table import check_appendable

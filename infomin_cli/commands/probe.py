@@ -42,8 +42,8 @@ def register(app: typer.Typer) -> None:
             return _segmentation(run, layer, random_init, results, epochs, device, dataset, data_root, classes, seg_size)
         if task != "classification":
             raise InfominError(f"--task {task!r} is not valid; choose classification or segmentation")
-        from infomin_cli.engine.run import load_run
         from infomin_cli.evaluate.probe import probe_run
+        from infomin_cli.runs import load_run
 
         loaded = load_run(run, device, random_init=random_init, dataset=dataset, data_root=data_root, stream=stream)
         if hasattr(loaded.dataset.test, "targets"):  # Moving MNIST: factor probes of both encoders

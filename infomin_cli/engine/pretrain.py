@@ -27,27 +27,34 @@ from infomin_cli import __version__
 from infomin_cli.atomic import atomic_torch_save, atomic_write_text
 from infomin_cli.config import RunConfig
 from infomin_cli.data.source import BatchSource, epoch_batches, training_source
-from infomin_cli.engine import distributed
-from infomin_cli.engine.device import make_generator
 from infomin_cli.engine.monitor import EpochLog
-from infomin_cli.engine.run import (
+from infomin_cli.errors import InfominError, TrainingDiverged
+from infomin_cli.objectives import OBJECTIVES
+from infomin_cli.objectives.base import Objective, StepOutput
+from infomin_cli.progress import make_progress
+from infomin_cli.run_files import RESUME_KEYS, damaged, load_state, read_checkpoint, read_config, read_summary
+from infomin_cli.runs import (
     CHECKPOINT,
     CONFIG,
     METRICS,
     SUMMARY,
     Built,
     build,
-    build_objective,
+    config_hash,
     validate,
 )
-from infomin_cli.errors import InfominError, TrainingDiverged
-from infomin_cli.objectives.base import Objective, StepOutput
-from infomin_cli.progress import make_progress
-from infomin_cli.run_files import RESUME_KEYS, damaged, load_state, read_checkpoint, read_config, read_summary
+from infomin_cli.runtime import distributed
+from infomin_cli.runtime.device import make_generator
 from infomin_cli.views import VIEWS
 
 SKIPPED = "skipped_images.tsv"  # unreadable files of a streamed dataset: path, reason
 LOG_EVERY = 20  # steps between host syncs for the progress bar and the NaN check
+
+
+def build_objective(config: RunConfig, built: Built, n_samples: int) -> Objective:
+    """The objective module for a validated config; it sees the model (MoCo copies it as the key
+    encoder) and how many samples an epoch indexes (the memory bank's size)."""
+    return OBJECTIVES.get(config.objective).create(built, config, n_samples)
 
 
 def make_optimizer(config: RunConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
@@ -118,8 +125,8 @@ def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any]
     if not resume:
         raise InfominError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     saved = read_config(out / CONFIG)
-    if saved.hash() != config.hash():
-        raise InfominError(f"{out} holds a run with a different config (hash {saved.hash()}); choose another --out")
+    if config_hash(saved) != config_hash(config):
+        raise InfominError(f"{out} holds a run with a different config (hash {config_hash(saved)}); choose another --out")
     return read_checkpoint(out / CHECKPOINT, RESUME_KEYS)
 
 
@@ -242,7 +249,7 @@ def pretrain(
             atomic_torch_save(out / CHECKPOINT, {
                 "model": model.state_dict(), "objective": objective.state_dict(), **optimizer_state(optimizers, schedules),
                 "generator": generator.get_state(), "epoch": epoch + 1,
-                "wall_seconds": wall_before + time.perf_counter() - started, "config_hash": config.hash(),
+                "wall_seconds": wall_before + time.perf_counter() - started, "config_hash": config_hash(config),
                 "world_size": ranks.world,
             })
             lr = next(iter(schedules.values())).get_last_lr()[0]
@@ -260,7 +267,7 @@ def pretrain(
         last.update(log.last_row())
     summary = {
         "run_id": out.name,
-        "config_hash": config.hash(),
+        "config_hash": config_hash(config),
         "dataset": config.dataset,
         "views": config.views,
         "knobs": config.knobs,

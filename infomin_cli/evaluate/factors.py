@@ -28,14 +28,14 @@ from torch import nn
 from infomin_cli import __version__
 from infomin_cli.data import Dataset
 from infomin_cli.data.source import BatchSource, as_source, iter_batches
-from infomin_cli.engine.device import autocast, pick_device
-from infomin_cli.engine.run import LoadedRun, build_views, image_size_of, load_data, load_run, validate
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.features import extract_features
 from infomin_cli.evaluate.linear import train_linear_probe
 from infomin_cli.models import ENCODERS
 from infomin_cli.results import append_row
 from infomin_cli.results.rows import clean, main_knob, probe_row, timestamp
+from infomin_cli.runs import LoadedRun, build_views, image_size_of, load_data, load_run, validate
+from infomin_cli.runtime.device import autocast, pick_device
 
 FACTOR_LABELS = ("digit", "position", "background")  # Table 1's columns
 FACTOR_LAYERS = ("sequence", "image")  # the encoder's two representations (models/seq_convnet.py)

@@ -10,7 +10,7 @@ import torch
 
 from infomin_cli.data.base import ImageSet
 from infomin_cli.data.source import BatchSource, as_source, iter_batches
-from infomin_cli.engine.device import autocast
+from infomin_cli.runtime.device import autocast
 
 
 @torch.no_grad()

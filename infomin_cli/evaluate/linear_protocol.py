@@ -32,11 +32,12 @@ from torch import nn
 
 from infomin_cli.atomic import atomic_torch_save
 from infomin_cli.data.source import as_source, epoch_batches, iter_batches
-from infomin_cli.engine.device import autocast, make_generator
-from infomin_cli.engine.run import LoadedRun, load_checkpoint
 from infomin_cli.errors import InfominError
 from infomin_cli.results import append_row
 from infomin_cli.results.rows import probe_row
+from infomin_cli.run_files import read_checkpoint
+from infomin_cli.runs import LoadedRun, config_hash
+from infomin_cli.runtime.device import autocast, make_generator
 from infomin_cli.views.crop import OriginalCrops
 
 EPOCHS, LR, MOMENTUM, WEIGHT_DECAY, BATCH = 60, 30.0, 0.9, 0.0, 256
@@ -95,8 +96,8 @@ def linear_protocol_run(run: LoadedRun, label: str = "class", layer: str | None 
     path = state_path(run, dataset or run.config.dataset, label, layer)
     start = 0
     if path.is_file():
-        state = load_checkpoint(path, keys=("classifier", "optimizer", "schedule", "generator", "epoch"))
-        if state.get("epochs") != epochs or state.get("config_hash") != run.config.hash():
+        state = read_checkpoint(path, keys=("classifier", "optimizer", "schedule", "generator", "epoch"))
+        if state.get("epochs") != epochs or state.get("config_hash") != config_hash(run.config):
             raise InfominError(f"{path} is a probe with other settings (epochs {state.get('epochs')}); delete it to start over")
         classifier.load_state_dict(state["classifier"])
         optimizer.load_state_dict(state["optimizer"])
@@ -120,7 +121,7 @@ def linear_protocol_run(run: LoadedRun, label: str = "class", layer: str | None 
             raise InfominError(f"the linear probe's loss became {last} at epoch {epoch + 1}; lower --lr")
         atomic_torch_save(path, {"classifier": classifier.state_dict(), "optimizer": optimizer.state_dict(),
                                  "schedule": schedule.state_dict(), "generator": generator.get_state(),
-                                 "epoch": epoch + 1, "epochs": epochs, "config_hash": run.config.hash()})
+                                 "epoch": epoch + 1, "epochs": epochs, "config_hash": config_hash(run.config)})
         if progress is not None:
             progress(epoch + 1, epochs, last)
     correct = 0

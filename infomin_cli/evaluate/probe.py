@@ -13,12 +13,12 @@ from typing import Any
 import torch
 
 from infomin_cli.data.source import as_source
-from infomin_cli.engine.run import LoadedRun, load_run
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.features import extract_features
 from infomin_cli.evaluate.linear import train_linear_probe
 from infomin_cli.results import append_row
 from infomin_cli.results.rows import RANDOM_INIT_SUFFIX, probe_row
+from infomin_cli.runs import LoadedRun, load_run
 
 __all__ = ["RANDOM_INIT_SUFFIX", "probe_run"]
 

@@ -33,10 +33,10 @@ from torch import nn
 from infomin_cli import __version__
 from infomin_cli.data.base import MASK_IGNORE, Dataset, ImageSet
 from infomin_cli.data.source import BatchSource, as_source, iter_batches
-from infomin_cli.engine.device import autocast
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.miou import confusion_matrix, mean_iou, pixel_accuracy
 from infomin_cli.results.rows import clean, run_columns, timestamp, with_i_nce
+from infomin_cli.runtime.device import autocast
 
 SEG_EPOCHS = 5
 DECODER_WIDTHS = (64, 32, 16)
@@ -204,8 +204,8 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
     Returns the two rows (`miou`, `pixel_acc`), appended to `results` unless None. When `results`
     already holds both rows of this probe they are returned, marked `"skipped": True`, untrained.
     `run`: the already loaded run (a sweep point's), as `load_run(run_dir, device, random_init)`."""
-    from infomin_cli.engine.run import build_views, load_run
     from infomin_cli.results import append_row
+    from infomin_cli.runs import build_views, load_run
 
     started = time.perf_counter()
     if run is not None and run.trained == random_init:

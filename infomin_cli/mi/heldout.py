@@ -19,11 +19,11 @@ from torch import nn
 
 from infomin_cli.data.base import ImageSet
 from infomin_cli.data.source import BatchSource, as_source, iter_batches
-from infomin_cli.engine.device import autocast, make_generator
 from infomin_cli.errors import InfominError
 from infomin_cli.mi.estimators import infonce
 from infomin_cli.mi.report import Estimate, from_batches
 from infomin_cli.mi.train import fit_critic
+from infomin_cli.runtime.device import autocast, make_generator
 
 Embedder = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 Images = BatchSource | ImageSet | torch.Tensor  # a tensor: uint8 (N, C, H, W), as `dataset.test.images`

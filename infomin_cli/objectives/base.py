@@ -98,7 +98,7 @@ class Objective(nn.Module):
         """One optimisation step. The default is every single-player method's: loss, backward, step.
 
         `forward(images, index)`: this objective and the model wrapped in DistributedDataParallel when
-        several processes train (engine/distributed.py); its backward averages the gradients."""
+        several processes train (runtime/distributed.py); its backward averages the gradients."""
         out = forward(images, index) if forward is not None else self(model, images, views, generator, index)
         (optimizer,) = optimizers.values()
         optimizer.zero_grad(set_to_none=True)

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli.engine import distributed
-from infomin_cli.engine.device import autocast
 from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
+from infomin_cli.runtime import distributed
+from infomin_cli.runtime.device import autocast
 
 BANK_MOMENTUM = 0.5
 VARIANTS = ("softmax", "nce")

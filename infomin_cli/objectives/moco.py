@@ -33,7 +33,7 @@ shares its BN statistics with its query's, which is the property ShuffleBN exist
 Several processes (torchrun): the key view is first shuffled across ranks as MoCo does (gather,
 rank 0's permutation, each rank encodes its slice, unshuffle; not with --sync-bn, where BN already
 spans the global batch), and the keys and their dataset indices are gathered without gradient
-before the enqueue, so every rank's queue holds the same global batches (engine/distributed.py).
+before the enqueue, so every rank's queue holds the same global batches (runtime/distributed.py).
 """
 
 from __future__ import annotations
@@ -45,11 +45,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli.engine import distributed
-from infomin_cli.engine.device import autocast
 from infomin_cli.errors import InfominError
 from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
 from infomin_cli.objectives.infonce import JIGSAW_BETA, jigsaw_branch_for
+from infomin_cli.runtime import distributed
+from infomin_cli.runtime.device import autocast
 
 SHUFFLE_BN_GROUPS = 4
 

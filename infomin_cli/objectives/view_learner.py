@@ -36,11 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from infomin_cli.atomic import atomic_torch_save
-from infomin_cli.engine.device import autocast
 from infomin_cli.errors import InfominError
 from infomin_cli.models.base import ENCODERS
 from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput
 from infomin_cli.objectives.infonce import info_nce
+from infomin_cli.runtime.device import autocast
 from infomin_cli.views.flow import FlowGenerator, snapshot_path
 
 MODES = ("unsupervised", "semi-supervised", "supervised")

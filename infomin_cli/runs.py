@@ -7,6 +7,8 @@ per epoch) and `summary.json` (written when training finishes).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,9 @@ from infomin_cli import ranges
 from infomin_cli.config import RunConfig
 from infomin_cli.data import Dataset, load_dataset
 from infomin_cli.data.base import DATASETS
-from infomin_cli.engine import distributed
-from infomin_cli.engine.device import pick_device
 from infomin_cli.errors import InfominError
 from infomin_cli.models import ENCODERS, HEADS, ContrastiveModel, build_model
 from infomin_cli.objectives import OBJECTIVES
-from infomin_cli.objectives.base import Objective
 from infomin_cli.objectives.memory_bank import VARIANTS as BANK_LOSSES
 from infomin_cli.objectives.moco import check_queue
 from infomin_cli.run_files import (
@@ -36,9 +35,33 @@ from infomin_cli.run_files import (
     read_config,
     read_summary,
 )
+from infomin_cli.runtime import distributed
+from infomin_cli.runtime.device import pick_device
 from infomin_cli.views import VIEWS, ViewPair
 
-__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "SUMMARY", "load_checkpoint", "load_run", "validate"]
+__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "SUMMARY", "load_run", "validate"]
+
+
+def config_hash(config: RunConfig) -> str:
+    """16 hex digits naming what a run learns: the fields that change the result (not where files
+    live or which device ran it), and the objective's own options where they differ from its defaults,
+    so every run keeps its hash when an unrelated method gains an option."""
+    used = {o.name.replace("-", "_") for o in OBJECTIVES.get(config.objective).options} \
+        if config.objective in OBJECTIVES else set()
+    defaults = RunConfig()
+    payload = {}
+    for key, value in config.to_dict().items():
+        if key in config._NOT_HASHED:
+            continue
+        if key in config._OBJECTIVE_FIELDS and (key not in used or value == getattr(defaults, key)):
+            continue
+        if key in config._HASHED_WHEN_SET and value == getattr(defaults, key):
+            continue
+        payload[config._LEGACY_NAMES.get(key, key)] = value
+    if config.knobs.get("level") == "infomin+jigsaw":  # the JigSaw rung became PyContrast's branch (v0.2)
+        payload["jigsaw"] = "branch"
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def validate(config: RunConfig) -> RunConfig:
@@ -120,11 +143,6 @@ def check_log(log: str | None) -> None:
         raise InfominError("--log tensorboard needs the tensorboard package: pip install 'infomin[tensorboard]'") from None
 
 
-load_checkpoint = read_checkpoint  # the name the engine has always used
-
-
-
-
 def item_side(split) -> int:
     """Side of a split's stored items: an `ImageSet`'s tensor, or a streaming source's `shape`."""
     return int(split.images.shape[-1] if hasattr(split, "images") else split.shape[-1])
@@ -172,12 +190,6 @@ def build(config: RunConfig) -> Built:
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     return Built(device, dataset, size, views, model)
-
-
-def build_objective(config: RunConfig, built: Built, n_samples: int) -> Objective:
-    """The objective module for a validated config; it sees the model (MoCo copies it as the key
-    encoder) and how many samples an epoch indexes (the memory bank's size)."""
-    return OBJECTIVES.get(config.objective).create(built, config, n_samples)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from infomin_cli.results import append_row
 from infomin_cli.results.rows import estimate_row, main_knob, run_columns
 
 if TYPE_CHECKING:
-    from infomin_cli.engine.run import LoadedRun
+    from infomin_cli.runs import LoadedRun
 
 
 @dataclass
@@ -78,8 +78,8 @@ def run_rows(run_dir: Path, negatives: int | None, eval_batches: int, seed: int,
              *, run: LoadedRun | None = None) -> list[EstimateRow]:
     """Held-out I_NCE of a run folder's own encoders+heads. `run`: the run as `load_run(run_dir,
     device)` returned it (a sweep point that already holds its dataset), so nothing is read twice."""
-    from infomin_cli.engine.run import load_run
     from infomin_cli.mi.heldout import heldout_estimate
+    from infomin_cli.runs import load_run
 
     start = time.perf_counter()
     loaded = load_run(run_dir, device) if run is None else run
@@ -97,8 +97,8 @@ def views_rows(views: str, knobs: list[str] | None, dataset: str, data_root: Pat
 
     from infomin_cli.data import load_dataset
     from infomin_cli.data.source import as_source
-    from infomin_cli.engine.device import pick_device
     from infomin_cli.mi.heldout import critic_as_embedder, heldout_estimate, train_view_critic
+    from infomin_cli.runtime.device import pick_device
     from infomin_cli.views import VIEWS, parse_knob_args
 
     start = time.perf_counter()
