@@ -1,15 +1,20 @@
-"""The training options that `pretrain` and `sweep` share, declared once so they cannot drift.
+"""The training options that `pretrain`, `sweep` and `learn-views` share, declared once so they cannot drift.
 
-`@training_options` appends these parameters to a command's signature (Typer reads the
+`@training_options()` appends these parameters to a command's signature (Typer reads the
 signature) and hands their values to the command as one dict, `training`; `overrides(training)`
 turns that dict into RunConfig overrides (None = not given, so presets and defaults apply).
+
+Two kinds of option: the general ones below, and each method's own, which are not written here but
+generated from the methods' declarations (`Objective.options`): a flag per declared option, its
+help naming the methods that take it, its default and the paper's value. A method flag given on the
+command line lands in the namespace of the objective the run trains, and is checked there.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +27,7 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "data_root": (Path | None, typer.Option(None, help="Folder holding the dataset's files (never downloaded).")),
     "encoder": (str | None, typer.Option(None, help="convnet (fast CPU), alexnet-half (CMC), resnet18, resnet50.")),
     "head": (str | None, typer.Option(None, help="Projection head: linear or mlp.")),
-    "objective": (str | None, typer.Option(None, help="infonce (default), moco or memory-bank (see `infomin objectives`).")),
-    "queue": (int | None, typer.Option(None, help="moco: negatives in the queue, a multiple of the batch size (paper: 65536).")),
-    "key_momentum": (float | None, typer.Option(None, help="moco: momentum of the key encoder (default 0.999).")),
-    "bank_negatives": (int | None, typer.Option(None, help="memory-bank: negatives drawn per sample (CMC: 16384).")),
-    "bank_loss": (str | None, typer.Option(None, help="memory-bank: softmax (default) or nce.")),
-    "jigsaw_beta": (float | None, typer.Option(None, help="Weight of the JigSaw loss with level=infomin+jigsaw (paper: 0.5).")),
+    "objective": (str | None, typer.Option(None, help="infonce (default), moco, memory-bank, ... (see `infomin objectives`).")),
     "temperature": (float | None, typer.Option(None, help="Temperature tau of the contrastive loss.")),
     "batch_size": (int | None, typer.Option(None, help="Batch size; in-batch InfoNCE has K = batch size.")),
     "epochs": (int | None, typer.Option(None, help="Pretraining epochs.")),
@@ -54,23 +54,52 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
 NOT_CONFIG = ("preset", "scale")
 
 
-def training_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Give `command` (which takes `training: dict`) every shared option as a keyword parameter."""
-    signature = inspect.signature(command)
-    own = [p for p in signature.parameters.values() if p.name != "training"]
-    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
-              for name, (kind, option) in TRAINING_OPTIONS.items()]
+def method_options(objectives: Iterable[str] | None = None) -> dict[str, tuple[Any, Any]]:
+    """One flag per option the methods declare (`objectives`: those names; default: every method that
+    `pretrain` trains), each once however many methods take it."""
+    from infomin_cli.objectives import OBJECTIVES
 
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> Any:
-        training = {name: kwargs.pop(name) for name in TRAINING_OPTIONS}
-        return command(**kwargs, training=training)
+    owners: dict[str, list[tuple[str, Any]]] = {}
+    for name, method in OBJECTIVES.items():
+        if (objectives is None and method.command) or (objectives is not None and name not in objectives):
+            continue
+        for option in method.options:
+            owners.setdefault(option.name, []).append((name, option))
+    out = {}
+    for name, declared in owners.items():
+        option = declared[0][1]
+        paper = f"; paper: {option.paper}" if option.paper is not None else ""
+        help_text = f"{', '.join(owner for owner, _ in declared)}: {option.help} (default {option.default}{paper})."
+        out[name] = (option.kind | None, typer.Option(None, option.cli_flag, help=help_text))
+    return out
 
-    hints = {k: v for k, v in inspect.get_annotations(command, eval_str=True).items() if k != "training"}
-    wrapper.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {**hints, **{name: kind for name, (kind, _) in TRAINING_OPTIONS.items()}}
-    del wrapper.__wrapped__  # Typer must read our signature, not the wrapped function's
-    return wrapper
+
+def training_options(only: Iterable[str] | None = None, objectives: Iterable[str] | None = None
+                     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command (which takes `training: dict`) the shared options as keyword parameters: the
+    general ones (`only` those names, if given) and the method options of `objectives` (default:
+    every method `pretrain` trains)."""
+    general = {k: v for k, v in TRAINING_OPTIONS.items() if only is None or k in only}
+    options = {**general, **method_options(objectives)}
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command)
+        own = [p for p in signature.parameters.values() if p.name != "training"]
+        shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+                  for name, (kind, option) in options.items()]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            training = {name: kwargs.pop(name) for name in options}
+            return command(**kwargs, training=training)
+
+        hints = {k: v for k, v in inspect.get_annotations(command, eval_str=True).items() if k != "training"}
+        wrapper.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**hints, **{name: kind for name, (kind, _) in options.items()}}
+        del wrapper.__wrapped__  # Typer must read our signature, not the wrapped function's
+        return wrapper
+
+    return decorate
 
 
 def overrides(training: dict[str, Any], **extra: Any) -> dict[str, Any]:
