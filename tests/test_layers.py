@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 LAYERS: list[tuple[str, ...]] = [
     # foundations: names, errors, atomic writes, checked options and paths
     ("infomin_cli", "infomin_cli._autoload", "infomin_cli.errors", "infomin_cli.atomic", "infomin_cli.registry",
-     "infomin_cli.progress", "infomin_cli.paths", "infomin_cli.ranges"),
+     "infomin_cli.progress", "infomin_cli.paths", "infomin_cli.ranges", "infomin_cli.options"),
     ("infomin_cli.config", "infomin_cli.run_files"),  # the run's settings and the one reader of its files
     ("infomin_cli.runtime",),  # device, precision, processes: below everything that computes
     ("infomin_cli.data",),
