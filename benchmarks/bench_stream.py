@@ -137,13 +137,18 @@ def timed(batches, limit: int) -> tuple[float, int]:
     return rate, peak
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def reader_arguments(description: str, images: int, argv: list[str] | None) -> argparse.Namespace:
+    """The options every folder-reading benchmark takes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small folders, one round, do not write RESULTS.md")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--images", type=int, default=2560, help="images read per timed pass")
-    args = parser.parse_args(argv)
+    parser.add_argument("--images", type=int, default=images, help="images read per timed pass")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = reader_arguments(__doc__.splitlines()[0], 2560, argv)
     torch.set_num_threads(1)
     small, large = (400, 800) if args.quick else (5000, 10000)
     rounds, limit = (1, 256) if args.quick else (args.rounds, args.images)

@@ -21,7 +21,6 @@ These are CPU figures. They say nothing about a GPU, where nvjpeg and CUDA roi_a
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from benchmarks.bench_stream import SIZE, make_folder, timed
+from benchmarks.bench_stream import SIZE, make_folder, reader_arguments, timed
 from infomin_cli.data.source import epoch_batches
 from infomin_cli.data.stream import Fit, StreamSource, read_image
 from infomin_cli.views import VIEWS
@@ -99,12 +98,7 @@ def epoch_rates(files: list[str], workers: int, rounds: int, limit: int) -> dict
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small folder, one round; RESULTS.md left alone")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--images", type=int, default=1280, help="images read per timed pass")
-    args = parser.parse_args(argv)
+    args = reader_arguments(__doc__.splitlines()[0], 1280, argv)
     torch.set_num_threads(1)
     n, rounds, limit = (256, 1, 128) if args.quick else (2000, args.rounds, args.images)
     with tempfile.TemporaryDirectory(prefix="bench-stream-device-") as tmp:
