@@ -51,6 +51,7 @@ class RunConfig:
     image_size: int | None = None  # encoder input size; None -> the dataset's own size
     limit: int | None = None  # use only the first N pretraining images
     device: str = "auto"
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 elsewhere), bf16 or fp32: runtime/precision.py
     preset: str | None = None
     knn_monitor: bool = True  # k-NN accuracy on the held-out split after every epoch
     log: str | None = None  # "tensorboard": also write TensorBoard event files
@@ -60,7 +61,7 @@ class RunConfig:
     workers: int | None = None  # processes decoding a streamed dataset (None: the cores less one, at most 16)
 
     # fields that do not change what is learned
-    _NOT_HASHED = ("data_root", "device", "preset", "knn_monitor", "log", "stream", "strict_data", "workers")
+    _NOT_HASHED = ("data_root", "device", "precision", "preset", "knn_monitor", "log", "stream", "strict_data", "workers")
     # fields added with the objectives: hashed only where the objective uses them and only when they
     # differ from the default, so every run and CSV row made before them keeps its hash
     _OBJECTIVE_FIELDS = ("queue", "key_momentum", "bank_negatives", "bank_loss", "jigsaw_beta",

@@ -263,6 +263,7 @@ def pretrain(
         "epochs": config.epochs,
         "image_size": size,
         "device": str(device),
+        "precision": str(built.precision),
         "wall_seconds": wall_before + time.perf_counter() - started,
         "infomin_version": __version__,
         "world_size": ranks.world,

@@ -38,7 +38,8 @@ from infomin_cli.results.rows import probe_row
 from infomin_cli.run_files import read_checkpoint
 from infomin_cli.runs import LoadedRun, config_hash
 from infomin_cli.runtime.checkpoint import restore_checkpoint, save_checkpoint
-from infomin_cli.runtime.device import autocast, make_generator
+from infomin_cli.runtime.device import make_generator
+from infomin_cli.runtime.precision import full_precision
 from infomin_cli.views.crop import OriginalCrops
 
 EPOCHS, LR, MOMENTUM, WEIGHT_DECAY, BATCH = 60, 30.0, 0.9, 0.0, 256
@@ -64,8 +65,10 @@ def centre(images: torch.Tensor, size: int) -> torch.Tensor:
 
 @torch.no_grad()
 def frozen_features(run: LoadedRun, images: torch.Tensor, layer: str) -> torch.Tensor:
-    with autocast(run.device):
-        return run.model.features(run.views.probe_inputs(images), layer).float()
+    with full_precision(run.device):
+        inputs = run.views.probe_inputs(images)
+    with run.precision.autocast(run.device):
+        return run.model.features(inputs, layer).float()
 
 
 def state_path(run: LoadedRun, dataset: str, label: str, layer: str) -> Path:

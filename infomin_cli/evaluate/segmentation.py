@@ -39,7 +39,7 @@ from infomin_cli.evaluate.miou import confusion_matrix, mean_iou, pixel_accuracy
 from infomin_cli.results.rows import clean, run_columns, timestamp, with_i_nce
 from infomin_cli.run_files import damaged, read_checkpoint
 from infomin_cli.runtime.checkpoint import restore_checkpoint, save_checkpoint
-from infomin_cli.runtime.device import autocast
+from infomin_cli.runtime.precision import FP32, Precision, full_precision
 from infomin_cli.runtime.schedule import cosine
 
 SEG_EPOCHS = 5
@@ -71,13 +71,16 @@ class Decoder(nn.Module):
 
 @torch.no_grad()
 def extract_feature_maps(model, views, images: BatchSource | ImageSet | torch.Tensor, device: torch.device,
-                         layer: str, batch_size: int = 256) -> torch.Tensor:
-    """Frozen (N, C, h, w) maps of `layer` for a whole image source, in order, in batches on the device."""
+                         layer: str, batch_size: int = 256, precision: Precision = FP32) -> torch.Tensor:
+    """Frozen (N, C, h, w) maps of `layer` for a whole image source, in order, in batches on the
+    device, the encoder run at `precision` (its inputs in fp32)."""
     model.eval()
     out = []
     for batch in iter_batches(as_source(images), batch_size, device):
-        with autocast(device):
-            maps = model.feature_maps(views.probe_inputs(batch), layer)
+        with full_precision(device):
+            inputs = views.probe_inputs(batch)
+        with precision.autocast(device):
+            maps = model.feature_maps(inputs, layer)
         out.append(maps.float())
     return torch.cat(out)
 
@@ -187,12 +190,13 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
                            classes: int = 40, layer: str | None = None, random_init: bool = False,
                            results: str | Path | None = "results.csv", epochs: int = SEG_EPOCHS, device: str = "auto",
                            knob: str | None = None, size: int | None = None, progress: Any = None,
-                           *, run=None) -> list[dict[str, Any]]:
+                           *, run=None, precision: str | None = None) -> list[dict[str, Any]]:
     """Train the decoder on the train split's frozen maps; mIoU and pixel accuracy on the test split.
 
     Returns the two rows (`miou`, `pixel_acc`), appended to `results` unless None. When `results`
     already holds both rows of this probe they are returned, marked `"skipped": True`, untrained.
-    `run`: the already loaded run (a sweep point's), as `load_run(run_dir, device, random_init)`."""
+    `run`: the already loaded run (a sweep point's), as `load_run(run_dir, device, random_init)`;
+    `precision`: the encoder's (None: the run's own)."""
     from infomin_cli.results import append_row
     from infomin_cli.runs import build_views, load_run
 
@@ -200,7 +204,7 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
     if run is not None and run.trained == random_init:
         raise ValueError(f"segmentation_probe_run(random_init={random_init}) was handed a run loaded the other way")
     if run is None:
-        run = load_run(run_dir, device, random_init=random_init)
+        run = load_run(run_dir, device, random_init=random_init, precision=precision)
     layer = layer or run.model.encoders[0].default_probe_layer
     if layer not in run.model.layers:
         raise InfominError(f"encoder {run.config.encoder!r} has no layer {layer!r}; its layers: {', '.join(run.model.layers)}")
@@ -215,8 +219,8 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
 
     views = run.views if side == run.image_size else build_views(run.config, side)
     try:
-        train_x = extract_feature_maps(run.model, views, data.train, run.device, layer)
-        test_x = extract_feature_maps(run.model, views, data.test, run.device, layer)
+        train_x = extract_feature_maps(run.model, views, data.train, run.device, layer, precision=run.precision)
+        test_x = extract_feature_maps(run.model, views, data.test, run.device, layer, precision=run.precision)
     except ValueError as exc:  # a pooled / flat layer
         raise InfominError(f"segmentation needs a conv layer's map: {exc}") from None
     n_classes = len(data.mask_names) or int(data.train.masks[data.train.masks != MASK_IGNORE].max()) + 1

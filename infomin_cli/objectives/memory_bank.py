@@ -27,7 +27,6 @@ from torch import nn
 
 from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
 from infomin_cli.runtime import distributed
-from infomin_cli.runtime.device import autocast
 
 BANK_MOMENTUM = 0.5
 VARIANTS = ("softmax", "nce")
@@ -73,7 +72,7 @@ class MemoryBank(Objective):
 
     def forward(self, model, images, views, generator, index) -> StepOutput:
         v1, v2 = make_views(views, images, generator)
-        with autocast(images.device):
+        with self.autocast(images.device):
             z1, z2 = model(v1, v2)
         z1, z2 = z1.float(), z2.float()
         idx = self.candidates(index.to(z1.device), generator)
