@@ -20,7 +20,7 @@ PRESETS_FILE = Path(__file__).resolve().parent / "experiments.yaml"  # shipped i
 
 
 # Fields that choose how a run is computed or where its files live, not what it learns.
-NOT_HASHED = frozenset({"data_root", "device", "preset", "knn_monitor", "log", "stream", "strict_data", "workers"})
+NOT_HASHED = frozenset({"data_root", "device", "precision", "preset", "knn_monitor", "log", "stream", "strict_data", "workers"})
 # The fields of the first release: every run since hashes them. Any other field is hashed only where
 # it differs from its default, so a field added later leaves every earlier run's hash as it was.
 HASHED_ALWAYS = frozenset({"dataset", "views", "knobs", "encoder", "head", "feat_dim", "objective", "temperature",
@@ -60,6 +60,7 @@ class RunConfig:
     image_size: int | None = None  # encoder input size; None -> the dataset's own size
     limit: int | None = None  # use only the first N pretraining images
     device: str = "auto"
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 elsewhere), bf16 or fp32: runtime/precision.py
     preset: str | None = None
     knn_monitor: bool = True  # k-NN accuracy on the held-out split after every epoch
     log: str | None = None  # "tensorboard": also write TensorBoard event files

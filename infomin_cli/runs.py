@@ -35,6 +35,7 @@ from infomin_cli.run_files import (
 )
 from infomin_cli.runtime import distributed
 from infomin_cli.runtime.device import pick_device
+from infomin_cli.runtime.precision import FP32, Precision, check_precision, resolve
 from infomin_cli.views import VIEWS, ViewPair
 
 __all__ = ["CHECKPOINT", "CONFIG", "METRICS", "SUMMARY", "load_run", "validate"]
@@ -89,7 +90,8 @@ def validate(config: RunConfig) -> RunConfig:
     objective.check(config, settings, family)
     check_log(config.log)
     resolved = RunConfig.from_dict({**config.to_dict(), "knobs": family.resolve(config.knobs),
-                                    "methods": {config.objective: vars(settings)}})
+                                    "methods": {config.objective: vars(settings)},
+                                    "precision": check_precision(config.precision)})
     if resolved.knobs.get("level") == "infomin+jigsaw" and not objective.supports_jigsaw:
         raise InfominError(f"--objective {config.objective} has no JigSaw branch; use moco or infonce with "
                            "level=infomin+jigsaw")
@@ -158,13 +160,16 @@ class Built:
     image_size: int
     views: ViewPair
     model: ContrastiveModel
+    precision: Precision = FP32  # resolved against the device: what the objective and the monitor run at
 
 
 def build(config: RunConfig) -> Built:
-    """Device, data, views and a fresh model for a validated config (seeded, on the device).
+    """Device, data, views and a fresh model for a validated config (seeded, on the device), and the
+    precision they compute at (`auto` resolved against that device).
 
     Under torchrun this is where the process joins the group and takes cuda:LOCAL_RANK."""
     device = distributed.setup(config.device)
+    precision = resolve(config.precision, device)
     torch.manual_seed(config.seed)
     dataset = load_data(config)
     size = image_size_of(config, dataset)
@@ -172,7 +177,7 @@ def build(config: RunConfig) -> Built:
     model = build_model(config, views.channels, views.shared_encoder).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    return Built(device, dataset, size, views, model)
+    return Built(device, dataset, size, views, model, precision)
 
 
 @dataclass
@@ -186,13 +191,19 @@ class LoadedRun:
     image_size: int
     summary: dict[str, Any]
     trained: bool
+    precision: Precision = FP32  # what probes and estimates run the encoders at
 
 
 def load_run(folder: str | Path, device: str = "auto", random_init: bool = False,
-             dataset: str | None = None, data_root: str | Path | None = None, stream: bool | None = None) -> LoadedRun:
+             dataset: str | None = None, data_root: str | Path | None = None, stream: bool | None = None,
+             precision: str | None = None) -> LoadedRun:
     """Rebuild a run from its folder. With `random_init`, the same architecture with fresh weights
     (the baseline a probe of a trained encoder must beat). `dataset` swaps in another dataset for
-    transfer probes (the paper trains patch views on DIV2K and probes on STL-10 / CIFAR-10)."""
+    transfer probes (the paper trains patch views on DIV2K and probes on STL-10 / CIFAR-10).
+    `precision` (None: the run's own config's, `auto` unless it was trained with another) is
+    resolved against the device picked here."""
+    if precision is not None:
+        check_precision(precision)  # before any file is read
     folder = Path(folder)
     if not (folder / CONFIG).is_file():
         raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")
@@ -206,12 +217,13 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
             raise InfominError(f"{folder} has no {CHECKPOINT} yet; train it with `infomin pretrain --out {folder}`")
         state = read_checkpoint(folder / CHECKPOINT)["model"]
     dev = pick_device(device)
+    chosen = resolve(config.precision if precision is None else precision, dev)
     if dataset is not None:
         DATASETS.get(dataset)
     data = load_data(config, dataset, data_root, stream)
     size = image_size_of(config, data) if dataset is None else _trained_size(folder, config, data)
     views = build_views(config, size, folder)
-    return _with_model(folder, config, data, views, dev, size, summary, state)
+    return _with_model(folder, config, data, views, dev, size, summary, state, chosen)
 
 
 def untrained_run(config: RunConfig, folder: str | Path, device: str = "auto") -> LoadedRun:
@@ -220,17 +232,20 @@ def untrained_run(config: RunConfig, folder: str | Path, device: str = "auto") -
     reference row). `folder` only names it (run_id)."""
     data = load_data(config)
     size = image_size_of(config, data)
-    return _with_model(Path(folder), config, data, build_views(config, size), pick_device(device), size, {}, None)
+    dev = pick_device(device)
+    return _with_model(Path(folder), config, data, build_views(config, size), dev, size, {}, None,
+                       resolve(config.precision, dev))
 
 
 def _with_model(folder: Path, config: RunConfig, data: Dataset, views: ViewPair, dev: torch.device, size: int,
-                summary: dict[str, Any], state: Any) -> LoadedRun:
+                summary: dict[str, Any], state: Any, precision: Precision) -> LoadedRun:
     """The run's model, seeded then loaded from `state` (None: left at its initialisation), on `dev`."""
     torch.manual_seed(config.seed)
     model = build_model(config, views.channels, views.shared_encoder)
     if state is not None:
         load_state(model, state, folder / CHECKPOINT)
-    return LoadedRun(folder, config, data, views, model.to(dev).eval(), dev, size, summary, state is not None)
+    return LoadedRun(folder, config, data, views, model.to(dev).eval(), dev, size, summary, state is not None,
+                     precision)
 
 
 def _trained_size(folder: Path, config: RunConfig, data: Dataset) -> int:

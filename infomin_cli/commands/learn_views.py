@@ -23,7 +23,7 @@ MODE_PRESETS = {"unsupervised": "learned-views-unsup", "semi-supervised": "learn
 
 # the shared training options learn-views takes (declared once, in _options.py)
 TRAINING = ("lr", "epochs", "batch_size", "temperature", "encoder", "dataset", "data_root", "image_size", "limit",
-            "seed", "device", "preset", "scale")
+            "seed", "device", "precision", "preset", "scale")
 
 
 def register(app: typer.Typer) -> None:

@@ -38,7 +38,7 @@ class EpochLog:
             from infomin_cli.evaluate.knn import KnnMonitor
 
             self.monitor = KnnMonitor(built.views, data.train, data.test, label=label, device=built.device,
-                                      max_train=KNN_TRAIN, max_test=KNN_TEST)
+                                      max_train=KNN_TRAIN, max_test=KNN_TEST, precision=built.precision)
         self.writer = None
         if config.log == "tensorboard":
             from torch.utils.tensorboard import SummaryWriter

@@ -14,9 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from infomin_cli.objectives.base import OBJECTIVES, Objective, StepOutput, i_nce_of, make_views
-from infomin_cli.objectives.jigsaw import JIGSAW_BETA, JigsawBranch
+from infomin_cli.objectives.jigsaw import JIGSAW_BETA, JigsawBranch, make_tiles
 from infomin_cli.runtime import distributed
-from infomin_cli.runtime.device import autocast
 
 
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> StepOutput:
@@ -56,13 +55,14 @@ class InfoNCE(Objective):
 
     def forward(self, model, images, views, generator, index) -> StepOutput:
         v1, v2 = make_views(views, images, generator)
-        with autocast(images.device):
+        with self.autocast(images.device):
             z1, z2 = model(v1, v2)
         out = info_nce(z1, z2, self.temperature)
         if self.jigsaw is None:
             return out
-        with autocast(images.device):
-            q_jig = self.jigsaw(model.encoders[0], views.jigsaw_tiles(images, generator), generator)
+        tiles = make_tiles(views, images, generator)
+        with self.autocast(images.device):
+            q_jig = self.jigsaw(model.encoders[0], tiles, generator)
         logits = (q_jig @ distributed.gather_with_grad(z2).T).float() / self.temperature
         target = torch.arange(len(z1), device=z1.device) + distributed.offset(len(z1))
         jig_loss = F.cross_entropy(logits, target)

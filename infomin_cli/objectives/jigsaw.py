@@ -16,10 +16,18 @@ from torch import nn
 
 from infomin_cli.options import Option
 from infomin_cli.ranges import Range
+from infomin_cli.runtime.precision import full_precision
 
 TILES = 9
 JIGSAW_BETA = Option("jigsaw_beta", 0.5, "weight beta of the JigSaw loss with level=infomin+jigsaw: (1 - beta) L + beta L_jig",
                      Range(0, 1), paper=0.5)  # PyContrast's weight; an option of every method with a JigSaw branch
+
+
+def make_tiles(views, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The nine tiles per image (`views.jigsaw_tiles`), in fp32 whatever autocast region encloses
+    the call, like every view (objectives/base.py `make_views`)."""
+    with full_precision(images.device):
+        return views.jigsaw_tiles(images, generator)
 
 
 class JigsawBranch(nn.Module):

@@ -29,7 +29,6 @@ from infomin_cli.objectives.base import OBJECTIVES, Objective, StepOutput, i_nce
 from infomin_cli.options import Option
 from infomin_cli.ranges import MANY
 from infomin_cli.runtime import distributed
-from infomin_cli.runtime.device import autocast
 
 BANK_MOMENTUM = 0.5
 VARIANTS = ("softmax", "nce")
@@ -77,7 +76,7 @@ class MemoryBank(Objective):
 
     def forward(self, model, images, views, generator, index) -> StepOutput:
         v1, v2 = make_views(views, images, generator)
-        with autocast(images.device):
+        with self.autocast(images.device):
             z1, z2 = model(v1, v2)
         z1, z2 = z1.float(), z2.float()
         idx = self.candidates(index.to(z1.device), generator)

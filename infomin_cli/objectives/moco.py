@@ -48,11 +48,10 @@ from torch import nn
 from infomin_cli.errors import InfominError
 from infomin_cli.objectives.base import OBJECTIVES, Objective, StepOutput, i_nce_of, make_views
 from infomin_cli.objectives.infonce import jigsaw_branch_for
-from infomin_cli.objectives.jigsaw import JIGSAW_BETA
+from infomin_cli.objectives.jigsaw import JIGSAW_BETA, make_tiles
 from infomin_cli.options import Option
 from infomin_cli.ranges import MANY, Range
 from infomin_cli.runtime import distributed
-from infomin_cli.runtime.device import autocast
 
 SHUFFLE_BN_GROUPS = 4
 
@@ -121,7 +120,7 @@ class MoCo(Objective):
         self.key_model.train()
         losses, self._keys, self._index = [], [], index
         for d, (q_view, k_view) in enumerate(self.directions):
-            with autocast(images.device):
+            with self.autocast(images.device):
                 q = model.embed(vs[q_view], q_view)
                 k = self.encode_keys(vs[k_view], k_view, generator)
             q, k = q.float(), k.float()
@@ -131,8 +130,9 @@ class MoCo(Objective):
         out = StepOutput(loss, i_nce_of(loss, self.train_k()), self.train_k())
         if self.jigsaw is None:
             return out
-        with autocast(images.device):
-            q_jig = self.jigsaw(model.encoders[0], views.jigsaw_tiles(images, generator), generator).float()
+        tiles = make_tiles(views, images, generator)
+        with self.autocast(images.device):
+            q_jig = self.jigsaw(model.encoders[0], tiles, generator).float()
         total = (1 - self.beta) * loss + self.beta * self.contrast(q_jig, self._keys[0], 0, index)
         return StepOutput(total, out.i_nce, out.k)
 
