@@ -33,6 +33,7 @@ class RunConfig:
     objective: str = "infonce"  # see `infomin objectives`; its options follow
     queue: int = 65536  # moco: negatives in the queue
     key_momentum: float = 0.999  # moco: f_k <- m f_k + (1 - m) f_q (not SGD's momentum)
+    symmetric: bool = False  # moco: with a shared encoder, both views query the other's keys
     bank_negatives: int = 16384  # memory-bank: negatives drawn per sample
     bank_loss: str = "softmax"  # memory-bank: softmax or nce
     jigsaw_beta: float = 0.5  # weight of the JigSaw loss with level=infomin+jigsaw
@@ -65,7 +66,7 @@ class RunConfig:
     _NOT_HASHED = ("data_root", "device", "preset", "knn_monitor", "log", "stream", "strict_data", "workers")
     # fields added with the objectives: hashed only where the objective uses them and only when they
     # differ from the default, so every run and CSV row made before them keeps its hash
-    _OBJECTIVE_FIELDS = ("queue", "key_momentum", "bank_negatives", "bank_loss", "jigsaw_beta",
+    _OBJECTIVE_FIELDS = ("queue", "key_momentum", "symmetric", "bank_negatives", "bank_loss", "jigsaw_beta",
                          "flow", "flow_blocks", "view_mode", "labelled", "generator_lr", "save_every")
     _LEGACY_NAMES = {"sgd_momentum": "momentum"}  # hashed (and read from old config.yaml) under the old name
     _HASHED_WHEN_SET = ("sync_bn",)  # added later: hashed only when not the default, so older hashes hold

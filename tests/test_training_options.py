@@ -57,6 +57,9 @@ def test_objective_options_change_the_hash_only_where_the_objective_uses_them():
     assert base.merged({"queue": 4096}).hash() == base.hash()  # infonce has no queue
     moco = base.merged({"objective": "moco"})
     assert moco.merged({"queue": 4096}).hash() != moco.hash()
+    assert moco.merged({"symmetric": False}).hash() == moco.hash()  # runs made before the option keep theirs
+    assert moco.merged({"symmetric": True}).hash() != moco.hash()
+    assert base.merged({"symmetric": True}).hash() == base.hash()
 
 
 def test_sgd_momentum_reads_old_configs_that_called_it_momentum():

@@ -25,6 +25,8 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "objective": (str | None, typer.Option(None, help="infonce (default), moco or memory-bank (see `infomin objectives`).")),
     "queue": (int | None, typer.Option(None, help="moco: negatives in the queue, a multiple of the batch size (paper: 65536).")),
     "key_momentum": (float | None, typer.Option(None, help="moco: momentum of the key encoder (default 0.999).")),
+    "symmetric": (bool | None, typer.Option(None, "--symmetric/--no-symmetric",
+                                             help="moco: both views query the other's keys, two queues (solo-learn's MoCo v2+).")),
     "bank_negatives": (int | None, typer.Option(None, help="memory-bank: negatives drawn per sample (CMC: 16384).")),
     "bank_loss": (str | None, typer.Option(None, help="memory-bank: softmax (default) or nce.")),
     "jigsaw_beta": (float | None, typer.Option(None, help="Weight of the JigSaw loss with level=infomin+jigsaw (paper: 0.5).")),
