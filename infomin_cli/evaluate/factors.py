@@ -30,6 +30,7 @@ from infomin_cli.data import Dataset
 from infomin_cli.data.source import BatchSource, as_source, iter_batches
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.features import extract_features
+from infomin_cli.evaluate.fit import fit
 from infomin_cli.evaluate.linear import train_linear_probe
 from infomin_cli.models import ENCODERS
 from infomin_cli.results import append_row
@@ -37,6 +38,7 @@ from infomin_cli.results.rows import clean, main_knob, probe_row, timestamp
 from infomin_cli.runs import LoadedRun, build_views, image_size_of, load_data, load_run, validate
 from infomin_cli.runtime.device import pick_device
 from infomin_cli.runtime.precision import FP32, Precision, full_precision, resolve
+from infomin_cli.runtime.schedule import cosine
 
 FACTOR_LABELS = ("digit", "position", "background")  # Table 1's columns
 FACTOR_LAYERS = ("sequence", "image")  # the encoder's two representations (models/seq_convnet.py)
@@ -203,26 +205,22 @@ def train_supervised(train: BatchSource, test: BatchSource, views, task: str, la
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     n = len(train)
     starts = [s for s in range(0, n, batch_size) if n - s >= 2]  # BN needs two samples in a batch
-    total = max(1, epochs * len(starts))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
-    last_loss = float("nan")
-    for _ in range(epochs):
-        model.train()
-        perm, losses = torch.randperm(n, generator=order), []
-        for start in starts:
-            idx = perm[start : start + batch_size]
-            with full_precision(device):
-                inputs = views.probe_inputs(train.batch(idx, device))[0]
-            with precision.autocast(device):
-                out = model(inputs)
-            target = y_train[idx].to(device)
-            loss = F.mse_loss(out.float(), target) if regression else F.cross_entropy(out.float(), target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            losses.append(loss.detach())
-        last_loss = float(torch.stack(losses).mean())
+    schedule = cosine(optimizer, max(1, epochs * len(starts)))
+
+    def batches():
+        perm = torch.randperm(n, generator=order)
+        return (perm[start : start + batch_size] for start in starts)
+
+    def loss(idx: torch.Tensor) -> torch.Tensor:
+        with full_precision(device):
+            inputs = views.probe_inputs(train.batch(idx, device))[0]
+        with precision.autocast(device):
+            out = model(inputs)
+        target = y_train[idx].to(device)
+        return F.mse_loss(out.float(), target) if regression else F.cross_entropy(out.float(), target)
+
+    losses = fit(model, optimizer, schedule, epochs, batches, loss)
+    last_loss = float(torch.stack(losses).mean()) if losses else float("nan")
     return SupervisedResult(evaluate_supervised(model, test, views, task, device, 256, regression, precision),
                             last_loss)
 
