@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from infomin_cli.commands._options import PRECISION_HELP
+from infomin_cli.runtime.precision import PRECISION
 
 MODE_PRESETS = {"unsupervised": "learned-views-unsup", "semi-supervised": "learned-views-semi",
                 "supervised": "learned-views-sup"}
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(None, help="Use only the first N pretraining images."),
         seed: int = typer.Option(None, help="Random seed."),
         device: str = typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N."),
-        precision: str = typer.Option(None, help=PRECISION_HELP),
+        precision: str = typer.Option(None, help=PRECISION.help + " Default: auto."),
         preset: str = typer.Option(None, help="Default: learned-views-unsup / -semi / -sup by --mode."),
         scale: str = typer.Option("embedded", help="embedded (small, CPU) or paper (the paper's settings)."),
         out: Path = typer.Option(Path("views/latest"), help="The view learner's folder."),
