@@ -8,7 +8,7 @@ INFOMIN := $(VENV)/bin/infomin
 # free cores made views and training many times slower (see benchmarks/RESULTS.md).
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: install demo test test-fast bench bench-gpu lint clean
+.PHONY: install demo test test-fast bench bench-gpu gpu-check lint clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,12 @@ bench: install
 
 bench-gpu: install  # on a machine with a CUDA GPU: views, colour conversion, training steps
 	$(PY) -m benchmarks.bench_gpu
+
+# on a machine with a CUDA GPU, first and after every change to the CUDA path (<= 8 min on one
+# H100/H200): CUDA tests, bench_gpu, the streamed ResNet-50 recipes; figures into benchmarks/RESULTS.md.
+# `$(PY) -m benchmarks.gpu_check --dry-run` runs every step tiny on a CPU.
+gpu-check: install
+	$(PY) -m benchmarks.gpu_check
 
 lint: install
 	$(VENV)/bin/ruff check infomin_cli tests benchmarks

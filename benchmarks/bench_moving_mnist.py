@@ -25,9 +25,10 @@ import torch
 from benchmarks.report import write_section
 from infomin_cli.config import resolve_config
 from infomin_cli.data.moving_mnist import K_FRAMES
-from infomin_cli.engine.device import make_generator
-from infomin_cli.engine.pretrain import cosine_schedules, make_optimizers, train_step
-from infomin_cli.engine.run import build, build_objective, validate
+from infomin_cli.engine.pretrain import build_objective, make_optimizers, train_step
+from infomin_cli.runs import build, validate
+from infomin_cli.runtime.device import make_generator
+from infomin_cli.runtime.schedule import cosine
 
 
 class Pregenerated:
@@ -54,7 +55,7 @@ def measure(canvas: int, rounds: int, steps: int) -> dict[str, float]:
     generator = make_generator(device, 0)
     objective = build_objective(config, built, len(built.dataset.pretrain)).to(device)
     optimizers = make_optimizers(config, objective, built.model)
-    schedules = cosine_schedules(optimizers, 10_000)
+    schedules = {name: cosine(optimizer, 10_000) for name, optimizer in optimizers.items()}
     pre = Pregenerated([world.render(world.draw(batch, generator)) for _ in range(4)])
     index = torch.arange(batch, device=device)
     gen_rates, step_rates, nchw_rates = [], [], []

@@ -22,11 +22,11 @@ import torch
 from benchmarks.report import write_section
 from infomin_cli.config import RunConfig
 from infomin_cli.data.source import InMemorySource
-from infomin_cli.engine.device import autocast, make_generator
-from infomin_cli.engine.pretrain import make_optimizers, train_step
-from infomin_cli.engine.run import build, build_objective, validate
+from infomin_cli.engine.pretrain import build_objective, make_optimizers, train_step
 from infomin_cli.objectives import info_nce
 from infomin_cli.objectives.base import make_views
+from infomin_cli.runs import build, validate
+from infomin_cli.runtime.device import make_generator
 
 OBJECTIVES = (
     ("infonce", {}),
@@ -68,7 +68,8 @@ def full_step(config: RunConfig) -> Callable[[], None]:
 
 
 def bare_step(config: RunConfig) -> Callable[[], None]:
-    """The encoders' forward + backward + Adam on fixed, pre-made views (channels_last on CUDA)."""
+    """The encoders' forward + backward + Adam on fixed, pre-made views (channels_last on CUDA), at the
+    run's precision."""
     config = validate(config)
     built = build(config)
     model = built.model
@@ -77,7 +78,7 @@ def bare_step(config: RunConfig) -> Callable[[], None]:
     v1, v2 = make_views(built.views, images, make_generator(built.device, 0))
 
     def step() -> None:
-        with autocast(built.device):
+        with built.precision.autocast(built.device):
             z1, z2 = model(v1, v2)
         loss = info_nce(z1, z2, config.temperature).loss
         optimizer.zero_grad(set_to_none=True)

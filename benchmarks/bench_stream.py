@@ -19,6 +19,7 @@ Targets (issue 10): throughput >= torchvision's; resident memory flat as the fol
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
@@ -39,14 +40,26 @@ from infomin_cli.views import VIEWS
 SIZE, BATCH, CLASSES = 224, 64, 10
 
 
-def make_folder(root: Path, n: int, seed: int = 0) -> list[str]:
-    """n JPEGs of about 500x375 (either orientation), q90, in CLASSES class folders."""
+def make_folder(root: Path, n: int, seed: int = 0, workers: int = 1) -> list[str]:
+    """n JPEGs of about 500x375 (either orientation), q90, in CLASSES class folders; written by
+    `workers` processes (image i depends only on seed and i, so the folder is the same for any)."""
+    chunks = [range(start, n, workers) for start in range(workers)]
+    if workers == 1:
+        files = _write_photos(root, chunks[0], seed)
+    else:
+        context = multiprocessing.get_context("fork")  # before this process touches CUDA (gpu_check)
+        with context.Pool(workers) as pool:
+            files = [f for part in pool.starmap(_write_photos, [(root, c, seed) for c in chunks]) for f in part]
+    return sorted(files)
+
+
+def _write_photos(root: Path, indices: range, seed: int) -> list[str]:
     from infomin_cli.data.div2k import embedded_photos
 
     photos = [Image.fromarray(p.permute(1, 2, 0).numpy()) for p in embedded_photos()]
-    rng = np.random.default_rng(seed)
     files = []
-    for i in range(n):
+    for i in indices:
+        rng = np.random.default_rng([seed, i])
         photo = photos[i % len(photos)]
         w, h = (500, 375) if rng.random() < 0.75 else (375, 500)
         w, h = int(w * rng.uniform(0.9, 1.1)), int(h * rng.uniform(0.9, 1.1))
@@ -58,7 +71,7 @@ def make_folder(root: Path, n: int, seed: int = 0) -> list[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         image.save(path, quality=90)
         files.append(str(path))
-    return sorted(files)
+    return files
 
 
 def tree_pss(pid: int) -> int:
@@ -124,13 +137,18 @@ def timed(batches, limit: int) -> tuple[float, int]:
     return rate, peak
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def reader_arguments(description: str, images: int, argv: list[str] | None) -> argparse.Namespace:
+    """The options every folder-reading benchmark takes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small folders, one round, do not write RESULTS.md")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--images", type=int, default=2560, help="images read per timed pass")
-    args = parser.parse_args(argv)
+    parser.add_argument("--images", type=int, default=images, help="images read per timed pass")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = reader_arguments(__doc__.splitlines()[0], 2560, argv)
     torch.set_num_threads(1)
     small, large = (400, 800) if args.quick else (5000, 10000)
     rounds, limit = (1, 256) if args.quick else (args.rounds, args.images)

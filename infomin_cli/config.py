@@ -7,8 +7,6 @@ goes into every CSV row, so a sweep knows which points it already has.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +52,7 @@ class RunConfig:
     image_size: int | None = None  # encoder input size; None -> the dataset's own size
     limit: int | None = None  # use only the first N pretraining images
     device: str = "auto"
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 elsewhere), bf16 or fp32: runtime/precision.py
     preset: str | None = None
     knn_monitor: bool = True  # k-NN accuracy on the held-out split after every epoch
     log: str | None = None  # "tensorboard": also write TensorBoard event files
@@ -63,33 +62,13 @@ class RunConfig:
     workers: int | None = None  # processes decoding a streamed dataset (None: the cores less one, at most 16)
 
     # fields that do not change what is learned
-    _NOT_HASHED = ("data_root", "device", "preset", "knn_monitor", "log", "stream", "strict_data", "workers")
+    _NOT_HASHED = ("data_root", "device", "precision", "preset", "knn_monitor", "log", "stream", "strict_data", "workers")
     # fields added with the objectives: hashed only where the objective uses them and only when they
     # differ from the default, so every run and CSV row made before them keeps its hash
     _OBJECTIVE_FIELDS = ("queue", "key_momentum", "symmetric", "bank_negatives", "bank_loss", "jigsaw_beta",
                          "flow", "flow_blocks", "view_mode", "labelled", "generator_lr", "save_every")
     _LEGACY_NAMES = {"sgd_momentum": "momentum"}  # hashed (and read from old config.yaml) under the old name
     _HASHED_WHEN_SET = ("sync_bn",)  # added later: hashed only when not the default, so older hashes hold
-
-    def hash(self) -> str:
-        from infomin_cli.objectives import OBJECTIVES
-
-        used = {o.name.replace("-", "_") for o in OBJECTIVES.get(self.objective).options} \
-            if self.objective in OBJECTIVES else set()
-        defaults = RunConfig()
-        payload = {}
-        for key, value in self.to_dict().items():
-            if key in self._NOT_HASHED:
-                continue
-            if key in self._OBJECTIVE_FIELDS and (key not in used or value == getattr(defaults, key)):
-                continue
-            if key in self._HASHED_WHEN_SET and value == getattr(defaults, key):
-                continue
-            payload[self._LEGACY_NAMES.get(key, key)] = value
-        if self.knobs.get("level") == "infomin+jigsaw":  # the JigSaw rung became PyContrast's branch (v0.2)
-            payload["jigsaw"] = "branch"
-        text = json.dumps(payload, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -125,13 +104,6 @@ class RunConfig:
         from infomin_cli.atomic import atomic_write_text
 
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
-
-    @classmethod
-    def load(cls, path: Path) -> RunConfig:
-        """A run's config.yaml, through the one reader of run files (a damaged one is one line)."""
-        from infomin_cli.run_files import read_config
-
-        return read_config(path)
 
 
 def load_presets(path: Path | None = None) -> dict[str, dict[str, Any]]:

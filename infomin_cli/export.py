@@ -29,11 +29,12 @@ from torch import nn
 
 from infomin_cli.atomic import atomic_torch_save, atomic_write_bytes
 from infomin_cli.config import RunConfig
-from infomin_cli.engine.run import CHECKPOINT, CONFIG, build_views, load_checkpoint
 from infomin_cli.errors import InfominError
 from infomin_cli.models import ContrastiveModel, build_model
 from infomin_cli.models.resnet import ResNet
 from infomin_cli.registry import Registry
+from infomin_cli.run_files import read_checkpoint, read_config
+from infomin_cli.runs import CHECKPOINT, CONFIG, build_views
 
 TORCHVISION_STEM = {"stages.stem.0.": "conv1.", "stages.stem.1.": "bn1."}
 ONLY_MISSING = {"fc.weight", "fc.bias"}
@@ -56,13 +57,10 @@ def load_encoders(folder: Path) -> tuple[RunConfig, ContrastiveModel]:
         raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")
     if not (folder / CHECKPOINT).is_file():
         raise InfominError(f"{folder} has no {CHECKPOINT} yet; train it with `infomin pretrain --out {folder}`")
-    try:
-        config = RunConfig.load(folder / CONFIG)
-    except Exception as exc:  # a damaged config.yaml: name it, not a traceback
-        raise InfominError(f"{folder / CONFIG} is damaged ({type(exc).__name__}); re-run `infomin pretrain`") from None
+    config = read_config(folder / CONFIG)
     views = build_views(config, int(config.image_size or 224))
     model = build_model(config, views.channels, views.shared_encoder)
-    state = load_checkpoint(folder / CHECKPOINT)
+    state = read_checkpoint(folder / CHECKPOINT)
     try:
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as exc:

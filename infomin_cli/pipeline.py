@@ -21,12 +21,12 @@ from rich.progress import Progress
 from infomin_cli.atomic import atomic_write_text
 from infomin_cli.config import RunConfig
 from infomin_cli.data.base import ImageSet
-from infomin_cli.engine import distributed
 from infomin_cli.engine.pretrain import pretrain
-from infomin_cli.engine.run import SUMMARY, Built, LoadedRun, build, validate
 from infomin_cli.errors import InfominError
 from infomin_cli.mi.heldout import heldout_estimate
 from infomin_cli.objectives import OBJECTIVES
+from infomin_cli.runs import SUMMARY, Built, LoadedRun, build, validate
+from infomin_cli.runtime import distributed
 from infomin_cli.views import VIEWS
 
 LOADED_RUN = "_run"  # key under which train_run hands its loaded run to an in-process caller
@@ -42,7 +42,7 @@ def heldout_fields(config: RunConfig, built: Built) -> dict[str, Any]:
             test = test[torch.arange(len(test) * repeats) % len(test)]
     # a streamed test split is read through its source, one view pair per stored item
     estimate = heldout_estimate(built.model, built.views, test, min(config.batch_size, len(test)),
-                                config.temperature, built.device, seed=config.seed + 1)
+                                config.temperature, built.device, seed=config.seed + 1, precision=built.precision)
     return {"K": estimate.K, "log_K": estimate.log_k, "i_nce": estimate.value,
             "i_nce_ci": [estimate.ci_low, estimate.ci_high], "i_nce_batches": estimate.n_batches,
             "i_nce_saturated": estimate.saturated}
@@ -66,5 +66,5 @@ def train_run(config: RunConfig, out_dir: str | Path, resume: bool = False, prog
         summary.update(heldout_fields(config, built))
         atomic_write_text(Path(out_dir) / SUMMARY, json.dumps(summary, indent=2))
     run = LoadedRun(Path(out_dir), config, built.dataset, built.views, built.model.eval(), built.device,
-                    built.image_size, summary, trained=True)
+                    built.image_size, summary, trained=True, precision=built.precision)
     return {**summary, LOADED_RUN: run}

@@ -5,7 +5,7 @@ it accepts. Two places read it, so a flag and a preset can never disagree:
 
 - the CLI (`cli.py`) checks every numeric option of every command whose name is listed here, as
   Click parses it, before the command body runs and so before anything is read or written;
-- `engine.run.validate` checks the numeric fields of a `RunConfig` (flags, presets, paper scale).
+- `runs.validate` checks the numeric fields of a `RunConfig` (flags, presets, paper scale).
 
 A new option joins by adding one line here. Checks that relate two values (`--negatives` >= the
 batch, an image size the encoder can take, a MoCo queue that is a multiple of the batch) stay with

@@ -52,23 +52,23 @@ def crash_after_first_epoch(monkeypatch):
 
     from infomin_cli.engine import pretrain as module
 
-    real = module.atomic_torch_save
+    real = module.save_checkpoint
 
     @contextlib.contextmanager
     def armed():
         calls = []
 
-        def save(path, obj):
-            real(path, obj)
+        def save(*args, **kwargs):
+            real(*args, **kwargs)
             calls.append(1)
             if len(calls) == 1:
                 raise KeyboardInterrupt
 
-        monkeypatch.setattr(module, "atomic_torch_save", save)
+        monkeypatch.setattr(module, "save_checkpoint", save)
         try:
             with pytest.raises(KeyboardInterrupt):
                 yield
         finally:
-            monkeypatch.setattr(module, "atomic_torch_save", real)
+            monkeypatch.setattr(module, "save_checkpoint", real)
 
     return armed

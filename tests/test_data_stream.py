@@ -151,3 +151,123 @@ def test_a_resumed_streamed_run_draws_the_same_crops_as_an_uninterrupted_one(tmp
     full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["model"]
     half = torch.load(tmp_path / "half" / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(full[k], half[k]) for k in full)
+
+
+def _photo_folder(root, n=12, damaged=False):
+    """n photo JPEGs and one PNG in two classes, at ImageNet's geometry for 28 px crops (about
+    500x375 at 224 px -> 62x47, both orientations; one grayscale): cuts of scikit-image's sample
+    photos at their own resolution, as smooth per pixel as a camera's. With `damaged`: a file that
+    is no image, one whose header is cut, and one whose header reads but whose data stops half way."""
+    from skimage import data
+
+    photos = [Image.fromarray(getattr(data, name)()[..., :3]) for name in ("astronaut", "coffee", "chelsea", "rocket")]
+    for i in range(n):
+        h, w = (45 + i, 60 + i) if i % 3 else (64 - i, 48 + i)
+        image = photos[i % len(photos)].crop((40 + 9 * i, 60 + 5 * i, 40 + 9 * i + w, 60 + 5 * i + h))
+        folder = root / "train" / f"n0{i % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (image.convert("L") if i == 4 else image).save(folder / f"{i:02d}.JPEG", quality=90)
+    photos[0].crop((200, 100, 250, 166)).save(root / "train" / "n00" / "png.png")
+    for name in ("n00", "n01"):
+        (root / "val" / name).mkdir(parents=True, exist_ok=True)
+        photos[1].resize((40, 40), Image.LANCZOS).save(root / "val" / name / "v.JPEG")
+    if damaged:
+        whole = (root / "train" / "n00" / "00.JPEG").read_bytes()
+        (root / "train" / "n00" / "00a_garbage.JPEG").write_bytes(b"not an image")
+        (root / "train" / "n01" / "01a_header_cut.JPEG").write_bytes(whole[:200])
+        (root / "train" / "n01" / "01b_half.JPEG").write_bytes(whole[: len(whole) // 2])
+
+
+def _both_paths(root, views, order, batch, seed, workers=0, strict=False):
+    """The same epoch read by the worker-decode path and by the device-decode path (on this CPU,
+    libjpeg-turbo standing in for nvjpeg): the two sources and their batches."""
+    worker = load_dataset("imagenet", root, 28, stream=True, strict=strict, workers=workers).pretrain
+    device = StreamSource(worker.files, worker.labels, worker.fit, strict, workers, decode_on_device=True)
+    runs = [torch.cat(list(epoch_batches(source, order, batch, "cpu", torch.Generator().manual_seed(seed), views)))
+            for source in (worker, device)]
+    return (worker, device), runs
+
+
+def test_the_device_decode_path_on_a_cpu_gives_the_worker_paths_items_and_crops(tmp_path):
+    """Same items, same boxes: every crop is within 1.34 grey levels (what two JPEG decoders differ
+    by on a photo) of the worker path's crop of the same place, and of all the worker path's crops,
+    from this seed and another, that one is the nearest."""
+    _photo_folder(tmp_path)
+    views = VIEWS.get("infomin-aug").make({"level": "infomin+jigsaw"}, 28)
+    order = torch.randperm(13, generator=torch.Generator().manual_seed(2))[:12]
+    _, (worker, device) = _both_paths(tmp_path, views, order, 4, seed=7)
+    _, (other_seed, _) = _both_paths(tmp_path, views, order, 4, seed=8)
+    assert device.shape == worker.shape and device.shape[:3] == (12, 3, 3) and device.dtype == torch.uint8
+    per_crop = (device.float() - worker.float()).abs().flatten(2).mean(-1)  # (place, crop)
+    assert per_crop.max() < 1.34, per_crop.max()
+    candidates = torch.cat([worker, other_seed]).flatten(0, 1).flatten(1).float()  # every crop of both seeds
+    distance = torch.cdist(device.flatten(0, 1).flatten(1).float(), candidates, p=1)
+    assert torch.equal(distance.argmin(1), torch.arange(36))
+
+
+def test_without_stream_crops_the_device_decode_path_gives_the_same_stored_forms(tmp_path):
+    _photo_folder(tmp_path)
+    _, (worker, device) = _both_paths(tmp_path, None, torch.arange(12), 6, seed=0)
+    assert worker.shape == (12, 3, 32, 32) and torch.equal(device, worker)
+
+
+def test_the_device_decode_path_skips_and_counts_damaged_files_as_the_workers_do(tmp_path):
+    """A file that is no image and one whose header is cut are refused in the worker; one whose
+    header reads fails only in the batched decode, which is then redone file by file: the next file
+    of the listing takes each one's place, with its boxes, on both paths."""
+    _photo_folder(tmp_path, damaged=True)
+    views = VIEWS.get("infomin-aug").make({}, 28)
+    (worker_source, device_source), (worker, device) = _both_paths(tmp_path, views, torch.arange(16), 8, seed=3,
+                                                                   workers=2)
+    names = sorted(p.rsplit("/", 1)[1] for p in device_source.skipped)
+    assert names == ["00a_garbage.JPEG", "01a_header_cut.JPEG", "01b_half.JPEG"]
+    assert sorted(worker_source.skipped) == sorted(device_source.skipped)
+    assert device.shape == (16, 2, 3, 28, 28)
+    assert (device.float() - worker.float()).abs().flatten(2).mean(-1).max() < 1.34
+
+
+def test_a_jpeg_the_batched_decoder_refuses_but_the_workers_read_is_kept_not_skipped(tmp_path, monkeypatch):
+    """nvjpeg refuses some JPEGs libjpeg-turbo reads (CMYK): the batch is decoded again file by file
+    and the refused one read as a worker reads it, so nothing is skipped that the worker path keeps."""
+    from infomin_cli.data import stream
+
+    _photo_folder(tmp_path)
+    refused = (tmp_path / "train" / "n01" / "03.JPEG").read_bytes()
+    real = stream.decode_jpegs
+
+    def picky(data, device):
+        if any(bytes(d.numpy()) == refused for d in data):
+            raise RuntimeError("Error while decoding JPEG images: unsupported colour space")
+        return real(data, device)
+
+    monkeypatch.setattr(stream, "decode_jpegs", picky)
+    views = VIEWS.get("infomin-aug").make({}, 28)
+    (_, device_source), (worker, device) = _both_paths(tmp_path, views, torch.arange(12), 6, seed=1)
+    assert device_source.skipped == {}
+    assert (device.float() - worker.float()).abs().flatten(2).mean(-1).max() < 1.34
+
+
+@pytest.mark.parametrize("damaged", ["00a_garbage", "01b_half"])
+def test_strict_data_on_the_device_decode_path_stops_with_the_same_one_line_error(tmp_path, damaged):
+    _photo_folder(tmp_path, damaged=True)
+    for path in (tmp_path / "train").rglob("0*_*.JPEG"):
+        if path.stem != damaged:
+            path.unlink()
+    views = VIEWS.get("infomin-aug").make({}, 28)
+    with pytest.raises(InfominError, match=rf"cannot read .*{damaged}\.JPEG .*--strict-data"):
+        _both_paths(tmp_path, views, torch.arange(14), 7, seed=0, strict=True)
+
+
+def test_a_resumed_epoch_on_the_device_decode_path_redraws_the_same_crops(tmp_path):
+    """Resuming restores the run's generator (engine/pretrain.py); the epoch's seeds, and so every
+    box, come from it."""
+    _photo_folder(tmp_path)
+    source = StreamSource(load_dataset("imagenet", tmp_path, 28, stream=True, workers=0).pretrain.files, {},
+                          Fit(32), workers=0, decode_on_device=True)
+    views = VIEWS.get("infomin-aug").make({"level": "infomin+jigsaw"}, 28)
+    generator = torch.Generator().manual_seed(11)
+    saved = generator.get_state()
+    first = torch.cat(list(epoch_batches(source, torch.arange(12), 4, "cpu", generator, views)))
+    generator.set_state(saved)
+    again = torch.cat(list(epoch_batches(source, torch.arange(12), 4, "cpu", generator, views)))
+    assert torch.equal(first, again)

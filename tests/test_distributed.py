@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from infomin_cli.engine import distributed
 from infomin_cli.models.contrastive import ContrastiveModel
 from infomin_cli.objectives.infonce import InfoNCE
+from infomin_cli.runtime import distributed
 
 B, SIDE = 6, 16
 
@@ -127,7 +127,7 @@ torch.set_num_threads(1)
 sys.path.insert(0, {tests!r})
 import conftest  # registers the tiny dataset
 from infomin_cli.config import RunConfig
-from infomin_cli.engine import distributed
+from infomin_cli.runtime import distributed
 from infomin_cli.engine.pretrain import pretrain
 
 config = RunConfig.from_dict({config!r})

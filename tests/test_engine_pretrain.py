@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from infomin_cli.engine.pretrain import pretrain
-from infomin_cli.engine.run import validate
 from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.objectives import OBJECTIVES
 from infomin_cli.objectives.infonce import InfoNCE
+from infomin_cli.runs import config_hash, validate
 
 
 def test_a_run_folder_holds_config_checkpoint_metrics_and_summary(tmp_path, tiny_config):
@@ -21,7 +21,7 @@ def test_a_run_folder_holds_config_checkpoint_metrics_and_summary(tmp_path, tiny
     assert summary["K"] == 32 and summary["i_nce"] <= summary["log_K"]  # held-out, from the pipeline
     assert summary["K_train"] == 32 and summary["i_nce_train"] <= summary["log_K_train"]
     resolved = validate(tiny_config)  # knob defaults filled in: the hash every CSV row carries
-    assert resolved.knobs and json.loads((tmp_path / "run" / "summary.json").read_text())["config_hash"] == resolved.hash()
+    assert resolved.knobs and json.loads((tmp_path / "run" / "summary.json").read_text())["config_hash"] == config_hash(resolved)
     assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 1 + tiny_config.epochs
 
 

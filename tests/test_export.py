@@ -10,10 +10,10 @@ import torchvision
 from infomin_cli.atomic import atomic_torch_save
 from infomin_cli.cli import main
 from infomin_cli.config import RunConfig
-from infomin_cli.engine.run import build_views, validate
 from infomin_cli.errors import InfominError
 from infomin_cli.export import export_run
 from infomin_cli.models import build_model
+from infomin_cli.runs import build_views, validate
 
 torch.set_num_threads(1)
 

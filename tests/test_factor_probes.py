@@ -16,7 +16,6 @@ import torch
 
 from infomin_cli.config import RunConfig
 from infomin_cli.data import Dataset
-from infomin_cli.engine.run import LoadedRun
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.factors import (
     factor_probe_run,
@@ -26,6 +25,7 @@ from infomin_cli.evaluate.factors import (
 )
 from infomin_cli.models import ContrastiveModel
 from infomin_cli.results import read_results
+from infomin_cli.runs import LoadedRun
 
 K, SIDE, SQUARE, CLASSES = 3, 32, 10, 3
 

@@ -29,7 +29,7 @@ def test_family_trains_and_probes(tmp_path, tiny_config, views, knobs, image_siz
 
 def test_patch_family_defaults_to_high_resolution_photos_at_64_px():
     from infomin_cli.config import RunConfig
-    from infomin_cli.engine.run import validate
+    from infomin_cli.runs import validate
 
     config = validate(RunConfig(views="patches"))
     assert config.dataset == "highres" and config.image_size == 64

@@ -97,6 +97,17 @@ CASES: list[tuple[str, str]] = [
     (f"pretrain {RUN_FLAGS} --resume --out {{bad_summary}}", "damaged"),
     (f"pretrain {RUN_FLAGS} --resume --out {{wrong_weights}}", "does not fit"),
     (f"pretrain {RUN_FLAGS} --resume --out {{no_optimizer}}", "incomplete"),
+    # --precision: every command that runs a model
+    ("pretrain --precision fp8", "--precision 'fp8' is not valid"),
+    ("pretrain --precision ''", "--precision '' is not valid"),
+    (f"{SWEEP} --precision fp8", "--precision 'fp8'"),
+    (f"{SWEEP} --precision ''", "--precision ''"),
+    ("learn-views --precision fp8 --out {tree}/v", "--precision 'fp8'"),
+    ("learn-views --precision '' --out {tree}/v", "--precision ''"),
+    ("probe {run} --precision fp8", "--precision 'fp8'"),
+    ("probe {run} --precision 16-mixed", "choose one of: auto, bf16, fp32"),
+    ("mi-estimate {run} --precision fp8", "--precision 'fp8'"),
+    ("mi-estimate --views lab-split --precision ''", "--precision ''"),
     # probe: ranges, damaged runs, results files
     ("probe {run} --epochs 0", "--epochs 0"),
     ("probe {run} --epochs -3", "--epochs"),

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from infomin_cli.config import RunConfig
-from infomin_cli.engine.pretrain import pretrain
-from infomin_cli.engine.run import Built, build, build_objective, load_run, validate
+from infomin_cli.engine.pretrain import build_objective, pretrain
 from infomin_cli.errors import InfominError
 from infomin_cli.objectives.infonce import info_nce
+from infomin_cli.runs import Built, build, load_run, validate
 from infomin_cli.views import VIEWS
 from infomin_cli.views.flow import FlowGenerator, saved_epochs
 

@@ -7,10 +7,10 @@ import torch
 
 from infomin_cli.atomic import atomic_torch_save
 from infomin_cli.config import RunConfig
-from infomin_cli.engine.run import build_views, load_run, validate
 from infomin_cli.evaluate import linear_protocol
 from infomin_cli.evaluate.linear_protocol import linear_protocol_run, milestones
 from infomin_cli.models import build_model
+from infomin_cli.runs import build_views, load_run, validate
 from tests.test_data_stream import _folder
 
 torch.set_num_threads(1)
@@ -38,18 +38,18 @@ def test_a_killed_streamed_probe_resumes_to_the_same_classifier(tmp_path, monkey
     straight = linear_protocol_run(load_run(folder, "cpu"), epochs=2, batch_size=4, lr=1.0, results=tmp_path / "a.csv")
     assert hasattr(load_run(folder, "cpu").dataset.train, "epoch_batches")  # really streamed
 
-    real = linear_protocol.atomic_torch_save
+    real = linear_protocol.save_checkpoint
     calls = []
 
-    def dies_after_first_epoch(path, obj):
-        real(path, obj)
+    def dies_after_first_epoch(*args, **kwargs):
+        real(*args, **kwargs)
         calls.append(1)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(linear_protocol, "atomic_torch_save", dies_after_first_epoch)
+    monkeypatch.setattr(linear_protocol, "save_checkpoint", dies_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
         linear_protocol_run(load_run(tmp_path / "again", "cpu"), epochs=2, batch_size=4, lr=1.0, results=tmp_path / "b.csv")
-    monkeypatch.setattr(linear_protocol, "atomic_torch_save", real)
+    monkeypatch.setattr(linear_protocol, "save_checkpoint", real)
     resumed = linear_protocol_run(load_run(tmp_path / "again", "cpu"), epochs=2, batch_size=4, lr=1.0,
                                   results=tmp_path / "b.csv")
     assert calls == [1]

@@ -16,7 +16,7 @@ from infomin_cli.mi.heldout import critic_as_embedder, heldout_estimate, train_v
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder as `pretrain` writes it (config + checkpoint), with untrained weights."""
-    from infomin_cli.engine.run import build, validate
+    from infomin_cli.runs import build, validate
 
     folder = tmp_path_factory.mktemp("run")
     config = validate(RunConfig(views="freq-split", batch_size=32, encoder="convnet", feat_dim=16))
@@ -26,7 +26,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_run_heldout_estimate_reports_k_log_k_interval_and_stays_below_log_k(run_dir: Path) -> None:
-    from infomin_cli.engine.run import load_run
+    from infomin_cli.runs import load_run
 
     run = load_run(run_dir, "cpu")
     est = heldout_estimate(run.model, run.views, run.dataset.test.images, 32, run.config.temperature,
@@ -37,7 +37,7 @@ def test_run_heldout_estimate_reports_k_log_k_interval_and_stays_below_log_k(run
 
 
 def test_run_heldout_with_negatives_scores_against_n_keys(run_dir: Path) -> None:
-    from infomin_cli.engine.run import load_run
+    from infomin_cli.runs import load_run
 
     run = load_run(run_dir, "cpu")
     images = run.dataset.test.images[:256]

@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from infomin_cli.engine.pretrain import pretrain
-from infomin_cli.engine.run import build, build_objective, validate
+from infomin_cli.engine.pretrain import build_objective, pretrain
 from infomin_cli.errors import InfominError
 from infomin_cli.objectives import OBJECTIVES
 from infomin_cli.objectives.moco import MoCo
+from infomin_cli.runs import build, validate
 
 OBJECTIVE_CONFIGS = {
     "infonce": {},

@@ -2,12 +2,12 @@
 
 import pytest
 
-from infomin_cli.engine.run import validate
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.linear import train_linear_probe
 from infomin_cli.evaluate.probe import probe_run
 from infomin_cli.pipeline import train_run as pretrain
 from infomin_cli.results import read_results
+from infomin_cli.runs import config_hash, validate
 
 
 def test_linear_probe_separates_linearly_separable_features():
@@ -28,7 +28,7 @@ def test_probe_rows_describe_the_run(tmp_path, tiny_config):
     frame = read_results(csv)
     assert frame["probe_label"].tolist() == ["class", "colour", "class"]
     assert frame["run_id"].tolist()[-1] == "run+random-init"
-    assert 0 <= row["metric_value"] <= 100 and row["K"] == 32 and row["K_train"] == 32 and row["i_nce"] is not None and row["config_hash"] == validate(tiny_config).hash()
+    assert 0 <= row["metric_value"] <= 100 and row["K"] == 32 and row["K_train"] == 32 and row["i_nce"] is not None and row["config_hash"] == config_hash(validate(tiny_config))
     assert row["knob_name"] == "crop-scale" and row["probe_layer"] == "conv4"
 
 

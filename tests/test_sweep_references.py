@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 
 from infomin_cli.config import resolve_config
-from infomin_cli.engine.run import load_run, untrained_run, validate
 from infomin_cli.run_files import CONFIG
+from infomin_cli.runs import load_run, untrained_run, validate
 from infomin_cli.sweep.plan import plan_points, reference_points
 from infomin_cli.views.base import VIEWS
 

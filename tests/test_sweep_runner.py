@@ -21,6 +21,7 @@ import pytest
 from infomin_cli.config import RunConfig
 from infomin_cli.errors import InfominError
 from infomin_cli.results.table import COLUMNS, read_results
+from infomin_cli.runs import config_hash
 from infomin_cli.sweep.plan import completed_hashes, plan_points
 from infomin_cli.sweep.runner import SweepJob, point_to_dict, run_sweep
 from infomin_cli.views.base import VIEWS
@@ -257,10 +258,10 @@ def test_a_row_without_i_nce_shows_a_dash_not_nan(fake):
 
 
 def test_family_defaults_give_the_same_hash_the_trainer_saves(fake):
-    from infomin_cli.engine.run import validate
+    from infomin_cli.runs import validate
 
     point = _points(fake)[0]
-    assert validate(point.config).hash() == point.config_hash
+    assert config_hash(validate(point.config)) == point.config_hash
 
 
 FAKE_SEG = '''

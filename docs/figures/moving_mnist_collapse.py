@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from infomin_cli.config import resolve_config
-from infomin_cli.engine.run import build, load_run
+from infomin_cli.runs import build, load_run
 
 
 def main(folder: str | None) -> None:

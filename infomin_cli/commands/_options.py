@@ -15,6 +15,8 @@ from typing import Any
 
 import typer
 
+from infomin_cli.runtime.precision import PRECISION
+
 # name -> (type, typer.Option). Help texts say what the paper uses where it says.
 TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "views": (str | None, typer.Option(None, help="View family (see `infomin views`), e.g. lab-split, infomin-aug.")),
@@ -40,6 +42,7 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "limit": (int | None, typer.Option(None, help="Use only the first N pretraining images.")),
     "seed": (int | None, typer.Option(None, help="Random seed (a sweep's first: --seeds N uses seed..seed+N-1).")),
     "device": (str | None, typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N.")),
+    "precision": (str | None, typer.Option(None, help=PRECISION.help + " Default: auto.")),
     "knn_monitor": (bool | None, typer.Option(None, "--knn-monitor/--no-knn-monitor",
                                                  help="k-NN accuracy on the held-out split every epoch (default on).")),
     "sync_bn": (bool | None, typer.Option(None, "--sync-bn/--no-sync-bn",

@@ -14,6 +14,8 @@ from typing import Any
 
 import typer
 
+from infomin_cli.runtime.precision import PRECISION
+
 MODE_PRESETS = {"unsupervised": "learned-views-unsup", "semi-supervised": "learned-views-semi",
                 "supervised": "learned-views-sup"}
 
@@ -40,6 +42,7 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(None, help="Use only the first N pretraining images."),
         seed: int = typer.Option(None, help="Random seed."),
         device: str = typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N."),
+        precision: str = typer.Option(None, help=PRECISION.help + " Default: auto."),
         preset: str = typer.Option(None, help="Default: learned-views-unsup / -semi / -sup by --mode."),
         scale: str = typer.Option("embedded", help="embedded (small, CPU) or paper (the paper's settings)."),
         out: Path = typer.Option(Path("views/latest"), help="The view learner's folder."),
@@ -60,7 +63,7 @@ def register(app: typer.Typer) -> None:
                  "generator_lr": generator_lr, "lr": lr, "epochs": epochs, "batch_size": batch_size,
                  "temperature": temperature, "encoder": encoder, "save_every": save_every, "dataset": dataset,
                  "data_root": None if data_root is None else str(data_root), "image_size": image_size,
-                 "limit": limit, "seed": seed, "device": device}
+                 "limit": limit, "seed": seed, "device": device, "precision": precision}
         config = resolve_config(preset or MODE_PRESETS[mode], given, scale)
         # g re-mixes a colour-space split; the k-NN monitor would read the critic on un-mixed views
         config = config.merged({"objective": "learn-views", "views": "colorspace-split", "knobs": knobs,

@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from infomin_cli.errors import InfominError
+from infomin_cli.runtime.precision import PRECISION
 
 
 def register(app: typer.Typer) -> None:
@@ -41,13 +42,17 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table."),
         results: Path = typer.Option(None, help="Append one row per estimate to this results CSV."),
         device: str = typer.Option("auto"),
+        precision: str = typer.Option(None, help=PRECISION.help + " RUN_DIR default: the run's own; --views: auto."),
         threads: int = typer.Option(None, help="torch CPU threads (default 1 for --source: small MLPs gain nothing from more, and on shared cores were ~40x slower)."),
     ) -> None:
         """Estimate mutual information with value, unit, K, log K, 95 % CI and a saturation flag."""
         import torch
 
-        from infomin_cli.mi import rows as support
+        from infomin_cli import estimate as support
+        from infomin_cli.runtime.precision import check_precision
 
+        if precision is not None:
+            precision = check_precision(precision)
         if results is not None:
             from infomin_cli.results.table import check_appendable
 
@@ -64,9 +69,10 @@ def register(app: typer.Typer) -> None:
             rows = support.synthetic_rows(source, dim, mi, estimators, critic, steps, batch_size, eval_batches,
                                           clip, ksg_samples, seed)
         elif run is not None:
-            rows = support.run_rows(run, negatives, eval_batches, seed, device)
+            rows = support.run_rows(run, negatives, eval_batches, seed, device, precision=precision)
         else:
-            rows = support.views_rows(views, knob, dataset, data_root, steps, batch_size, eval_batches, seed, device)
+            rows = support.views_rows(views, knob, dataset, data_root, steps, batch_size, eval_batches, seed, device,
+                                      precision or "auto")
         for row in rows:
             row.estimate = row.estimate.to(units)
         if results is not None:

@@ -1,7 +1,7 @@
 """`infomin pretrain`: parse flags into a RunConfig, train, then measure held-out I_NCE.
 
 Under `torchrun --nproc_per_node N -m infomin_cli pretrain ...` every rank runs this command and
-rank 0 alone prints the summary (engine/distributed.py).
+rank 0 alone prints the summary (runtime/distributed.py).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ def register(app: typer.Typer) -> None:
         training: dict[str, Any] = None,
     ) -> None:
         """Contrastive pretraining of encoders on two views of the data (any objective)."""
-        from infomin_cli.engine.distributed import ranks
         from infomin_cli.paths import check_output_dir
         from infomin_cli.pipeline import train_run
+        from infomin_cli.runtime.distributed import ranks
 
         check_output_dir(out, "--out")
         from infomin_cli.views import parse_knob_args

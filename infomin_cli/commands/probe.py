@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from infomin_cli.runtime.precision import PRECISION
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -20,6 +22,7 @@ def register(app: typer.Typer) -> None:
         results: Path = typer.Option(Path("results.csv"), help="Results CSV to append to."),
         epochs: int = typer.Option(None, help="Epochs of the linear classifier (default 100, as the paper) or of the segmentation decoder (default 5)."),
         device: str = typer.Option("auto"),
+        precision: str = typer.Option(None, help=PRECISION.help + " Default: the run's own (auto unless trained with another)."),
         dataset: str = typer.Option(None, help="Probe on another dataset than the run's (transfer), e.g. stl10."),
         data_root: Path = typer.Option(None, help="Folder of --dataset's files."),
         task: str = typer.Option("classification", help="classification (linear probe per --label) or segmentation (decoder on the feature map: mIoU, pixel accuracy)."),
@@ -34,18 +37,23 @@ def register(app: typer.Typer) -> None:
         from infomin_cli.data.nyu import CLASS_SETS
         from infomin_cli.errors import InfominError
         from infomin_cli.results.table import check_appendable
+        from infomin_cli.runtime.precision import check_precision
 
+        if precision is not None:
+            precision = check_precision(precision)
         check_appendable(results, "--results")
         if classes not in CLASS_SETS:  # checked for every dataset, so a typo never passes silently
             raise InfominError(f"--classes {classes} is not valid; choose {' or '.join(map(str, CLASS_SETS))}")
         if task == "segmentation":
-            return _segmentation(run, layer, random_init, results, epochs, device, dataset, data_root, classes, seg_size)
+            return _segmentation(run, layer, random_init, results, epochs, device, dataset, data_root, classes, seg_size,
+                                 precision)
         if task != "classification":
             raise InfominError(f"--task {task!r} is not valid; choose classification or segmentation")
-        from infomin_cli.engine.run import load_run
         from infomin_cli.evaluate.probe import probe_run
+        from infomin_cli.runs import load_run
 
-        loaded = load_run(run, device, random_init=random_init, dataset=dataset, data_root=data_root, stream=stream)
+        loaded = load_run(run, device, random_init=random_init, dataset=dataset, data_root=data_root, stream=stream,
+                          precision=precision)
         if hasattr(loaded.dataset.test, "targets"):  # Moving MNIST: factor probes of both encoders
             return _factors(loaded, label, layer, random_init, results, epochs)
         if hasattr(loaded.dataset.train, "epoch_batches"):  # streamed from disk: the paper's protocol
@@ -75,11 +83,12 @@ def _factors(loaded, labels, layer, random_init, results, epochs) -> None:
                    + (f"   I_NCE {i_nce:.3f}" if i_nce is not None else "") + f"   -> {results}")
 
 
-def _segmentation(run, layer, random_init, results, epochs, device, dataset, data_root, classes, seg_size) -> None:
+def _segmentation(run, layer, random_init, results, epochs, device, dataset, data_root, classes, seg_size,
+                  precision) -> None:
     from infomin_cli.evaluate.segmentation import SEG_EPOCHS, segmentation_probe_run
 
     rows = segmentation_probe_run(run, dataset, data_root, classes, layer, random_init, results,
-                                  SEG_EPOCHS if epochs is None else epochs, device, size=seg_size)
+                                  SEG_EPOCHS if epochs is None else epochs, device, size=seg_size, precision=precision)
     by_metric = {row["metric_name"]: row for row in rows}
     first = rows[0]
     note = "   (already in CSV: not redone)" if first.get("skipped") else f"   -> {results}"

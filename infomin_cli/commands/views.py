@@ -61,7 +61,7 @@ def show_views(
     ranges.check("n", n)
     ranges.check("image_size", image_size)
     check_image_file(out, "--out")
-    from infomin_cli.engine.run import DEFAULT_DATA
+    from infomin_cli.runs import DEFAULT_DATA
 
     name = dataset or DEFAULT_DATA.get(family.data_kind, "embedded")
     data = load_dataset(name, data_root, image_size)

@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from infomin_cli.config import RunConfig
-from infomin_cli.engine.run import METRICS, Built
+from infomin_cli.runs import METRICS, Built
 
 COLUMNS = ("epoch", "loss", "i_nce", "K", "knn_top1", "images_per_second", "lr")
 KNN_LABELS = ("class", "digit")  # the first one a dataset has (Moving MNIST's is the digit)
@@ -38,7 +38,7 @@ class EpochLog:
             from infomin_cli.evaluate.knn import KnnMonitor
 
             self.monitor = KnnMonitor(built.views, data.train, data.test, label=label, device=built.device,
-                                      max_train=KNN_TRAIN, max_test=KNN_TEST)
+                                      max_train=KNN_TRAIN, max_test=KNN_TEST, precision=built.precision)
         self.writer = None
         if config.log == "tensorboard":
             from torch.utils.tensorboard import SummaryWriter

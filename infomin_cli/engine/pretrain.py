@@ -24,30 +24,39 @@ from rich.console import Console
 from rich.progress import Progress
 
 from infomin_cli import __version__
-from infomin_cli.atomic import atomic_torch_save, atomic_write_text
+from infomin_cli.atomic import atomic_write_text
 from infomin_cli.config import RunConfig
 from infomin_cli.data.source import BatchSource, epoch_batches, training_source
-from infomin_cli.engine import distributed
-from infomin_cli.engine.device import make_generator
 from infomin_cli.engine.monitor import EpochLog
-from infomin_cli.engine.run import (
+from infomin_cli.errors import InfominError, TrainingDiverged
+from infomin_cli.objectives import OBJECTIVES
+from infomin_cli.objectives.base import Objective, StepOutput
+from infomin_cli.progress import make_progress
+from infomin_cli.run_files import RESUME_KEYS, damaged, read_checkpoint, read_config, read_summary
+from infomin_cli.runs import (
     CHECKPOINT,
     CONFIG,
     METRICS,
     SUMMARY,
     Built,
     build,
-    build_objective,
+    config_hash,
     validate,
 )
-from infomin_cli.errors import InfominError, TrainingDiverged
-from infomin_cli.objectives.base import Objective, StepOutput
-from infomin_cli.progress import make_progress
-from infomin_cli.run_files import RESUME_KEYS, damaged, load_state, read_checkpoint, read_config, read_summary
+from infomin_cli.runtime import distributed
+from infomin_cli.runtime.checkpoint import restore_checkpoint, save_checkpoint
+from infomin_cli.runtime.device import make_generator
+from infomin_cli.runtime.schedule import cosine
 from infomin_cli.views import VIEWS
 
 SKIPPED = "skipped_images.tsv"  # unreadable files of a streamed dataset: path, reason
 LOG_EVERY = 20  # steps between host syncs for the progress bar and the NaN check
+
+
+def build_objective(config: RunConfig, built: Built, n_samples: int) -> Objective:
+    """The objective module for a validated config; it sees the model (MoCo copies it as the key
+    encoder) and how many samples an epoch indexes (the memory bank's size)."""
+    return OBJECTIVES.get(config.objective).create(built, config, n_samples)
 
 
 def make_optimizer(config: RunConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
@@ -61,9 +70,6 @@ def make_optimizers(config: RunConfig, objective: Objective, model: torch.nn.Mod
     return objective.optimizers(model, config) or {"main": make_optimizer(config, objective.param_groups(model))}
 
 
-def cosine_schedules(optimizers: dict[str, torch.optim.Optimizer], total: int) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
-    return {name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-            for name, opt in optimizers.items()}
 
 
 def train_step(objective: Objective, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer],
@@ -91,22 +97,15 @@ def _note_skipped(out: Path, source: BatchSource) -> str:
     return f"  skipped {len(skipped)} unreadable file(s), see {SKIPPED}"
 
 
-def optimizer_state(optimizers: dict[str, torch.optim.Optimizer],
-                    schedules: dict[str, torch.optim.lr_scheduler.LRScheduler]) -> dict[str, Any]:
-    """Checkpoint entries: a single optimiser under the keys every earlier checkpoint used."""
+def checkpoint_parts(model: torch.nn.Module, objective: Objective, optimizers: dict[str, torch.optim.Optimizer],
+                     schedules: dict[str, torch.optim.lr_scheduler.LRScheduler],
+                     generator: torch.Generator) -> dict[str, Any]:
+    """What a checkpoint restores together; a single optimiser under the keys every earlier checkpoint used."""
     if list(optimizers) == ["main"]:
-        return {"optimizer": optimizers["main"].state_dict(), "schedule": schedules["main"].state_dict()}
-    return {"optimizers": {n: o.state_dict() for n, o in optimizers.items()},
-            "schedules": {n: s.state_dict() for n, s in schedules.items()}}
-
-
-def load_optimizer_state(state: dict[str, Any], optimizers: dict[str, torch.optim.Optimizer],
-                         schedules: dict[str, torch.optim.lr_scheduler.LRScheduler]) -> None:
-    if "optimizers" not in state:
-        state = {"optimizers": {"main": state["optimizer"]}, "schedules": {"main": state["schedule"]}}
-    for name, optimizer in optimizers.items():
-        optimizer.load_state_dict(state["optimizers"][name])
-        schedules[name].load_state_dict(state["schedules"][name])
+        steppers: dict[str, Any] = {"optimizer": optimizers["main"], "schedule": schedules["main"]}
+    else:
+        steppers = {"optimizers": optimizers, "schedules": schedules}
+    return {"model": model, "objective": objective, **steppers, "generator": generator}
 
 
 def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
@@ -118,8 +117,8 @@ def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any]
     if not resume:
         raise InfominError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     saved = read_config(out / CONFIG)
-    if saved.hash() != config.hash():
-        raise InfominError(f"{out} holds a run with a different config (hash {saved.hash()}); choose another --out")
+    if config_hash(saved) != config_hash(config):
+        raise InfominError(f"{out} holds a run with a different config (hash {config_hash(saved)}); choose another --out")
     return read_checkpoint(out / CHECKPOINT, RESUME_KEYS)
 
 
@@ -158,25 +157,19 @@ def pretrain(
     optimizers = make_optimizers(config, objective, model)
     if ranks.world > 1 and list(optimizers) != ["main"]:
         raise InfominError(f"--objective {config.objective} trains in one process; launch it without torchrun")
-    schedules = cosine_schedules(optimizers, steps * config.epochs)
+    schedules = {name: cosine(optimizer, steps * config.epochs) for name, optimizer in optimizers.items()}
     generator = make_generator(device, config.seed)  # the epochs' order (and, in one process, the views)
     view_generator = generator if ranks.world == 1 else make_generator(device, config.seed)  # reseeded per epoch
+    parts = checkpoint_parts(model, objective, optimizers, schedules, generator)
     start_epoch, wall_before = 0, 0.0
     if state is not None:
         checkpoint = out / CHECKPOINT
-        load_state(model, state["model"], checkpoint)
-        load_state(objective, state.get("objective", {}), checkpoint, "objective state")
-        if not any(key in state for key in ("optimizer", "optimizers")):
-            raise damaged(checkpoint, "incomplete: no 'optimizer'")
+        state = restore_checkpoint(checkpoint, parts, {"objective": {}, **state})  # (objective state: v0.2 on)
         try:
-            load_optimizer_state(state, optimizers, schedules)
-        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
-            raise damaged(checkpoint, f"its optimiser state does not fit: {type(exc).__name__}") from None
-        try:
-            generator.set_state(state["generator"].to(generator.get_state().device))
-            start_epoch, wall_before = int(state["epoch"]), float(state.get("wall_seconds", 0.0))
-        except (AttributeError, TypeError, ValueError, RuntimeError) as exc:
-            raise damaged(checkpoint, f"its generator state or epoch is unreadable: {type(exc).__name__}") from None
+            wall_before = float(state.get("wall_seconds", 0.0))
+        except (TypeError, ValueError) as exc:
+            raise damaged(checkpoint, f"its wall time is unreadable: {type(exc).__name__}") from None
+        start_epoch = state["epoch"]
         summary = read_summary(out / SUMMARY)
         if start_epoch >= config.epochs and summary:
             return summary
@@ -239,12 +232,8 @@ def pretrain(
             if not ranks.main:
                 continue
             objective.snapshot(out, epoch + 1)
-            atomic_torch_save(out / CHECKPOINT, {
-                "model": model.state_dict(), "objective": objective.state_dict(), **optimizer_state(optimizers, schedules),
-                "generator": generator.get_state(), "epoch": epoch + 1,
-                "wall_seconds": wall_before + time.perf_counter() - started, "config_hash": config.hash(),
-                "world_size": ranks.world,
-            })
+            save_checkpoint(out / CHECKPOINT, parts, epoch + 1, wall_seconds=wall_before + time.perf_counter() - started,
+                            config_hash=config_hash(config), world_size=ranks.world)
             lr = next(iter(schedules.values())).get_last_lr()[0]
             line = log.epoch(epoch + 1, model, last["loss"], last["i_nce"], last["k"], seen / elapsed, lr, extra)
             line += _note_skipped(out, source)
@@ -260,7 +249,7 @@ def pretrain(
         last.update(log.last_row())
     summary = {
         "run_id": out.name,
-        "config_hash": config.hash(),
+        "config_hash": config_hash(config),
         "dataset": config.dataset,
         "views": config.views,
         "knobs": config.knobs,
@@ -274,6 +263,7 @@ def pretrain(
         "epochs": config.epochs,
         "image_size": size,
         "device": str(device),
+        "precision": str(built.precision),
         "wall_seconds": wall_before + time.perf_counter() - started,
         "infomin_version": __version__,
         "world_size": ranks.world,

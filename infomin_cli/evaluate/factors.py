@@ -28,14 +28,17 @@ from torch import nn
 from infomin_cli import __version__
 from infomin_cli.data import Dataset
 from infomin_cli.data.source import BatchSource, as_source, iter_batches
-from infomin_cli.engine.device import autocast, pick_device
-from infomin_cli.engine.run import LoadedRun, build_views, image_size_of, load_data, load_run, validate
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.features import extract_features
+from infomin_cli.evaluate.fit import fit
 from infomin_cli.evaluate.linear import train_linear_probe
 from infomin_cli.models import ENCODERS
 from infomin_cli.results import append_row
 from infomin_cli.results.rows import clean, main_knob, probe_row, timestamp
+from infomin_cli.runs import LoadedRun, build_views, image_size_of, load_data, load_run, validate
+from infomin_cli.runtime.device import pick_device
+from infomin_cli.runtime.precision import FP32, Precision, full_precision, resolve
+from infomin_cli.runtime.schedule import cosine
 
 FACTOR_LABELS = ("digit", "position", "background")  # Table 1's columns
 FACTOR_LAYERS = ("sequence", "image")  # the encoder's two representations (models/seq_convnet.py)
@@ -106,7 +109,7 @@ def factor_probe_run(run_dir: str | Path, labels: str | Sequence[str] = FACTOR_L
                      layers: str | Sequence[str] = FACTOR_LAYERS,
                      results: str | Path | None = None, epochs: int = 100, device: str = "auto",
                      knob: str | None = None, *, random_init: bool = False,
-                     run: LoadedRun | None = None) -> list[dict[str, Any]]:
+                     run: LoadedRun | None = None, precision: str | None = None) -> list[dict[str, Any]]:
     """One row per (label, layer), label-major in the order given (the last row is the last label's
     last layer): digit/background `top1` (%), position `px_error` (px). Features are extracted once
     per layer and split. `epochs` is the linear classifier's (the regression has none). `run`: the
@@ -115,7 +118,7 @@ def factor_probe_run(run_dir: str | Path, labels: str | Sequence[str] = FACTOR_L
         raise ValueError(f"factor_probe_run(random_init={random_init}) was handed a run loaded with "
                          f"random_init={not run.trained}")
     if run is None:
-        run = load_run(run_dir, device, random_init=random_init)
+        run = load_run(run_dir, device, random_init=random_init, precision=precision)
     labels, layers = names(labels), names(layers)
     train, test = as_source(run.dataset.train), as_source(run.dataset.test)
     check_factors(test, labels, run.dataset.name)
@@ -124,8 +127,8 @@ def factor_probe_run(run_dir: str | Path, labels: str | Sequence[str] = FACTOR_L
     features: dict[str, tuple[torch.Tensor, torch.Tensor, float]] = {}
     for layer in layers:
         started = time.perf_counter()
-        train_x = extract_features(run.model, run.views, train, run.device, layer)
-        test_x = extract_features(run.model, run.views, test, run.device, layer)
+        train_x = extract_features(run.model, run.views, train, run.device, layer, precision=run.precision)
+        test_x = extract_features(run.model, run.views, test, run.device, layer, precision=run.precision)
         features[layer] = (train_x, test_x, time.perf_counter() - started)
     rows = []
     for label in labels:
@@ -178,7 +181,8 @@ class Supervised(nn.Module):
 
 def train_supervised(train: BatchSource, test: BatchSource, views, task: str, layer: str, epochs: int,
                      device: torch.device | str = "cpu", batch_size: int = SUPERVISED_BATCH,
-                     lr: float = SUPERVISED_LR, seed: int = 0, encoder: str = "seq-convnet") -> SupervisedResult:
+                     lr: float = SUPERVISED_LR, seed: int = 0, encoder: str = "seq-convnet",
+                     precision: Precision = FP32) -> SupervisedResult:
     """Train `encoder` + a linear head end to end on `task` from the probe input's `layer` (frames
     1..k for `sequence`, frame t for `image`), on the fixed train split for `epochs` (Adam, cosine),
     and score it on the test split.
@@ -201,35 +205,36 @@ def train_supervised(train: BatchSource, test: BatchSource, views, task: str, la
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     n = len(train)
     starts = [s for s in range(0, n, batch_size) if n - s >= 2]  # BN needs two samples in a batch
-    total = max(1, epochs * len(starts))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
-    last_loss = float("nan")
-    for _ in range(epochs):
-        model.train()
-        perm, losses = torch.randperm(n, generator=order), []
-        for start in starts:
-            idx = perm[start : start + batch_size]
-            with autocast(device):
-                out = model(views.probe_inputs(train.batch(idx, device))[0])
-            target = y_train[idx].to(device)
-            loss = F.mse_loss(out.float(), target) if regression else F.cross_entropy(out.float(), target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            losses.append(loss.detach())
-        last_loss = float(torch.stack(losses).mean())
-    return SupervisedResult(evaluate_supervised(model, test, views, task, device, 256, regression), last_loss)
+    schedule = cosine(optimizer, max(1, epochs * len(starts)))
+
+    def batches():
+        perm = torch.randperm(n, generator=order)
+        return (perm[start : start + batch_size] for start in starts)
+
+    def loss(idx: torch.Tensor) -> torch.Tensor:
+        with full_precision(device):
+            inputs = views.probe_inputs(train.batch(idx, device))[0]
+        with precision.autocast(device):
+            out = model(inputs)
+        target = y_train[idx].to(device)
+        return F.mse_loss(out.float(), target) if regression else F.cross_entropy(out.float(), target)
+
+    losses = fit(model, optimizer, schedule, epochs, batches, loss)
+    last_loss = float(torch.stack(losses).mean()) if losses else float("nan")
+    return SupervisedResult(evaluate_supervised(model, test, views, task, device, 256, regression, precision),
+                            last_loss)
 
 
 @torch.no_grad()
 def evaluate_supervised(model: Supervised, test: BatchSource, views, task: str, device: torch.device,
-                        batch_size: int, regression: bool) -> float:
+                        batch_size: int, regression: bool, precision: Precision = FP32) -> float:
     model.eval()
     outs = []
     for batch in iter_batches(test, batch_size, device):
-        with autocast(device):
-            outs.append(model(views.probe_inputs(batch)[0]).float().cpu())
+        with full_precision(device):
+            inputs = views.probe_inputs(batch)[0]
+        with precision.autocast(device):
+            outs.append(model(inputs).float().cpu())
     out = torch.cat(outs)
     if regression:
         side = float(test.shape[-1])
@@ -310,12 +315,13 @@ def supervised_rows(config, labels: str | Sequence[str] = FACTOR_LABELS, layers:
     check_layers(layers, ENCODERS.get(config.encoder)(train.shape[-3]).layers, config.encoder)
     epochs = matching_epochs(config, data) if epochs is None else epochs
     dev = pick_device(device)
+    precision = resolve(config.precision, dev)
     rows = []
     for label in labels:
         for layer in layers:
             started = time.perf_counter()
             result = train_supervised(train, test, views, label, layer, epochs, dev, seed=config.seed,
-                                      encoder=config.encoder)
+                                      encoder=config.encoder, precision=precision)
             row = supervised_row(config, label, layer, epochs, result, time.perf_counter() - started,
                                  is_regression(test, label))
             rows.append(row)

@@ -17,6 +17,7 @@ from infomin_cli.data.base import ImageSet
 from infomin_cli.data.source import BatchSource, as_source
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.features import extract_features
+from infomin_cli.runtime.precision import FP32, Precision
 
 
 @torch.no_grad()
@@ -51,19 +52,20 @@ class KnnMonitor:
     Features are the encoders' default probe layer (`model.features(views.probe_inputs(batch))`),
     as the linear probe reads them. `max_train` caps the train items used (the first ones: datasets
     are stored shuffled or class-balanced), and `max_test` the test items, which bounds the cost of
-    a call on large sets.
+    a call on large sets. The encoder runs at `precision`, the run's.
     """
 
     def __init__(self, views, train: BatchSource | ImageSet, test: BatchSource | ImageSet, label: str = "class",
                  device: torch.device | str = "cpu", k: int = 20, temperature: float = 0.07,
-                 max_train: int | None = 5000, batch_size: int = 256, max_test: int | None = None) -> None:
+                 max_train: int | None = 5000, batch_size: int = 256, max_test: int | None = None,
+                 precision: Precision = FP32) -> None:
         self.views, self.train, self.test = views, as_source(train), as_source(test)
         for split, source in (("train", self.train), ("test", self.test)):
             if label not in source.labels:
                 have = ", ".join(sorted(source.labels)) or "none"
                 raise InfominError(f"the k-NN monitor needs label {label!r} on the {split} split, which has labels: "
                                    f"{have}; pick one of those or turn the monitor off")
-        self.device = torch.device(device)
+        self.device, self.precision = torch.device(device), precision
         self.k, self.temperature, self.batch_size = k, temperature, batch_size
         self.n_train = len(self.train) if max_train is None else min(max_train, len(self.train))
         self.train_labels = self.train.labels[label][: self.n_train].to(self.device)
@@ -71,7 +73,7 @@ class KnnMonitor:
         self.test_labels = self.test.labels[label][: self.n_test].to(self.device)
 
     def features(self, model: nn.Module, source: BatchSource, limit: int | None) -> torch.Tensor:
-        return extract_features(model, self.views, source, self.device, None, self.batch_size, limit)
+        return extract_features(model, self.views, source, self.device, None, self.batch_size, limit, self.precision)
 
     def __call__(self, model: nn.Module) -> float:
         modes = [(module, module.training) for module in model.modules()]

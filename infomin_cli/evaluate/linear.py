@@ -11,6 +11,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from infomin_cli.evaluate.fit import fit
+from infomin_cli.runtime.schedule import cosine
+
 
 def train_linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
                        epochs: int = 100, lr: float = 1e-2, weight_decay: float = 5e-4, batch_size: int = 256,
@@ -22,17 +25,12 @@ def train_linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: tor
     generator = torch.Generator(device=train_x.device).manual_seed(seed)
     layer = torch.nn.Linear(train_x.shape[1], classes).to(train_x.device)
     optimizer = torch.optim.Adam(layer.parameters(), lr=lr, weight_decay=weight_decay)
-    steps_per_epoch = math.ceil(len(train_x) / batch_size)
-    total = epochs * steps_per_epoch
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
-    for _ in range(epochs):
+    schedule = cosine(optimizer, epochs * math.ceil(len(train_x) / batch_size))
+
+    def batches():
         perm = torch.randperm(len(train_x), device=train_x.device, generator=generator)
-        for start in range(0, len(train_x), batch_size):
-            idx = perm[start : start + batch_size]
-            loss = F.cross_entropy(layer(train_x[idx]), train_y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
+        return perm.split(batch_size)
+
+    fit(layer, optimizer, schedule, epochs, batches, lambda idx: F.cross_entropy(layer(train_x[idx]), train_y[idx]))
     with torch.no_grad():
         return float((layer(test_x).argmax(1) == test_y).float().mean()) * 100

@@ -30,13 +30,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli.atomic import atomic_torch_save
 from infomin_cli.data.source import as_source, epoch_batches, iter_batches
-from infomin_cli.engine.device import autocast, make_generator
-from infomin_cli.engine.run import LoadedRun, load_checkpoint
 from infomin_cli.errors import InfominError
+from infomin_cli.evaluate.fit import fit
 from infomin_cli.results import append_row
 from infomin_cli.results.rows import probe_row
+from infomin_cli.run_files import read_checkpoint
+from infomin_cli.runs import LoadedRun, config_hash
+from infomin_cli.runtime.checkpoint import restore_checkpoint, save_checkpoint
+from infomin_cli.runtime.device import make_generator
+from infomin_cli.runtime.precision import full_precision
 from infomin_cli.views.crop import OriginalCrops
 
 EPOCHS, LR, MOMENTUM, WEIGHT_DECAY, BATCH = 60, 30.0, 0.9, 0.0, 256
@@ -62,8 +65,10 @@ def centre(images: torch.Tensor, size: int) -> torch.Tensor:
 
 @torch.no_grad()
 def frozen_features(run: LoadedRun, images: torch.Tensor, layer: str) -> torch.Tensor:
-    with autocast(run.device):
-        return run.model.features(run.views.probe_inputs(images), layer).float()
+    with full_precision(run.device):
+        inputs = run.views.probe_inputs(images)
+    with run.precision.autocast(run.device):
+        return run.model.features(inputs, layer).float()
 
 
 def state_path(run: LoadedRun, dataset: str, label: str, layer: str) -> Path:
@@ -93,36 +98,34 @@ def linear_protocol_run(run: LoadedRun, label: str = "class", layer: str | None 
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones(epochs), DECAY)
     generator = make_generator(device, run.config.seed)
     path = state_path(run, dataset or run.config.dataset, label, layer)
+    parts = {"classifier": classifier, "optimizer": optimizer, "schedule": schedule, "generator": generator}
     start = 0
     if path.is_file():
-        state = load_checkpoint(path, keys=("classifier", "optimizer", "schedule", "generator", "epoch"))
-        if state.get("epochs") != epochs or state.get("config_hash") != run.config.hash():
+        state = read_checkpoint(path, keys=(*parts, "epoch"))
+        if state.get("epochs") != epochs or state.get("config_hash") != config_hash(run.config):
             raise InfominError(f"{path} is a probe with other settings (epochs {state.get('epochs')}); delete it to start over")
-        classifier.load_state_dict(state["classifier"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        generator.set_state(state["generator"].to(generator.get_state().device))
-        start = state["epoch"]
+        start = restore_checkpoint(path, parts, state)["epoch"]
     labels = train.labels[label].to(device)
     steps = len(train) // batch_size
-    for epoch in range(start, epochs):
+
+    def batches():
         perm = torch.randperm(len(train), device=generator.device, generator=generator)[: steps * batch_size]
-        for step, batch in enumerate(epoch_batches(train, perm, batch_size, device, generator, TrainCrops(size))):
-            images = batch[:, 0, :, :size, :size] if batch.ndim == 5 else batch
-            x = frozen_features(run, images.to(device), layer)
-            loss = F.cross_entropy(classifier(x), labels[perm[step * batch_size : (step + 1) * batch_size].to(device)])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        schedule.step()
-        last = float(loss.detach())
+        return zip(epoch_batches(train, perm, batch_size, device, generator, TrainCrops(size)), perm.split(batch_size), strict=True)
+
+    def loss(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        images, index = batch
+        images = images[:, 0, :, :size, :size] if images.ndim == 5 else images
+        return F.cross_entropy(classifier(frozen_features(run, images.to(device), layer)), labels[index.to(device)])
+
+    def end_epoch(done: int, losses: list[torch.Tensor]) -> None:
+        last = float(losses[-1])
         if not math.isfinite(last):
-            raise InfominError(f"the linear probe's loss became {last} at epoch {epoch + 1}; lower --lr")
-        atomic_torch_save(path, {"classifier": classifier.state_dict(), "optimizer": optimizer.state_dict(),
-                                 "schedule": schedule.state_dict(), "generator": generator.get_state(),
-                                 "epoch": epoch + 1, "epochs": epochs, "config_hash": run.config.hash()})
+            raise InfominError(f"the linear probe's loss became {last} at epoch {done}; lower --lr")
+        save_checkpoint(path, parts, done, epochs=epochs, config_hash=config_hash(run.config))
         if progress is not None:
-            progress(epoch + 1, epochs, last)
+            progress(done, epochs, last)
+
+    fit(classifier, optimizer, schedule, epochs, batches, loss, start=start, per_epoch_schedule=True, end_epoch=end_epoch)
     correct = 0
     with torch.no_grad():
         for start_index, batch in zip(range(0, len(test), batch_size), iter_batches(test, batch_size, device), strict=True):

@@ -33,10 +33,14 @@ from torch import nn
 from infomin_cli import __version__
 from infomin_cli.data.base import MASK_IGNORE, Dataset, ImageSet
 from infomin_cli.data.source import BatchSource, as_source, iter_batches
-from infomin_cli.engine.device import autocast
 from infomin_cli.errors import InfominError
+from infomin_cli.evaluate.fit import fit
 from infomin_cli.evaluate.miou import confusion_matrix, mean_iou, pixel_accuracy
 from infomin_cli.results.rows import clean, run_columns, timestamp, with_i_nce
+from infomin_cli.run_files import damaged, read_checkpoint
+from infomin_cli.runtime.checkpoint import restore_checkpoint, save_checkpoint
+from infomin_cli.runtime.precision import FP32, Precision, full_precision
+from infomin_cli.runtime.schedule import cosine
 
 SEG_EPOCHS = 5
 DECODER_WIDTHS = (64, 32, 16)
@@ -67,13 +71,16 @@ class Decoder(nn.Module):
 
 @torch.no_grad()
 def extract_feature_maps(model, views, images: BatchSource | ImageSet | torch.Tensor, device: torch.device,
-                         layer: str, batch_size: int = 256) -> torch.Tensor:
-    """Frozen (N, C, h, w) maps of `layer` for a whole image source, in order, in batches on the device."""
+                         layer: str, batch_size: int = 256, precision: Precision = FP32) -> torch.Tensor:
+    """Frozen (N, C, h, w) maps of `layer` for a whole image source, in order, in batches on the
+    device, the encoder run at `precision` (its inputs in fp32)."""
     model.eval()
     out = []
     for batch in iter_batches(as_source(images), batch_size, device):
-        with autocast(device):
-            maps = model.feature_maps(views.probe_inputs(batch), layer)
+        with full_precision(device):
+            inputs = views.probe_inputs(batch)
+        with precision.autocast(device):
+            maps = model.feature_maps(inputs, layer)
         out.append(maps.float())
     return torch.cat(out)
 
@@ -86,8 +93,6 @@ def train_decoder(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
 
     With `checkpoint`, the state is saved there after every epoch and a matching saved state is
     continued (or, once finished, its confusion matrix is returned without training)."""
-    from infomin_cli.atomic import atomic_torch_save
-
     device = train_x.device
     mean = train_x.mean((0, 2, 3), keepdim=True)
     std = train_x.std((0, 2, 3), keepdim=True).clamp_min(1e-6)
@@ -96,48 +101,35 @@ def train_decoder(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
     torch.manual_seed(seed)
     decoder = Decoder(train_x.shape[1], classes, widths).to(device)
     optimizer = torch.optim.Adam(decoder.parameters(), lr=lr, weight_decay=1e-4)
-    total = epochs * math.ceil(len(train_x) / batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
+    schedule = cosine(optimizer, epochs * math.ceil(len(train_x) / batch_size))
     generator = torch.Generator(device="cpu").manual_seed(seed)
+    parts = {"decoder": decoder, "optimizer": optimizer, "schedule": schedule, "generator": generator}
     start = 0
     if checkpoint is not None and checkpoint.is_file():
-        from infomin_cli.run_files import damaged, load_state, read_checkpoint
-
         way_out = "delete it to train the decoder again"
         state = read_checkpoint(checkpoint, (), way_out)
         if state.get("done"):
             if not isinstance(state.get("confusion"), torch.Tensor) or state["confusion"].shape != (classes, classes):
                 raise damaged(checkpoint, "no confusion matrix of this probe's classes", way_out)
             return state["confusion"]
-        read_checkpoint(checkpoint, ("decoder", "optimizer", "schedule", "generator", "epoch"), way_out)
-        load_state(decoder, state["decoder"], checkpoint, "decoder", way_out)
-        load_state(optimizer, state["optimizer"], checkpoint, "optimiser state", way_out)
-        load_state(schedule, state["schedule"], checkpoint, "schedule", way_out)
-        try:
-            generator.set_state(state["generator"])
-            start = int(state["epoch"])
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise damaged(checkpoint, f"unreadable generator state or epoch ({type(exc).__name__})", way_out) from None
-    for epoch in range(start, epochs):
-        decoder.train()
-        perm = torch.randperm(len(train_x), generator=generator).to(device)
-        for first in range(0, len(train_x), batch_size):
-            idx = perm[first : first + batch_size]
-            target = train_y[idx].long()
-            if not (target != MASK_IGNORE).any():
-                schedule.step()
-                continue
-            loss = F.cross_entropy(decoder(train_x[idx], size), target, ignore_index=MASK_IGNORE)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-        if checkpoint is not None and epoch + 1 < epochs:
-            atomic_torch_save(checkpoint, {"decoder": decoder.state_dict(), "optimizer": optimizer.state_dict(),
-                                           "schedule": schedule.state_dict(), "generator": generator.get_state(),
-                                           "epoch": epoch + 1})
+        start = restore_checkpoint(checkpoint, parts, state, way_out)["epoch"]
+
+    def batches():
+        return torch.randperm(len(train_x), generator=generator).to(device).split(batch_size)
+
+    def loss(idx: torch.Tensor) -> torch.Tensor | None:
+        target = train_y[idx].long()
+        if not (target != MASK_IGNORE).any():
+            return None
+        return F.cross_entropy(decoder(train_x[idx], size), target, ignore_index=MASK_IGNORE)
+
+    def end_epoch(done: int, _losses: list[torch.Tensor]) -> None:
+        if checkpoint is not None and done < epochs:
+            save_checkpoint(checkpoint, parts, done)
         if progress is not None:
-            progress(epoch + 1, epochs)
+            progress(done, epochs)
+
+    fit(decoder, optimizer, schedule, epochs, batches, loss, start=start, end_epoch=end_epoch)
     decoder.eval()
     confusion = torch.zeros(classes, classes, dtype=torch.int64)
     with torch.no_grad():
@@ -145,7 +137,7 @@ def train_decoder(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
             pred = decoder(test_x[first : first + 256], size).argmax(1)
             confusion += confusion_matrix(pred, test_y[first : first + 256], classes, ignore=MASK_IGNORE)
     if checkpoint is not None:
-        atomic_torch_save(checkpoint, {"done": True, "confusion": confusion, "epoch": epochs})
+        save_checkpoint(checkpoint, {}, epochs, done=True, confusion=confusion)
     return confusion
 
 
@@ -198,20 +190,21 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
                            classes: int = 40, layer: str | None = None, random_init: bool = False,
                            results: str | Path | None = "results.csv", epochs: int = SEG_EPOCHS, device: str = "auto",
                            knob: str | None = None, size: int | None = None, progress: Any = None,
-                           *, run=None) -> list[dict[str, Any]]:
+                           *, run=None, precision: str | None = None) -> list[dict[str, Any]]:
     """Train the decoder on the train split's frozen maps; mIoU and pixel accuracy on the test split.
 
     Returns the two rows (`miou`, `pixel_acc`), appended to `results` unless None. When `results`
     already holds both rows of this probe they are returned, marked `"skipped": True`, untrained.
-    `run`: the already loaded run (a sweep point's), as `load_run(run_dir, device, random_init)`."""
-    from infomin_cli.engine.run import build_views, load_run
+    `run`: the already loaded run (a sweep point's), as `load_run(run_dir, device, random_init)`;
+    `precision`: the encoder's (None: the run's own)."""
     from infomin_cli.results import append_row
+    from infomin_cli.runs import build_views, load_run
 
     started = time.perf_counter()
     if run is not None and run.trained == random_init:
         raise ValueError(f"segmentation_probe_run(random_init={random_init}) was handed a run loaded the other way")
     if run is None:
-        run = load_run(run_dir, device, random_init=random_init)
+        run = load_run(run_dir, device, random_init=random_init, precision=precision)
     layer = layer or run.model.encoders[0].default_probe_layer
     if layer not in run.model.layers:
         raise InfominError(f"encoder {run.config.encoder!r} has no layer {layer!r}; its layers: {', '.join(run.model.layers)}")
@@ -226,8 +219,8 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
 
     views = run.views if side == run.image_size else build_views(run.config, side)
     try:
-        train_x = extract_feature_maps(run.model, views, data.train, run.device, layer)
-        test_x = extract_feature_maps(run.model, views, data.test, run.device, layer)
+        train_x = extract_feature_maps(run.model, views, data.train, run.device, layer, precision=run.precision)
+        test_x = extract_feature_maps(run.model, views, data.test, run.device, layer, precision=run.precision)
     except ValueError as exc:  # a pooled / flat layer
         raise InfominError(f"segmentation needs a conv layer's map: {exc}") from None
     n_classes = len(data.mask_names) or int(data.train.masks[data.train.masks != MASK_IGNORE].max()) + 1

@@ -19,23 +19,26 @@ from torch import nn
 
 from infomin_cli.data.base import ImageSet
 from infomin_cli.data.source import BatchSource, as_source, iter_batches
-from infomin_cli.engine.device import autocast, make_generator
 from infomin_cli.errors import InfominError
 from infomin_cli.mi.estimators import infonce
 from infomin_cli.mi.report import Estimate, from_batches
 from infomin_cli.mi.train import fit_critic
+from infomin_cli.runtime.device import make_generator
+from infomin_cli.runtime.precision import FP32, Precision, full_precision
 
 Embedder = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 Images = BatchSource | ImageSet | torch.Tensor  # a tensor: uint8 (N, C, H, W), as `dataset.test.images`
 
 
 @torch.no_grad()
-def _embed_all(model: Embedder, views, source: BatchSource, limit: int, chunk: int, device: torch.device, seed: int):
+def _embed_all(model: Embedder, views, source: BatchSource, limit: int, chunk: int, device: torch.device, seed: int,
+               precision: Precision):
     generator = make_generator(device, seed)
     z1s, z2s = [], []
     for batch in iter_batches(source, chunk, device, limit):
-        v1, v2 = views(batch, generator)
-        with autocast(device):
+        with full_precision(device):
+            v1, v2 = views(batch, generator)
+        with precision.autocast(device):
             z1, z2 = model(v1, v2)
         z1s.append(z1.float())
         z2s.append(z2.float())
@@ -53,6 +56,7 @@ def batch_values(
     n_batches: int = 50,
     negatives: int | None = None,
     seed: int = 1,
+    precision: Precision = FP32,
 ) -> list[float]:
     """Per-batch I_NCE (nats) on `images`. In-batch: symmetric, as the runs are trained (mean of
     the v1->v2 and v2->v1 directions, each <= log B). With negatives: v1 queries against N keys."""
@@ -65,7 +69,7 @@ def batch_values(
             f"--negatives {negatives} must be between the batch size {batch_size} and the {len(source)} held-out images"
         )
     pool = len(source) if negatives else n_batches * batch_size
-    z1, z2 = _embed_all(model, views, source, pool, batch_size, device, seed)
+    z1, z2 = _embed_all(model, views, source, pool, batch_size, device, seed, precision)
     generator = torch.Generator().manual_seed(seed)
     values: list[float] = []
     for b in range(n_batches):
@@ -95,23 +99,25 @@ def heldout_estimate(
     train_images: Images | None = None,
     seed: int = 1,
     note: str = "",
+    precision: Precision = FP32,
 ) -> Estimate:
     """Held-out I_NCE of `model(v1, v2) -> (z1, z2)` with scores z1 z2^T / temperature.
 
     This is the function `sweep` calls per point: `images` is the test split (a source, an
     `ImageSet` or uint8 N,C,H,W), `train_images` (optional) the pretraining images for the train
-    value beside it.
+    value beside it. `precision`: the model's forward passes (the views are computed in fp32).
     """
     device = torch.device(device)
     was_training = getattr(model, "training", False)
     if isinstance(model, nn.Module):
         model.eval()
     try:
-        held = batch_values(model, views, images, batch_size, temperature, device, n_batches, negatives, seed)
+        held = batch_values(model, views, images, batch_size, temperature, device, n_batches, negatives, seed,
+                            precision)
         train = []
         if train_images is not None:
             train = batch_values(model, views, train_images, batch_size, temperature, device,
-                                 min(n_batches, 10), negatives, seed)
+                                 min(n_batches, 10), negatives, seed, precision)
     finally:
         if isinstance(model, nn.Module):
             model.train(was_training)

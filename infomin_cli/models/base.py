@@ -26,7 +26,7 @@ class Encoder(nn.Module):
     out_dim: int
     default_probe_layer: str
     # the encoder's total stride: below it the last conv stage sees padding, not pixels, so a
-    # smaller --image-size is refused before training (engine.run.validate)
+    # smaller --image-size is refused before training (runs.validate)
     min_image_size: int = 1
 
     @property

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,6 +34,7 @@ import torch
 from torch import nn
 
 from infomin_cli.registry import Registry
+from infomin_cli.runtime.precision import FP32, Precision, full_precision
 
 
 @dataclass
@@ -52,8 +54,10 @@ class Option:
 
 
 def make_views(views, images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both views of a uint8 batch, in channels_last on CUDA (what the encoders are laid out for)."""
-    v1, v2 = views(images, generator)
+    """Both views of a uint8 batch, in fp32 whatever autocast region encloses the call (views are
+    data, the same at every precision), in channels_last on CUDA (what the encoders are laid out for)."""
+    with full_precision(images.device):
+        v1, v2 = views(images, generator)
     if images.device.type == "cuda":  # (frame sequences, 5-d, stay as they are: channels_last is 4-d only)
         v1, v2 = (v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 else v for v in (v1, v2))
     return v1, v2
@@ -72,12 +76,24 @@ class Objective(nn.Module):
     options: ClassVar[tuple[Option, ...]] = ()
     supports_jigsaw: ClassVar[bool] = False
     command: ClassVar[str | None] = None  # a method trained by its own command (learn-views), not by pretrain
+    precision: Precision = FP32  # the run's, set by `create`: the region the model's forward passes run in
 
     @classmethod
     def create(cls, built: Any, config: Any, n_samples: int) -> Objective:
-        """Build from the trainer's `Built` (device, data, views, model); a method that needs more
-        than the model and views (learned views: the labelled images) overrides this."""
+        """Build from the trainer's `Built` (device, data, views, model, precision)."""
+        objective = cls.construct(built, config, n_samples)
+        objective.precision = built.precision
+        return objective
+
+    @classmethod
+    def construct(cls, built: Any, config: Any, n_samples: int) -> Objective:
+        """The module itself; a method that needs more than the model and views (learned views: the
+        labelled images) overrides this."""
         return cls(built.model, built.views, config, n_samples)
+
+    def autocast(self, device: torch.device) -> AbstractContextManager:
+        """The run's precision region for a forward pass on `device` (views stay outside it)."""
+        return self.precision.autocast(device)
 
     def forward(self, model: nn.Module, images: torch.Tensor, views, generator: torch.Generator,
                 index: torch.Tensor) -> StepOutput:
@@ -98,7 +114,7 @@ class Objective(nn.Module):
         """One optimisation step. The default is every single-player method's: loss, backward, step.
 
         `forward(images, index)`: this objective and the model wrapped in DistributedDataParallel when
-        several processes train (engine/distributed.py); its backward averages the gradients."""
+        several processes train (runtime/distributed.py); its backward averages the gradients."""
         out = forward(images, index) if forward is not None else self(model, images, views, generator, index)
         (optimizer,) = optimizers.values()
         optimizer.zero_grad(set_to_none=True)

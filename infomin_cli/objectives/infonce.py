@@ -13,10 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli.engine import distributed
-from infomin_cli.engine.device import autocast
 from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
-from infomin_cli.objectives.jigsaw import JigsawBranch
+from infomin_cli.objectives.jigsaw import JigsawBranch, make_tiles
+from infomin_cli.runtime import distributed
 
 JIGSAW_BETA = 0.5  # PyContrast's weight of the JigSaw loss
 
@@ -24,7 +23,7 @@ JIGSAW_BETA = 0.5  # PyContrast's weight of the JigSaw loss
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> StepOutput:
     """This rank's rows of the symmetric loss over the batch of every rank (K = world x batch).
 
-    Each rank's queries meet the gathered keys, with gradient (engine/distributed.py), so the mean
+    Each rank's queries meet the gathered keys, with gradient (runtime/distributed.py), so the mean
     of the ranks' losses is the one-process loss of the whole batch, and so are its gradients."""
     z1_all, z2_all = distributed.gather_with_grad(z1), distributed.gather_with_grad(z2)
     logits = (z1 @ z2_all.T).float() / temperature
@@ -58,13 +57,14 @@ class InfoNCE(Objective):
 
     def forward(self, model, images, views, generator, index) -> StepOutput:
         v1, v2 = make_views(views, images, generator)
-        with autocast(images.device):
+        with self.autocast(images.device):
             z1, z2 = model(v1, v2)
         out = info_nce(z1, z2, self.temperature)
         if self.jigsaw is None:
             return out
-        with autocast(images.device):
-            q_jig = self.jigsaw(model.encoders[0], views.jigsaw_tiles(images, generator), generator)
+        tiles = make_tiles(views, images, generator)
+        with self.autocast(images.device):
+            q_jig = self.jigsaw(model.encoders[0], tiles, generator)
         logits = (q_jig @ distributed.gather_with_grad(z2).T).float() / self.temperature
         target = torch.arange(len(z1), device=z1.device) + distributed.offset(len(z1))
         jig_loss = F.cross_entropy(logits, target)

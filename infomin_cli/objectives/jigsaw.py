@@ -14,7 +14,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infomin_cli.runtime.precision import full_precision
+
 TILES = 9
+
+
+def make_tiles(views, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The nine tiles per image (`views.jigsaw_tiles`), in fp32 whatever autocast region encloses
+    the call, like every view (objectives/base.py `make_views`)."""
+    with full_precision(images.device):
+        return views.jigsaw_tiles(images, generator)
 
 
 class JigsawBranch(nn.Module):

@@ -25,9 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli.engine import distributed
-from infomin_cli.engine.device import autocast
 from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
+from infomin_cli.runtime import distributed
 
 BANK_MOMENTUM = 0.5
 VARIANTS = ("softmax", "nce")
@@ -73,7 +72,7 @@ class MemoryBank(Objective):
 
     def forward(self, model, images, views, generator, index) -> StepOutput:
         v1, v2 = make_views(views, images, generator)
-        with autocast(images.device):
+        with self.autocast(images.device):
             z1, z2 = model(v1, v2)
         z1, z2 = z1.float(), z2.float()
         idx = self.candidates(index.to(z1.device), generator)

@@ -37,7 +37,7 @@ shares its BN statistics with its query's, which is the property ShuffleBN exist
 Several processes (torchrun): the key view is first shuffled across ranks as MoCo does (gather,
 rank 0's permutation, each rank encodes its slice, unshuffle; not with --sync-bn, where BN already
 spans the global batch), and the keys and their dataset indices are gathered without gradient
-before the enqueue, so every rank's queue holds the same global batches (engine/distributed.py).
+before the enqueue, so every rank's queue holds the same global batches (runtime/distributed.py).
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli.engine import distributed
-from infomin_cli.engine.device import autocast
 from infomin_cli.errors import InfominError
 from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
 from infomin_cli.objectives.infonce import JIGSAW_BETA, jigsaw_branch_for
+from infomin_cli.objectives.jigsaw import make_tiles
+from infomin_cli.runtime import distributed
 
 SHUFFLE_BN_GROUPS = 4
 
@@ -119,7 +119,7 @@ class MoCo(Objective):
         self.key_model.train()
         losses, self._keys, self._index = [], [], index
         for d, (q_view, k_view) in enumerate(self.directions):
-            with autocast(images.device):
+            with self.autocast(images.device):
                 q = model.embed(vs[q_view], q_view)
                 k = self.encode_keys(vs[k_view], k_view, generator)
             q, k = q.float(), k.float()
@@ -129,8 +129,9 @@ class MoCo(Objective):
         out = StepOutput(loss, i_nce_of(loss, self.train_k()), self.train_k())
         if self.jigsaw is None:
             return out
-        with autocast(images.device):
-            q_jig = self.jigsaw(model.encoders[0], views.jigsaw_tiles(images, generator), generator).float()
+        tiles = make_tiles(views, images, generator)
+        with self.autocast(images.device):
+            q_jig = self.jigsaw(model.encoders[0], tiles, generator).float()
         total = (1 - self.beta) * loss + self.beta * self.contrast(q_jig, self._keys[0], 0, index)
         return StepOutput(total, out.i_nce, out.k)
 

@@ -36,11 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from infomin_cli.atomic import atomic_torch_save
-from infomin_cli.engine.device import autocast
 from infomin_cli.errors import InfominError
 from infomin_cli.models.base import ENCODERS
 from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput
 from infomin_cli.objectives.infonce import info_nce
+from infomin_cli.runtime.precision import full_precision
 from infomin_cli.views.flow import FlowGenerator, snapshot_path
 
 MODES = ("unsupervised", "semi-supervised", "supervised")
@@ -48,8 +48,10 @@ LABEL = "class"
 BETAS = (0.5, 0.999)  # GenRep's Adam betas (GAN practice); the paper says only "Adam"
 
 def colour_input(views, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """The cropped, converted, normalised 3-channel image that g maps (both halves of the split)."""
-    v1, v2 = views(images, generator)
+    """The cropped, converted, normalised 3-channel image that g maps (both halves of the split), in
+    fp32 like every view."""
+    with full_precision(images.device):
+        v1, v2 = views(images, generator)
     return torch.cat([v1, v2], dim=1)
 
 
@@ -100,7 +102,7 @@ class ViewLearner(Objective):
         self._seen = 0
 
     @classmethod
-    def create(cls, built: Any, config: Any, n_samples: int) -> ViewLearner:
+    def construct(cls, built: Any, config: Any, n_samples: int) -> ViewLearner:
         train = built.dataset.train
         if LABEL not in train.labels:
             raise InfominError(f"dataset {config.dataset} has no {LABEL!r} labels for the view classifiers; "
@@ -120,7 +122,7 @@ class ViewLearner(Objective):
     def forward(self, model, images, views, generator, index) -> StepOutput:
         """The bound on g's views (with gradient to g and the critic)."""
         v1, v2 = split(self.flow(colour_input(views, images, generator)))
-        with autocast(images.device):
+        with self.autocast(images.device):
             z1, z2 = model(v1, v2)
         return info_nce(z1, z2, self.temperature)
 
@@ -128,7 +130,7 @@ class ViewLearner(Objective):
         critic, gen = optimizers["critic"], optimizers["generator"]
         v1, v2 = split(self.flow(colour_input(views, images, generator)))
 
-        with autocast(images.device):  # 1. the critic maximises the bound on detached views
+        with self.autocast(images.device):  # 1. the critic maximises the bound on detached views
             z1, z2 = model(v1.detach(), v2.detach())
         bound = info_nce(z1, z2, self.temperature)
         critic.zero_grad(set_to_none=True)
@@ -138,7 +140,7 @@ class ViewLearner(Objective):
         gen.zero_grad(set_to_none=True)  # 2. the generator minimises it (+ classifiers with labels)
         loss = torch.zeros((), device=images.device)
         if self.mode != "supervised":
-            with autocast(images.device):
+            with self.autocast(images.device):
                 z1, z2 = model(v1, v2)
             loss = loss - info_nce(z1, z2, self.temperature).loss  # min I_NCE = max L_NCE
         pick = torch.randint(0, len(self.images_l), (max(2, self.batch_size // 2),), device=images.device,
@@ -147,7 +149,7 @@ class ViewLearner(Objective):
         if self.mode == "unsupervised":
             y_l = y_l.detach()  # the classifiers only watch
         labels = self.labels_l[pick]
-        with autocast(images.device):
+        with self.autocast(images.device):
             logits = [clf(v) for clf, v in zip(self.classifiers, split(y_l), strict=True)]
         loss = loss + sum(F.cross_entropy(lg.float(), labels) for lg in logits)
         loss.backward(inputs=[p for g in gen.param_groups for p in g["params"]])

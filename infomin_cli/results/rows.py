@@ -1,6 +1,6 @@
 """Every results row is built here, so a column means one thing whoever writes it.
 
-Probe rows (`evaluate/probe.py`), estimate rows (`mi/rows.py`) and sweep rows all describe a run
+Probe rows (`evaluate/probe.py`), estimate rows (`estimate.py`) and sweep rows all describe a run
 with the same `run_columns`, and carry an I_NCE only together with its K (`with_i_nce`): `K` is
 always the number of candidates per positive behind the row's `i_nce` (the held-out estimate's K,
 which `--negatives` raises), never the training batch, because the x-axis of a reverse-U is only
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from infomin_cli import __version__
 
 if TYPE_CHECKING:
-    from infomin_cli.engine.run import LoadedRun
     from infomin_cli.mi.report import Estimate
+    from infomin_cli.runs import LoadedRun
 
 RANDOM_INIT_SUFFIX = "+random-init"  # run_id of the untrained baseline probed beside a run
 
@@ -47,6 +47,8 @@ def k_train(run: LoadedRun) -> int:
 def run_columns(run: LoadedRun, knob: str | None = None, dataset: str | None = None) -> dict[str, Any]:
     """What a row says about the run behind it: identity, training settings, final training loss.
     `dataset` names a transfer dataset (the row's dataset reads `trained->probed`)."""
+    from infomin_cli.runs import config_hash
+
     config = run.config
     knob_name, knob_value = main_knob(config.views, config.knobs)
     if knob:
@@ -54,7 +56,7 @@ def run_columns(run: LoadedRun, knob: str | None = None, dataset: str | None = N
     summary = run.summary if run.trained else {}
     return {
         "run_id": run.folder.name + ("" if run.trained else RANDOM_INIT_SUFFIX),
-        "config_hash": config.hash(),
+        "config_hash": config_hash(config),
         "dataset": config.dataset if dataset is None else f"{config.dataset}->{dataset}",
         "views": config.views,
         "knob_name": knob_name,

@@ -8,7 +8,7 @@ twice.
 
 - `--gpus-per-point N` (N > 1): the job holds the point's lock and runs
   `torchrun --standalone --nproc_per_node N -m infomin_cli.sweep.worker --pretrain-only POINT.json`,
-  so the point trains on N GPUs of one node (engine/distributed.py); the held-out estimate and the
+  so the point trains on N GPUs of one node (runtime/distributed.py); the held-out estimate and the
   probe then run in the job itself, on one GPU.
 - Pre-emption (and the end of --slurm-time): SLURM signals the job; submitit calls
   `PointJob.checkpoint`, which stops the torchrun child and hands back the same job to requeue.

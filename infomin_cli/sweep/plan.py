@@ -46,7 +46,7 @@ def plan_points(
     Each config goes through the trainer's own `validate` (knob, dataset and size defaults filled
     in), so the hash here is the hash the run saves and the probe writes.
     """
-    from infomin_cli.engine.run import validate  # torch-heavy; a GPU worker only needs the points
+    from infomin_cli.runs import config_hash, validate  # torch-heavy; a GPU worker only needs the points
 
     points = []
     for offset in range(seeds):
@@ -54,7 +54,7 @@ def plan_points(
         for value in values:
             config = base.merged({"views": family.name, "seed": seed})
             config = validate(RunConfig.from_dict({**config.to_dict(), "knobs": {**base.knobs, knob: value}}))
-            digest = config.hash()
+            digest = config_hash(config)
             name = re.sub(r"[^\w.@+=-]+", "_", format_value(value))  # a folder-valued knob (generator=views/x@4)
             folder = Path(runs_dir) / f"{knob}-{name}-seed{seed}-{digest}"
             points.append(SweepPoint(knob, value, seed, config, digest, folder))
@@ -88,6 +88,8 @@ def reference_points(points: list[SweepPoint], runs_dir: str | os.PathLike[str])
     import dataclasses
     import hashlib
 
+    from infomin_cli.runs import config_hash
+
     out, seen = [], set()
     for point in points:
         if point.seed in seen:
@@ -95,7 +97,7 @@ def reference_points(points: list[SweepPoint], runs_dir: str | os.PathLike[str])
         seen.add(point.seed)
         unshared = dataclasses.replace(point.config, knobs={})
         for kind in REFERENCES:
-            digest = hashlib.sha256(f"{kind}:{unshared.hash()}".encode()).hexdigest()[:16]
+            digest = hashlib.sha256(f"{kind}:{config_hash(unshared)}".encode()).hexdigest()[:16]
             folder = Path(runs_dir) / f"{point.knob}-{kind}-seed{point.seed}-{digest}"
             out.append(SweepPoint(point.knob, kind, point.seed, point.config, digest, folder))
     return out

@@ -99,7 +99,7 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
         if probed or row.get("i_nce") is None:
             row = with_i_nce(row, summary.get("i_nce"), summary.get("K"))
         if job.negatives:  # the in-batch value sits near log(batch) for easy views; a larger K keeps the x-axis apart
-            from infomin_cli.mi.rows import run_rows
+            from infomin_cli.estimate import run_rows
 
             estimate = run_rows(point.run_dir, job.negatives, EVAL_BATCHES, point.seed, point.config.device,
                                 **({"run": loaded} if loaded is not None else {}))[0].estimate
@@ -139,8 +139,8 @@ def _factor_point(point: SweepPoint, job: SweepJob, summary: dict[str, Any], reu
 def _untrained_point(point: SweepPoint, job: SweepJob) -> dict[str, Any]:
     """The reference row of a factors sweep for one seed that nothing trained: the factor probes on
     the seeded initialisation of the architecture (no run folder, no I_NCE)."""
-    from infomin_cli.engine.run import untrained_run
     from infomin_cli.evaluate.factors import factor_probe_run
+    from infomin_cli.runs import untrained_run
 
     run = untrained_run(point.config, point.run_dir, point.config.device)
     for row in factor_probe_run(point.run_dir, epochs=job.probe_epochs, device=point.config.device, knob=point.knob,
@@ -152,8 +152,8 @@ def _untrained_point(point: SweepPoint, job: SweepJob) -> dict[str, Any]:
 def _supervised_point(point: SweepPoint, job: SweepJob) -> dict[str, Any]:
     """The baseline of a factors sweep for one seed: one model per (task, encoder) trained on the
     labels; each row is appended as its model finishes, and a rerun skips the rows already there."""
-    from infomin_cli.engine.run import load_data
     from infomin_cli.evaluate.factors import supervised_rows
+    from infomin_cli.runs import load_data
 
     frame = _frame(job)
     missing = [(label, layer) for label, layer in factor_pairs()

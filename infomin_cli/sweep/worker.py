@@ -3,7 +3,7 @@
 The parent sets CUDA_VISIBLE_DEVICES, so inside the worker the point's device is simply `cuda`.
 
 `--pretrain-only POINT.json` is what a cluster job runs under torchrun (`--gpus-per-point N`):
-every rank trains the point's run folder (engine/distributed.py) and nothing else; the job that
+every rank trains the point's run folder (runtime/distributed.py) and nothing else; the job that
 started torchrun holds the point's lock and then measures, probes and appends the row.
 """
 

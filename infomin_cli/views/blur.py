@@ -27,7 +27,8 @@ def gaussian_kernels(sigmas: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def gaussian_blur(images: torch.Tensor, sigma: float | torch.Tensor, size: int | None = None) -> torch.Tensor:
-    """Float (B,C,H,W) blurred by `sigma` (a float, or a (B,) tensor: one sigma per sample)."""
+    """Float (B,C,H,W) blurred by `sigma` (a float, or a (B,) tensor: one sigma per sample), in the
+    images' dtype whatever autocast region encloses the call (its convolutions would be bf16 there)."""
     batch, channels, height, width = images.shape
     if not torch.is_tensor(sigma):
         sigma = torch.full((batch,), float(sigma), dtype=images.dtype, device=images.device)
@@ -41,4 +42,4 @@ def gaussian_blur(images: torch.Tensor, sigma: float | torch.Tensor, size: int |
     planes = F.pad(planes, (pad, pad, pad, pad), mode="reflect")
     planes = F.conv2d(planes, kernels.view(-1, 1, 1, size), groups=batch * channels)
     planes = F.conv2d(planes, kernels.view(-1, 1, size, 1), groups=batch * channels)
-    return planes.view(batch, channels, height, width)
+    return planes.view(batch, channels, height, width).to(images.dtype)

@@ -81,14 +81,15 @@ def denormalise_rgb(x: torch.Tensor) -> torch.Tensor:
 
 
 def random_blur(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Blur a random half of the samples, each with its own sigma ~ U[0.1, 2]."""
+    """Blur a random half of the samples, each with its own sigma ~ U[0.1, 2] (the blurred rows are
+    written back in x's dtype: an index-put refuses any other)."""
     chosen = torch.nonzero(torch.rand(x.shape[0], generator=generator, device=x.device) < BLUR_P).squeeze(1)
     sigma = BLUR_SIGMA[0] + (BLUR_SIGMA[1] - BLUR_SIGMA[0]) * torch.rand(
         x.shape[0], generator=generator, device=x.device
     )
     if chosen.numel():
         x = x.clone()
-        x[chosen] = gaussian_blur(x[chosen], sigma[chosen], size=BLUR_KERNEL)
+        x[chosen] = gaussian_blur(x[chosen], sigma[chosen], size=BLUR_KERNEL).to(x.dtype)
     return x
 
 

@@ -94,13 +94,14 @@ def sample_jitter(
 
 
 def color_jitter(x: torch.Tensor, params: JitterFactors) -> torch.Tensor:
-    """Apply each sample's factors in each sample's order, only where `applied`."""
+    """Apply each sample's factors in each sample's order, only where `applied` (each operation's
+    rows written back in x's dtype: fp32 factors would otherwise promote bf16 images)."""
     x = x.clone()
     for step in range(4):
         for op_index, op in enumerate(OPERATIONS):
             chosen = torch.nonzero(params.applied & (params.order[:, step] == op_index)).squeeze(1)
             if chosen.numel():
-                x[chosen] = op(x[chosen], params.factors[chosen, op_index])
+                x[chosen] = op(x[chosen], params.factors[chosen, op_index]).to(x.dtype)
     return x
 
 

@@ -57,7 +57,7 @@ def _split_epoch(value: str) -> tuple[Path, int | None]:
 
 
 def _learner_config(folder: Path) -> dict[str, Any]:
-    path = folder / "config.yaml"  # a run folder's config (engine/run.py CONFIG)
+    path = folder / "config.yaml"  # a run folder's config (runs.py CONFIG)
     if not path.is_file():
         raise InfominError(f"{folder} is not a view learner (no config.yaml there); {HINT}")
     try:

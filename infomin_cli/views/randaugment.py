@@ -129,11 +129,14 @@ def warp(
     """Per-sample affine warp in pixel coordinates; outside the image is `fill`."""
     n, channels, height, width = x.shape
     # normalised n = 2p/S - 1 (align_corners=False): theta = N_in @ M @ N_out^-1
-    to_norm = x.new_tensor([[2.0 / width, 0.0, -1.0], [0.0, 2.0 / height, -1.0], [0.0, 0.0, 1.0]])
+    # (the geometry in fp32 at least: linalg.inv has no bf16, and bf16 would move pixels)
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    to_norm = torch.tensor([[2.0 / width, 0.0, -1.0], [0.0, 2.0 / height, -1.0], [0.0, 0.0, 1.0]], dtype=dtype,
+                           device=x.device)
     from_norm = torch.linalg.inv(to_norm)
-    full = torch.cat([pixel_affine.to(x.dtype), x.new_tensor([0.0, 0.0, 1.0]).expand(n, 1, 3)], dim=1)
+    full = torch.cat([pixel_affine.to(dtype), to_norm.new_tensor([0.0, 0.0, 1.0]).expand(n, 1, 3)], dim=1)
     theta = (to_norm @ full @ from_norm)[:, :2]
-    grid = F.affine_grid(theta, [n, channels + 1, height, width], align_corners=False)
+    grid = F.affine_grid(theta, [n, channels + 1, height, width], align_corners=False).to(x.dtype)
     with_mask = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
     out = F.grid_sample(with_mask, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     inside = out[:, -1:]
@@ -148,7 +151,8 @@ def rand_augment(
     magnitude_std: float = 0.5,
     probability: float = 0.5,
 ) -> torch.Tensor:
-    """Float [0, 1] (B,3,H,W) -> RandAugment'ed batch; every random choice is per sample."""
+    """Float [0, 1] (B,3,H,W) -> RandAugment'ed batch; every random choice is per sample. Each op's
+    rows are written back in x's dtype (an index-put refuses any other; fp32 levels promote bf16)."""
     batch, _, height, width = x.shape
     device = x.device
     for _ in range(layers):
@@ -162,7 +166,7 @@ def rand_augment(
         for i, name in enumerate(PHOTOMETRIC):
             chosen = torch.nonzero(op_index == i).squeeze(1)
             if chosen.numel():
-                out[chosen] = _photometric(name, x[chosen], level[chosen])
+                out[chosen] = _photometric(name, x[chosen], level[chosen]).to(out.dtype)
         geometric = torch.nonzero(op_index >= len(PHOTOMETRIC)).squeeze(1)
         if geometric.numel():
             affine = torch.zeros(batch, 2, 3, device=device)
@@ -170,6 +174,6 @@ def rand_augment(
                 affine = torch.where(
                     (op_index == i).view(-1, 1, 1), _pixel_affine(name, level, sign, height, width), affine
                 )
-            out[geometric] = warp(x[geometric], affine[geometric])
+            out[geometric] = warp(x[geometric], affine[geometric]).to(out.dtype)
         x = out
     return x

@@ -1,8 +1,6 @@
-"""Pick the device once, and the per-device settings that go with it."""
+"""Pick the device once, and seed generators on it (its precision: runtime/precision.py)."""
 
 from __future__ import annotations
-
-import contextlib
 
 import torch
 
@@ -20,13 +18,6 @@ def pick_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InfominError(f"--device {name} asked for, but no CUDA GPU is visible; use --device cpu or auto")
     return device
-
-
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA (no loss scaling needed); a no-op on CPU, where bf16 matmuls are slow."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def make_generator(device: torch.device, seed: int) -> torch.Generator:

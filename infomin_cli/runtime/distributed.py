@@ -67,7 +67,7 @@ def setup(device_name: str) -> torch.device:
     """Join torchrun's process group if WORLD_SIZE > 1 (once), and pick this rank's device.
 
     'auto' and 'cuda' become cuda:LOCAL_RANK under torchrun; CPU ranks talk through gloo."""
-    from infomin_cli.engine.device import pick_device
+    from infomin_cli.runtime.device import pick_device
 
     world = env_world_size()
     if world <= 1 or (dist.is_available() and dist.is_initialized()):

@@ -7,6 +7,8 @@ per epoch) and `summary.json` (written when training finishes).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,9 @@ from infomin_cli import ranges
 from infomin_cli.config import RunConfig
 from infomin_cli.data import Dataset, load_dataset
 from infomin_cli.data.base import DATASETS
-from infomin_cli.engine import distributed
-from infomin_cli.engine.device import pick_device
 from infomin_cli.errors import InfominError
 from infomin_cli.models import ENCODERS, HEADS, ContrastiveModel, build_model
 from infomin_cli.objectives import OBJECTIVES
-from infomin_cli.objectives.base import Objective
 from infomin_cli.objectives.memory_bank import VARIANTS as BANK_LOSSES
 from infomin_cli.objectives.moco import check_queue
 from infomin_cli.run_files import (
@@ -36,9 +35,34 @@ from infomin_cli.run_files import (
     read_config,
     read_summary,
 )
+from infomin_cli.runtime import distributed
+from infomin_cli.runtime.device import pick_device
+from infomin_cli.runtime.precision import FP32, Precision, check_precision, resolve
 from infomin_cli.views import VIEWS, ViewPair
 
-__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "SUMMARY", "load_checkpoint", "load_run", "validate"]
+__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "SUMMARY", "load_run", "validate"]
+
+
+def config_hash(config: RunConfig) -> str:
+    """16 hex digits naming what a run learns: the fields that change the result (not where files
+    live or which device ran it), and the objective's own options where they differ from its defaults,
+    so every run keeps its hash when an unrelated method gains an option."""
+    used = {o.name.replace("-", "_") for o in OBJECTIVES.get(config.objective).options} \
+        if config.objective in OBJECTIVES else set()
+    defaults = RunConfig()
+    payload = {}
+    for key, value in config.to_dict().items():
+        if key in config._NOT_HASHED:
+            continue
+        if key in config._OBJECTIVE_FIELDS and (key not in used or value == getattr(defaults, key)):
+            continue
+        if key in config._HASHED_WHEN_SET and value == getattr(defaults, key):
+            continue
+        payload[config._LEGACY_NAMES.get(key, key)] = value
+    if config.knobs.get("level") == "infomin+jigsaw":  # the JigSaw rung became PyContrast's branch (v0.2)
+        payload["jigsaw"] = "branch"
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def validate(config: RunConfig) -> RunConfig:
@@ -69,7 +93,8 @@ def validate(config: RunConfig) -> RunConfig:
     if config.objective == "learn-views":
         check_view_learner(config, family)
     check_log(config.log)
-    resolved = RunConfig.from_dict({**config.to_dict(), "knobs": family.resolve(config.knobs)})
+    resolved = RunConfig.from_dict({**config.to_dict(), "knobs": family.resolve(config.knobs),
+                                    "precision": check_precision(config.precision)})
     if resolved.knobs.get("level") == "infomin+jigsaw" and not objective.supports_jigsaw:
         raise InfominError(f"--objective {config.objective} has no JigSaw branch; use moco or infonce with "
                            "level=infomin+jigsaw")
@@ -120,11 +145,6 @@ def check_log(log: str | None) -> None:
         raise InfominError("--log tensorboard needs the tensorboard package: pip install 'infomin[tensorboard]'") from None
 
 
-load_checkpoint = read_checkpoint  # the name the engine has always used
-
-
-
-
 def item_side(split) -> int:
     """Side of a split's stored items: an `ImageSet`'s tensor, or a streaming source's `shape`."""
     return int(split.images.shape[-1] if hasattr(split, "images") else split.shape[-1])
@@ -157,13 +177,16 @@ class Built:
     image_size: int
     views: ViewPair
     model: ContrastiveModel
+    precision: Precision = FP32  # resolved against the device: what the objective and the monitor run at
 
 
 def build(config: RunConfig) -> Built:
-    """Device, data, views and a fresh model for a validated config (seeded, on the device).
+    """Device, data, views and a fresh model for a validated config (seeded, on the device), and the
+    precision they compute at (`auto` resolved against that device).
 
     Under torchrun this is where the process joins the group and takes cuda:LOCAL_RANK."""
     device = distributed.setup(config.device)
+    precision = resolve(config.precision, device)
     torch.manual_seed(config.seed)
     dataset = load_data(config)
     size = image_size_of(config, dataset)
@@ -171,13 +194,7 @@ def build(config: RunConfig) -> Built:
     model = build_model(config, views.channels, views.shared_encoder).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    return Built(device, dataset, size, views, model)
-
-
-def build_objective(config: RunConfig, built: Built, n_samples: int) -> Objective:
-    """The objective module for a validated config; it sees the model (MoCo copies it as the key
-    encoder) and how many samples an epoch indexes (the memory bank's size)."""
-    return OBJECTIVES.get(config.objective).create(built, config, n_samples)
+    return Built(device, dataset, size, views, model, precision)
 
 
 @dataclass
@@ -191,13 +208,19 @@ class LoadedRun:
     image_size: int
     summary: dict[str, Any]
     trained: bool
+    precision: Precision = FP32  # what probes and estimates run the encoders at
 
 
 def load_run(folder: str | Path, device: str = "auto", random_init: bool = False,
-             dataset: str | None = None, data_root: str | Path | None = None, stream: bool | None = None) -> LoadedRun:
+             dataset: str | None = None, data_root: str | Path | None = None, stream: bool | None = None,
+             precision: str | None = None) -> LoadedRun:
     """Rebuild a run from its folder. With `random_init`, the same architecture with fresh weights
     (the baseline a probe of a trained encoder must beat). `dataset` swaps in another dataset for
-    transfer probes (the paper trains patch views on DIV2K and probes on STL-10 / CIFAR-10)."""
+    transfer probes (the paper trains patch views on DIV2K and probes on STL-10 / CIFAR-10).
+    `precision` (None: the run's own config's, `auto` unless it was trained with another) is
+    resolved against the device picked here."""
+    if precision is not None:
+        check_precision(precision)  # before any file is read
     folder = Path(folder)
     if not (folder / CONFIG).is_file():
         raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")
@@ -211,12 +234,13 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
             raise InfominError(f"{folder} has no {CHECKPOINT} yet; train it with `infomin pretrain --out {folder}`")
         state = read_checkpoint(folder / CHECKPOINT)["model"]
     dev = pick_device(device)
+    chosen = resolve(config.precision if precision is None else precision, dev)
     if dataset is not None:
         DATASETS.get(dataset)
     data = load_data(config, dataset, data_root, stream)
     size = image_size_of(config, data) if dataset is None else _trained_size(folder, config, data)
     views = build_views(config, size, folder)
-    return _with_model(folder, config, data, views, dev, size, summary, state)
+    return _with_model(folder, config, data, views, dev, size, summary, state, chosen)
 
 
 def untrained_run(config: RunConfig, folder: str | Path, device: str = "auto") -> LoadedRun:
@@ -225,17 +249,20 @@ def untrained_run(config: RunConfig, folder: str | Path, device: str = "auto") -
     reference row). `folder` only names it (run_id)."""
     data = load_data(config)
     size = image_size_of(config, data)
-    return _with_model(Path(folder), config, data, build_views(config, size), pick_device(device), size, {}, None)
+    dev = pick_device(device)
+    return _with_model(Path(folder), config, data, build_views(config, size), dev, size, {}, None,
+                       resolve(config.precision, dev))
 
 
 def _with_model(folder: Path, config: RunConfig, data: Dataset, views: ViewPair, dev: torch.device, size: int,
-                summary: dict[str, Any], state: Any) -> LoadedRun:
+                summary: dict[str, Any], state: Any, precision: Precision) -> LoadedRun:
     """The run's model, seeded then loaded from `state` (None: left at its initialisation), on `dev`."""
     torch.manual_seed(config.seed)
     model = build_model(config, views.channels, views.shared_encoder)
     if state is not None:
         load_state(model, state, folder / CHECKPOINT)
-    return LoadedRun(folder, config, data, views, model.to(dev).eval(), dev, size, summary, state is not None)
+    return LoadedRun(folder, config, data, views, model.to(dev).eval(), dev, size, summary, state is not None,
+                     precision)
 
 
 def _trained_size(folder: Path, config: RunConfig, data: Dataset) -> int:

@@ -17,7 +17,7 @@ from infomin_cli.results import append_row
 from infomin_cli.results.rows import estimate_row, main_knob, run_columns
 
 if TYPE_CHECKING:
-    from infomin_cli.engine.run import LoadedRun
+    from infomin_cli.runs import LoadedRun
 
 
 @dataclass
@@ -75,33 +75,39 @@ def synthetic_rows(source: str, dim: int, mi: str, estimators: str, critic: str,
 
 
 def run_rows(run_dir: Path, negatives: int | None, eval_batches: int, seed: int, device: str,
-             *, run: LoadedRun | None = None) -> list[EstimateRow]:
-    """Held-out I_NCE of a run folder's own encoders+heads. `run`: the run as `load_run(run_dir,
-    device)` returned it (a sweep point that already holds its dataset), so nothing is read twice."""
-    from infomin_cli.engine.run import load_run
+             *, run: LoadedRun | None = None, precision: str | None = None) -> list[EstimateRow]:
+    """Held-out I_NCE of a run folder's own encoders+heads, at `precision` (None: the run's own).
+    `run`: the run as `load_run(run_dir, device)` returned it (a sweep point that already holds its
+    dataset), so nothing is read twice."""
     from infomin_cli.mi.heldout import heldout_estimate
+    from infomin_cli.runs import load_run
 
     start = time.perf_counter()
-    loaded = load_run(run_dir, device) if run is None else run
+    loaded = load_run(run_dir, device, precision=precision) if run is None else run
     config = loaded.config
     estimate = heldout_estimate(loaded.model, loaded.views, loaded.dataset.test, config.batch_size,
                                 config.temperature, loaded.device, negatives, eval_batches,
-                                loaded.dataset.pretrain, seed=seed + 1)
+                                loaded.dataset.pretrain, seed=seed + 1, precision=loaded.precision)
     context = {**run_columns(loaded), "run_id": Path(run_dir).name, "wall_seconds": time.perf_counter() - start}
     return [EstimateRow(estimate, context)]
 
 
 def views_rows(views: str, knobs: list[str] | None, dataset: str, data_root: Path | None, steps: int | None,
-               batch_size: int | None, eval_batches: int, seed: int, device: str) -> list[EstimateRow]:
+               batch_size: int | None, eval_batches: int, seed: int, device: str,
+               precision: str = "auto") -> list[EstimateRow]:
+    """Held-out I_NCE of a fresh critic trained on a view family's views (the critic trains in fp32;
+    its held-out estimate runs at `precision`)."""
     import torch
 
     from infomin_cli.data import load_dataset
     from infomin_cli.data.source import as_source
-    from infomin_cli.engine.device import pick_device
     from infomin_cli.mi.heldout import critic_as_embedder, heldout_estimate, train_view_critic
+    from infomin_cli.runtime.device import pick_device
+    from infomin_cli.runtime.precision import check_precision, resolve
     from infomin_cli.views import VIEWS, parse_knob_args
 
     start = time.perf_counter()
+    check_precision(precision)
     family = VIEWS.get(views)
     given = parse_knob_args(knobs)
     resolved = family.resolve(given)
@@ -115,7 +121,7 @@ def views_rows(views: str, knobs: list[str] | None, dataset: str, data_root: Pat
     with torch.no_grad():
         estimate = heldout_estimate(critic_as_embedder(critic), pair, test, batch_size, critic.temperature, dev,
                                     None, eval_batches, pretrain, seed=seed + 1,
-                                    note=f"fresh conv critic, {steps} steps")
+                                    note=f"fresh conv critic, {steps} steps", precision=resolve(precision, dev))
     knob_name, knob_value = main_knob(views, given or resolved)
     config = {"views": views, "knobs": resolved, "dataset": dataset, "steps": steps, "batch": batch_size, "seed": seed}
     context = {
