@@ -29,7 +29,7 @@ HASHED_ALWAYS = frozenset({"dataset", "views", "knobs", "encoder", "head", "feat
 LEGACY_NAMES = {"sgd_momentum": "momentum"}  # hashed (and read from old config.yaml) under the old name
 # Method options that config.yaml files of the first releases held as flat fields, and whose they were
 LEGACY_OPTIONS = {
-    "queue": ("moco",), "key_momentum": ("moco",), "bank_negatives": ("memory-bank",), "bank_loss": ("memory-bank",),
+    "queue": ("moco",), "key_momentum": ("moco",), "symmetric": ("moco",), "bank_negatives": ("memory-bank",), "bank_loss": ("memory-bank",),
     "jigsaw_beta": ("infonce", "moco"), "flow": ("learn-views",), "flow_blocks": ("learn-views",),
     "view_mode": ("learn-views",), "labelled": ("learn-views",), "generator_lr": ("learn-views",),
     "save_every": ("learn-views",),

@@ -56,6 +56,7 @@ CASES: list[tuple[str, str]] = [
     ("pretrain --objective moco --queue 0", "--queue"),
     ("pretrain --objective moco --key-momentum 1", "--key-momentum"),
     ("pretrain --objective moco --key-momentum -0.5", "--key-momentum"),
+    ("pretrain --objective moco --symmetric=yes", "--symmetric"),
     ("pretrain --objective memory-bank --bank-negatives -3", "--bank-negatives"),
     ("pretrain --jigsaw-beta 1.5", "--jigsaw-beta"),
     ("pretrain --views infomin-aug --knob crop-scale=0.2 --knob crop-scale=0.3", "twice"),

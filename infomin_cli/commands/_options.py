@@ -20,8 +20,7 @@ from typing import Any
 
 import typer
 
-# one help text for every command that runs a model (pretrain, sweep, learn-views, probe, mi-estimate)
-PRECISION_HELP = "auto (default: bf16 on CUDA, fp32 elsewhere), bf16 (bf16 autocast, also on the CPU) or fp32."
+from infomin_cli.runtime.precision import PRECISION
 
 # name -> (type, typer.Option). Help texts say what the paper uses where it says.
 TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
@@ -41,7 +40,7 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "limit": (int | None, typer.Option(None, help="Use only the first N pretraining images.")),
     "seed": (int | None, typer.Option(None, help="Random seed (a sweep's first: --seeds N uses seed..seed+N-1).")),
     "device": (str | None, typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N.")),
-    "precision": (str | None, typer.Option(None, help=PRECISION_HELP)),
+    "precision": (str | None, typer.Option(None, help=PRECISION.help + " Default: auto.")),
     "knn_monitor": (bool | None, typer.Option(None, "--knn-monitor/--no-knn-monitor",
                                                  help="k-NN accuracy on the held-out split every epoch (default on).")),
     "sync_bn": (bool | None, typer.Option(None, "--sync-bn/--no-sync-bn",
@@ -74,7 +73,8 @@ def method_options(objectives: Iterable[str] | None = None) -> dict[str, tuple[A
         option = declared[0][1]
         paper = f"; paper: {option.paper}" if option.paper is not None else ""
         help_text = f"{', '.join(owner for owner, _ in declared)}: {option.help} (default {option.default}{paper})."
-        out[name] = (option.kind | None, typer.Option(None, option.cli_flag, help=help_text))
+        flags = (f"{option.cli_flag}/--no-{option.cli_flag[2:]}",) if option.kind is bool else (option.cli_flag,)
+        out[name] = (option.kind | None, typer.Option(None, *flags, help=help_text))
     return out
 
 

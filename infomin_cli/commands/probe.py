@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from infomin_cli.commands._options import PRECISION_HELP
+from infomin_cli.runtime.precision import PRECISION
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         results: Path = typer.Option(Path("results.csv"), help="Results CSV to append to."),
         epochs: int = typer.Option(None, help="Epochs of the linear classifier (default 100, as the paper) or of the segmentation decoder (default 5)."),
         device: str = typer.Option("auto"),
-        precision: str = typer.Option(None, help=PRECISION_HELP + " Default: the run's own (auto unless trained with another)."),
+        precision: str = typer.Option(None, help=PRECISION.help + " Default: the run's own (auto unless trained with another)."),
         dataset: str = typer.Option(None, help="Probe on another dataset than the run's (transfer), e.g. stl10."),
         data_root: Path = typer.Option(None, help="Folder of --dataset's files."),
         task: str = typer.Option("classification", help="classification (linear probe per --label) or segmentation (decoder on the feature map: mIoU, pixel accuracy)."),

@@ -12,6 +12,10 @@ With one shared encoder (augmentation views) this is MoCo as published: one dire
 With one encoder per view (CMC's colour splits) the single direction would train only the first
 encoder against a random second one, so each view queries the other's keys, each direction with
 its own queue, and the loss is the mean of the two (CMC's symmetric contrast, MoCo-style memory).
+`--symmetric` asks for the same two directions with a shared encoder, as solo-learn's MoCo v2+
+and MoCo v3 do: each image then gives the online encoder two queries a step instead of one. On
+8,000 embedded images and a few hundred steps that is what lets MoCo learn at all
+(docs/figures/moco-trials.md).
 
 The queue is stored L2-normalised and, with its pointer and the dataset index of every queued key,
 is a buffer: a checkpoint holds it and a resumed run continues with the same negatives.
@@ -72,6 +76,8 @@ class MoCo(Objective):
         Option("key_momentum", 0.999, "momentum m of the key encoder: f_k <- m f_k + (1 - m) f_q (not SGD's momentum)",
                Range(0, 1, high_open=True, hint="e.g. 0.999"), paper=0.999),
         JIGSAW_BETA,
+        Option("symmetric", False, "with a shared encoder, both views query the other's keys (two queues, mean loss), "
+                                   "as solo-learn's MoCo v2+ and MoCo v3"),
     )
     supports_jigsaw = True
 
@@ -90,7 +96,8 @@ class MoCo(Objective):
         for p in self.key_model.parameters():
             p.requires_grad_(False)
         # (query view, key view) per direction: one for a shared encoder, both ways for split views
-        self.directions = ((0, 1),) if model.shared else ((0, 1), (1, 0))
+        # or when asked for
+        self.directions = ((0, 1),) if model.shared and not settings.symmetric else ((0, 1), (1, 0))
         generator = torch.Generator().manual_seed(config.seed)  # the initial queue: random unit vectors
         shape = (len(self.directions), settings.queue, config.feat_dim)
         self.register_buffer("queue", F.normalize(torch.randn(shape, generator=generator), dim=-1))
