@@ -61,7 +61,7 @@ def test_objective_options_change_the_hash_only_where_the_objective_uses_them():
     assert config_hash(moco.merged({"queue": 4096})) != config_hash(moco)
     assert config_hash(moco.merged({"symmetric": False})) == config_hash(moco)  # runs made before the option keep theirs
     assert config_hash(moco.merged({"symmetric": True})) != config_hash(moco)
-    assert config_hash(base.merged({"symmetric": True})) == config_hash(base)
+    assert config_hash(base.merged({"methods": {"moco": {"symmetric": True}}})) == config_hash(base)
 
 
 def test_an_option_given_at_its_default_hashes_as_if_it_were_not_given():
