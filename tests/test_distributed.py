@@ -14,8 +14,8 @@ import pytest
 import torch
 from torch import nn
 
-from infomin_cli.models.contrastive import ContrastiveModel
 from infomin_cli.config import RunConfig
+from infomin_cli.models.contrastive import ContrastiveModel
 from infomin_cli.objectives import OBJECTIVES
 from infomin_cli.objectives.base import Objective
 from infomin_cli.runtime import distributed
