@@ -12,8 +12,7 @@ from typing import Any
 
 import typer
 
-from infomin_cli.commands._options import overrides, training_options
-from infomin_cli.config import resolve_config
+from infomin_cli.commands._options import resolve_training, training_options
 
 
 def register(app: typer.Typer) -> None:
@@ -30,12 +29,10 @@ def register(app: typer.Typer) -> None:
         from infomin_cli.paths import check_output_dir
         from infomin_cli.pipeline import train_run
         from infomin_cli.runtime.distributed import ranks
-
-        check_output_dir(out, "--out")
         from infomin_cli.views import parse_knob_args
 
-        config = resolve_config(training["preset"], overrides(training, knobs=parse_knob_args(knob) or None),
-                                training["scale"])
+        config = resolve_training(training, knobs=parse_knob_args(knob) or None)
+        check_output_dir(out, "--out")
         summary = train_run(config, out, resume=resume, progress=not quiet)
         if not ranks().main:  # under torchrun: rank 0 reports for the run
             return
