@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("views/latest"), help="The view learner's folder."),
         resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
         quiet: bool = typer.Option(False, help="No progress bars."),
+        json_out: bool = typer.Option(False, "--json", help="End with the summary as one JSON line instead of a few human lines."),
         training: dict[str, Any] = None,
     ) -> None:
         """Learn views: a generator g minimises I_NCE(v1; v2) against a critic that maximises it (B.5).
@@ -54,4 +55,11 @@ def register(app: typer.Typer) -> None:
         config = resolve_training({**training, "preset": training["preset"] or MODE_PRESETS[mode]}, **fixed)
         summary = pretrain(config, out, resume=resume, progress=not quiet)
         keys = ("run_id", "config_hash", "loss", "i_nce_train", "K_train", "epochs", "wall_seconds")
-        typer.echo(json.dumps({k: summary.get(k) for k in keys}))
+        if json_out:
+            typer.echo(json.dumps({k: summary.get(k) for k in keys}))
+            return
+        typer.echo(f"views   {out}  ({summary['epochs']} epochs, {summary['wall_seconds']:.0f} s; g saved per epoch "
+                   f"in {out}/generators)\n"
+                   f"I_NCE   {summary['i_nce_train']:.2f} of log K = {summary['log_K_train']:.2f} nats (the critic's, "
+                   f"last epoch's views)\n"
+                   f"next    infomin pretrain --views learned --knob generator={out} --out runs/learned")
