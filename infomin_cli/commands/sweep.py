@@ -125,3 +125,7 @@ def register(app: typer.Typer) -> None:
                 return
         plot = "plot-factors" if job.probe_task == "factors" else "plot-reverse-u"  # the figure this CSV makes
         typer.echo(f"done: {csv}  (plot it: infomin {plot} {csv})")
+
+    # what Ctrl-C leaves (cli.interrupt_advice): the finished points' rows, and the way on
+    sweep.interrupt_advice = ("interrupted; finished points are in the CSV and a point's run folder keeps its "
+                              "last epoch: rerun the same command to continue")
