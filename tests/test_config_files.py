@@ -69,3 +69,9 @@ def test_the_presets_listing_names_every_preset_with_its_section():
     for name in load_presets():
         assert name in result.output
         assert str(get_preset(name)["section"]).split()[0] in result.output
+
+
+def test_more_epochs_than_the_paper_at_embedded_scale_is_a_warning():
+    result = runner.invoke(app, ["pretrain", "--preset", "demo", "--epochs", "500", "--print-config"])
+    assert result.exit_code == 0 and "warning: --epochs 500 is more than the paper's own 240 for preset demo" in result.output
+    assert "warning" not in runner.invoke(app, ["pretrain", "--preset", "demo", "--print-config"]).output

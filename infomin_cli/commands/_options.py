@@ -113,10 +113,16 @@ def training_options(only: Iterable[str] | None = None, objectives: Iterable[str
 def resolve_training(training: dict[str, Any], **extra: Any) -> Any:
     """The run's config from the shared options: defaults <- --preset <- --config <- flags (and `extra`,
     what the command itself fixes). With --print-config, print it validated and exit."""
-    from infomin_cli.config import read_config_file, resolve_config
+    from infomin_cli.config import chosen_preset, get_preset, read_config_file, resolve_config
 
     config_file = read_config_file(training["config"]) if training.get("config") is not None else None
     config = resolve_config(training["preset"], overrides(training, **extra), training["scale"], config_file=config_file)
+    preset = chosen_preset(training["preset"], config_file)
+    if preset and training["scale"] == "embedded":
+        paper = get_preset(preset, extra=config_file.presets if config_file else None).get("paper") or {}
+        if isinstance(paper.get("epochs"), int) and config.epochs > paper["epochs"]:
+            typer.echo(f"warning: --epochs {config.epochs} is more than the paper's own {paper['epochs']} for preset "
+                       f"{preset}, on its far larger data (--scale paper); at embedded scale that is long", err=True)
     if training.get("print_config"):
         import yaml
 
