@@ -275,6 +275,13 @@ CASES: list[tuple[str, str]] = [
     ("presets --config {fieldtypo}", "unknown config field"),
     ("presets --config {listyaml}", "not a mapping"),
     ("presets --config {runconfig}", "not presets"),
+    # runs: list a folder, compare two runs
+    ("runs {afile}", "is not a folder"),
+    ("runs {tree}/nowhere", "is not a folder"),
+    ("runs {run} {adir}", "is not a run folder"),
+    ("runs {run} {run} {run}", "give one folder"),
+    ("runs {run} --results {tree}/nowhere.csv", "is not a file"),
+    ("runs {run} --results {png}", ""),
     # learn-views
     ("learn-views --labelled 0 --out {tree}/v", "--labelled"),
     ("learn-views --labelled 1.5 --out {tree}/v", "--labelled"),
