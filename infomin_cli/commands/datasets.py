@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 # name -> (what it needs on disk, labels); the loaders themselves live in infomin_cli.data
 NEEDS = {
@@ -35,13 +33,10 @@ def register(app: typer.Typer) -> None:
             return
         from infomin_cli.data import DATASETS
 
-        table = Table(title="datasets (never downloaded)")
-        for column in ("name", "needs", "labels"):
-            table.add_column(column)
-        for name in DATASETS.names():
-            needs, labels = NEEDS.get(name, ("", ""))
-            table.add_row(name, needs, labels)
-        Console().print(table)
+        from infomin_cli.commands._listing import print_listing
+
+        rows = [(name, *NEEDS.get(name, ("", ""))) for name in DATASETS.names()]
+        print_listing("datasets (never downloaded)", ("name", "needs", "labels"), rows)
 
     @sub.command("show")
     def show(
