@@ -31,9 +31,8 @@ def register(app: typer.Typer) -> None:
     def list_datasets(ctx: typer.Context) -> None:
         if ctx.invoked_subcommand:
             return
-        from infomin_cli.data import DATASETS
-
         from infomin_cli.commands._listing import print_listing
+        from infomin_cli.data import DATASETS
 
         rows = [(name, *NEEDS.get(name, ("", ""))) for name in DATASETS.names()]
         print_listing("datasets (never downloaded)", ("name", "needs", "labels"), rows)

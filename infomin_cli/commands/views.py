@@ -9,7 +9,6 @@ import typer
 from infomin_cli import ranges
 from infomin_cli.paths import check_image_file
 
-
 TITLE = "View families (infomin views show FAMILY --knob name=value)"
 HEADERS = ("family", "knob", "type", "range", "paper default", "section", "summary")
 
