@@ -27,6 +27,7 @@ class Option:
     choices: tuple[str, ...] | None = None
     paper: Any = None  # the paper's value, where it gives one (listings show it beside the default)
     flag: str | None = None
+    of: type | None = None  # the type when the default is None: the user of the value then chooses it (`help` says how)
 
     def __post_init__(self) -> None:
         if isinstance(self.default, bool) or self.kind not in (int, float, str):
@@ -36,7 +37,7 @@ class Option:
 
     @property
     def kind(self) -> type:
-        return type(self.default)
+        return self.of if self.default is None and self.of is not None else type(self.default)
 
     @property
     def cli_flag(self) -> str:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
+
+from infomin_cli.options import Option
 
 # one help text for every command that runs a model (pretrain, sweep, learn-views, probe, mi-estimate)
 PRECISION_HELP = "auto (default: bf16 on CUDA, fp32 elsewhere), bf16 (bf16 autocast, also on the CPU) or fp32."
@@ -58,23 +60,47 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
 NOT_CONFIG = ("preset", "scale")
 
 
-def training_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Give `command` (which takes `training: dict`) every shared option as a keyword parameter."""
-    signature = inspect.signature(command)
-    own = [p for p in signature.parameters.values() if p.name != "training"]
-    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
-              for name, (kind, option) in TRAINING_OPTIONS.items()]
+def added_options(into: str, options: Mapping[str, tuple[Any, Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command (which takes `into: dict`) each of `options` (name -> (type, typer.Option)) as a
+    keyword parameter; their values reach it as that one dict."""
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command)
+        own = [p for p in signature.parameters.values() if p.name != into]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+                 for name, (kind, option) in options.items()]
 
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> Any:
-        training = {name: kwargs.pop(name) for name in TRAINING_OPTIONS}
-        return command(**kwargs, training=training)
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            collected = {name: kwargs.pop(name) for name in options}
+            return command(**kwargs, **{into: collected})
 
-    hints = {k: v for k, v in inspect.get_annotations(command, eval_str=True).items() if k != "training"}
-    wrapper.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {**hints, **{name: kind for name, (kind, _) in TRAINING_OPTIONS.items()}}
-    del wrapper.__wrapped__  # Typer must read our signature, not the wrapped function's
-    return wrapper
+        hints = {k: v for k, v in inspect.get_annotations(command, eval_str=True).items() if k != into}
+        wrapper.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**hints, **{name: kind for name, (kind, _) in options.items()}}
+        del wrapper.__wrapped__  # Typer must read our signature, not the wrapped function's
+        return wrapper
+
+    return decorate
+
+
+training_options = added_options("training", TRAINING_OPTIONS)
+
+
+def declared_flags(owners: Mapping[str, Sequence[Option]]) -> dict[str, tuple[Any, Any]]:
+    """One flag per option name that any owner declares (an owner: a probe task, a method), typed as
+    declared and not given by default (None), its help each owner's with its default; the owner
+    that runs checks the values (`check_options`)."""
+    named: dict[str, list[tuple[str, Option]]] = {}
+    for owner, options in owners.items():
+        for option in options:
+            named.setdefault(option.name, []).append((owner, option))
+    flags = {}
+    for name, declared in named.items():
+        first = declared[0][1]
+        text = "; ".join(f"{owner}: {option.help}" + (f" (default {option.default})" if option.default is not None else "")
+                         for owner, option in declared)
+        flags[name] = (first.kind | None, typer.Option(None, first.cli_flag, help=text[0].upper() + text[1:] + "."))
+    return flags
 
 
 def overrides(training: dict[str, Any], **extra: Any) -> dict[str, Any]:
