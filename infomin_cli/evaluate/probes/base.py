@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from infomin_cli.runs import LoadedRun
 
 Row = dict[str, Any]
+ITEM_WORDS = {"image": "images", "sequence": "frame sequences"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class ProbeTask:
     summary: ClassVar[str] = ""
     paper: ClassVar[str] = ""  # the paper's section
     options: ClassVar[tuple[Option, ...]] = ()
-    serves: ClassVar[str] = ""  # what a dataset needs for it, in words (the listing; refusals say it too)
+    serves: ClassVar[str] = ""  # what a dataset needs for it, in words (the listing)
+    item: ClassVar[str] = "image"  # the items it reads (`DatasetEntry.item`)
     transfer: ClassVar[bool] = True  # may probe another dataset than the run's (--dataset, --probe-dataset)
     negatives: ClassVar[bool] = True  # its sweep rows carry the point's I_NCE, which --negatives may re-estimate
     also: ClassVar[tuple[str, ...]] = ()  # tasks whose rows a sweep point of this task holds too (first)
@@ -72,7 +74,14 @@ class ProbeTask:
     @classmethod
     def refusal(cls, data: DatasetEntry) -> str | None:
         """Why this task cannot read `data` (None: it can), from the dataset's declared capabilities."""
-        raise NotImplementedError
+        if data.item != cls.item:
+            return f"its items are {ITEM_WORDS[data.item]}, not {ITEM_WORDS[cls.item]}"
+        return cls.lacks(data)
+
+    @classmethod
+    def lacks(cls, data: DatasetEntry) -> str | None:
+        """What else `data` must have (None: nothing it lacks)."""
+        return None
 
     @classmethod
     def preference(cls, data: DatasetEntry, streamed: bool) -> int:

@@ -24,9 +24,7 @@ class Classification(ProbeTask):
     serves = "images with class labels"
 
     @classmethod
-    def refusal(cls, data: DatasetEntry) -> str | None:
-        if data.item != "image":
-            return "its items are frame sequences, not images"
+    def lacks(cls, data: DatasetEntry) -> str | None:
         return None if data.labels else "it has no class labels"
 
     @classmethod

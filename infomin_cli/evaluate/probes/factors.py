@@ -32,13 +32,10 @@ class Factors(ProbeTask):
     options = (Option("epochs", 100, "epochs of the linear classifier (the regression has none)", RANGES["epochs"],
                       paper=100),)
     serves = "frame sequences with factors"
+    item = "sequence"
     transfer = negatives = False
     references = REFERENCES
     plot = "plot-factors"
-
-    @classmethod
-    def refusal(cls, data: DatasetEntry) -> str | None:
-        return None if data.item == "sequence" else "its items are images, not frame sequences"
 
     @classmethod
     def preference(cls, data: DatasetEntry, streamed: bool) -> int:

@@ -28,9 +28,9 @@ class LinearProtocol(ProbeTask):
     serves = "image folders read from disk, with class labels"
 
     @classmethod
-    def refusal(cls, data: DatasetEntry) -> str | None:
-        if data.item != "image" or not data.labels:
-            return "it needs images with class labels"
+    def lacks(cls, data: DatasetEntry) -> str | None:
+        if not data.labels:
+            return "it has no class labels"
         return None if data.storage == "stream" else "it is held in memory; the protocol crops photos streamed from disk"
 
     @classmethod

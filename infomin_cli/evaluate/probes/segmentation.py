@@ -33,9 +33,7 @@ class Segmentation(ProbeTask):
     sweep_options = {"seg_epochs": "epochs"}
 
     @classmethod
-    def refusal(cls, data: DatasetEntry) -> str | None:
-        if data.item != "image":
-            return "its items are frame sequences, not images"
+    def lacks(cls, data: DatasetEntry) -> str | None:
         return None if data.masks else "it has no segmentation masks"
 
     @classmethod
