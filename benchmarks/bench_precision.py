@@ -12,7 +12,9 @@ and the same with a ResNet-18 at 64 px.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 import torch
 
@@ -27,6 +29,16 @@ MODELS = {
 }
 
 
+def bf16_flags() -> str:
+    """The CPU's bf16 instruction sets (what makes bf16 autocast fast or slow on it), from /proc/cpuinfo."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return ", ".join(sorted({f for f in flags if "bf16" in f})) or "none"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=5)
@@ -35,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
-    rows = []
+    rows, load = [], os.getloadavg()[0]
     for label, extra in MODELS.items():
         steps = {p: full_step(resolve_config("demo", {**extra, "batch_size": args.batch_size, "device": args.device,
                                                       "precision": p}))
@@ -49,7 +61,9 @@ def main(argv: list[str] | None = None) -> None:
         print(rows[-1], flush=True)
     body = (f"Images/s of the trainer's `train_step` (lab-split views, in-batch InfoNCE, Adam) on {device.type}, "
             f"fp32 against bf16 autocast, best of {args.repeats} interleaved repeats of {args.steps} steps "
-            f"(torch threads: {torch.get_num_threads()}). `auto` is fp32 here; bf16 is `--precision bf16`.\n\n"
+            f"(torch threads: {torch.get_num_threads()}; load average {load:.1f} at the start, "
+            f"{os.getloadavg()[0]:.1f} at the end; the CPU's bf16 instructions: {bf16_flags()}). "
+            "`auto` is fp32 here; bf16 is `--precision bf16`.\n\n"
             "| model | batch | fp32 img/s | bf16 img/s | bf16 / fp32 |\n|---|---|---|---|---|\n" + "\n".join(rows))
     write_section(f"precision-{device.type}", body,
                   "python -m benchmarks.bench_precision " + " ".join(sys.argv[1:] if argv is None else argv))

@@ -80,8 +80,11 @@ class Utilisation:
             return
         if shutil.which("nvidia-smi"):
             self.source = "nvidia-smi, every 200 ms"
+            # the first visible GPU (what device 'cuda' is), named without initialising CUDA in this
+            # process: the JPEG folder is written by forked processes after this
+            visible = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip() or "0"
             self._process = subprocess.Popen(
-                ["nvidia-smi", "-i", str(torch.cuda.current_device()), "--query-gpu=utilization.gpu",
+                ["nvidia-smi", "-i", visible, "--query-gpu=utilization.gpu",
                  "--format=csv,noheader,nounits", "-lms", "200"], stdout=subprocess.PIPE, text=True)
             threading.Thread(target=self._read_smi, daemon=True).start()
         else:

@@ -16,15 +16,13 @@ from typing import Any
 import torch
 
 from infomin_cli import ranges
-from infomin_cli.config import RunConfig, load_presets
+from infomin_cli.config import HASHED_ALWAYS, LEGACY_NAMES, NOT_HASHED, RunConfig, load_presets
 from infomin_cli.data import Dataset, load_dataset
 from infomin_cli.data.base import DATASETS, ImageSet, default_dataset
 from infomin_cli.data.source import BatchSource, as_source
 from infomin_cli.errors import InfominError
 from infomin_cli.models import ENCODERS, HEADS, ContrastiveModel, build_model
 from infomin_cli.objectives import OBJECTIVES
-from infomin_cli.objectives.memory_bank import VARIANTS as BANK_LOSSES
-from infomin_cli.objectives.moco import check_queue
 from infomin_cli.run_files import (
     CHECKPOINT,
     CONFIG,
@@ -46,20 +44,22 @@ __all__ = ["CHECKPOINT", "CONFIG", "METRICS", "SUMMARY", "load_run", "validate"]
 
 def config_hash(config: RunConfig) -> str:
     """16 hex digits naming what a run learns: the fields that change the result (not where files
-    live or which device ran it), and the objective's own options where they differ from its defaults,
-    so every run keeps its hash when an unrelated method gains an option."""
-    used = {o.name.replace("-", "_") for o in OBJECTIVES.get(config.objective).options} \
-        if config.objective in OBJECTIVES else set()
+    live or which device ran it), and the chosen objective's own options where they differ from its
+    declared defaults. So a run keeps its hash when any method gains an option, and a field added to
+    the config is hashed only where it is set away from its default."""
     defaults = RunConfig()
     payload = {}
     for key, value in config.to_dict().items():
-        if key in config._NOT_HASHED:
+        if key in NOT_HASHED or key == "methods":
             continue
-        if key in config._OBJECTIVE_FIELDS and (key not in used or value == getattr(defaults, key)):
+        if key not in HASHED_ALWAYS and value == getattr(defaults, key):
             continue
-        if key in config._HASHED_WHEN_SET and value == getattr(defaults, key):
-            continue
-        payload[config._LEGACY_NAMES.get(key, key)] = value
+        payload[LEGACY_NAMES.get(key, key)] = value
+    declared = {o.name: o.default for o in OBJECTIVES.get(config.objective).options} \
+        if config.objective in OBJECTIVES else {}
+    for name, value in config.method_options().items():
+        if name not in declared or value != declared[name]:
+            payload[name] = value
     if config.knobs.get("level") == "infomin+jigsaw":  # the JigSaw rung became PyContrast's branch (v0.2)
         payload["jigsaw"] = "branch"
     text = json.dumps(payload, sort_keys=True, default=str)
@@ -87,14 +87,11 @@ def validate(config: RunConfig) -> RunConfig:
                            f"{smallest} px (its total stride); use at least {smallest}")
     if config.optimizer not in ("sgd", "adam"):
         raise InfominError(f"--optimizer {config.optimizer!r} is not valid; choose sgd or adam")
-    if config.objective == "moco":
-        check_queue(config.queue, config.batch_size)
-    if config.bank_loss not in BANK_LOSSES:
-        raise InfominError(f"--bank-loss {config.bank_loss!r} is not valid; choose {' or '.join(BANK_LOSSES)}")
-    if config.objective == "learn-views":
-        check_view_learner(config, family)
+    settings = objective.settings(config)  # its own options, defaults filled in, each checked
+    objective.check(config, settings, family)
     check_log(config.log)
     resolved = RunConfig.from_dict({**config.to_dict(), "knobs": family.resolve(config.knobs),
+                                    "methods": {config.objective: vars(settings)},
                                     "precision": check_precision(config.precision)})
     if resolved.knobs.get("level") == "infomin+jigsaw" and not objective.supports_jigsaw:
         raise InfominError(f"--objective {config.objective} has no JigSaw branch; use moco or infonce with "
@@ -118,20 +115,6 @@ def check_sequences(config: RunConfig, family) -> None:
     if reads_sequences and data.encoder is not None and config.encoder != data.encoder:
         raise InfominError(f"--views {config.views} feeds frame sequences to the encoder; use --encoder {data.encoder} "
                            f"(the encoder {config.dataset}'s frames need), not {config.encoder}")
-
-
-def check_view_learner(config: RunConfig, family) -> None:
-    """learn-views' own options; its views are a colour-space split that g re-mixes."""
-    from infomin_cli.objectives.view_learner import MODES
-    from infomin_cli.views.flow import COUPLINGS
-
-    if "colorspace-split" not in (family.name, family.aliases_of):
-        raise InfominError(f"learn-views starts from a colour-space split, not --views {config.views}; "
-                           "pass --from SPACE (e.g. rgb, ydbdr)")
-    COUPLINGS.get(config.flow)
-    if config.view_mode not in MODES:
-        raise InfominError(f"--mode {config.view_mode!r} is not valid; choose one of: {', '.join(MODES)}")
-    # --labelled, --generator-lr, --blocks and --save-every are checked with every range (ranges.py)
 
 
 def check_log(log: str | None) -> None:

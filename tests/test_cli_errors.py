@@ -28,7 +28,7 @@ def run_main(capsys, *args):
         (["pretrain", "--objective", "byol"], "memory-bank"),
         (["pretrain", "--objective", "moco", "--queue", "1000"], "multiple of --batch-size 128"),
         (["pretrain", "--objective", "moco", "--key-momentum", "1.5"], "--key-momentum"),
-        (["pretrain", "--objective", "memory-bank", "--bank-loss", "hinge"], "softmax or nce"),
+        (["pretrain", "--objective", "memory-bank", "--bank-loss", "hinge"], "softmax, nce"),
         (["pretrain", "--objective", "memory-bank", "--views", "infomin-aug", "--knob", "level=infomin+jigsaw"],
          "no JigSaw branch"),
         (["pretrain", "--log", "wandb"], "tensorboard"),
@@ -150,7 +150,7 @@ def test_bad_streamed_probe_input_is_one_line(tmp_path, capsys, args, listed):
 
 @pytest.mark.parametrize(("args", "listed"), [
     (["learn-views", "--from", "cmyk"], "choose one of: rgb"),
-    (["learn-views", "--flow", "glow"], "unknown flow 'glow'; choose one of: nvp, vp"),
+    (["learn-views", "--flow", "glow"], "--flow 'glow' is not valid; choose one of: nvp, vp"),
     (["learn-views", "--mode", "weak"], "unsupervised, semi-supervised, supervised"),
     (["learn-views", "--labelled", "0"], "--labelled 0.0"),
     (["learn-views", "--labelled", "1.5"], "--labelled 1.5"),

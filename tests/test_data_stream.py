@@ -226,6 +226,27 @@ def test_the_device_decode_path_skips_and_counts_damaged_files_as_the_workers_do
     assert (device.float() - worker.float()).abs().flatten(2).mean(-1).max() < 1.34
 
 
+def test_a_jpeg_the_batched_decoder_refuses_but_the_workers_read_is_kept_not_skipped(tmp_path, monkeypatch):
+    """nvjpeg refuses some JPEGs libjpeg-turbo reads (CMYK): the batch is decoded again file by file
+    and the refused one read as a worker reads it, so nothing is skipped that the worker path keeps."""
+    from infomin_cli.data import stream
+
+    _photo_folder(tmp_path)
+    refused = (tmp_path / "train" / "n01" / "03.JPEG").read_bytes()
+    real = stream.decode_jpegs
+
+    def picky(data, device):
+        if any(bytes(d.numpy()) == refused for d in data):
+            raise RuntimeError("Error while decoding JPEG images: unsupported colour space")
+        return real(data, device)
+
+    monkeypatch.setattr(stream, "decode_jpegs", picky)
+    views = VIEWS.get("infomin-aug").make({}, 28)
+    (_, device_source), (worker, device) = _both_paths(tmp_path, views, torch.arange(12), 6, seed=1)
+    assert device_source.skipped == {}
+    assert (device.float() - worker.float()).abs().flatten(2).mean(-1).max() < 1.34
+
+
 @pytest.mark.parametrize("damaged", ["00a_garbage", "01b_half"])
 def test_strict_data_on_the_device_decode_path_stops_with_the_same_one_line_error(tmp_path, damaged):
     _photo_folder(tmp_path, damaged=True)

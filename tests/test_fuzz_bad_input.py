@@ -56,6 +56,7 @@ CASES: list[tuple[str, str]] = [
     ("pretrain --objective moco --queue 0", "--queue"),
     ("pretrain --objective moco --key-momentum 1", "--key-momentum"),
     ("pretrain --objective moco --key-momentum -0.5", "--key-momentum"),
+    ("pretrain --objective moco --symmetric=yes", "--symmetric"),
     ("pretrain --objective memory-bank --bank-negatives -3", "--bank-negatives"),
     ("pretrain --jigsaw-beta 1.5", "--jigsaw-beta"),
     ("pretrain --views infomin-aug --knob crop-scale=0.2 --knob crop-scale=0.3", "twice"),
@@ -291,6 +292,26 @@ CASES: list[tuple[str, str]] = [
 ]
 
 
+def _declared_option_cases() -> list[tuple[str, str]]:
+    """Rows that follow from each method's own option declarations: every value an option lists as
+    one it must refuse, through each command that takes the method's flags."""
+    from infomin_cli.objectives import OBJECTIVES
+
+    rows = []
+    for name, method in OBJECTIVES.items():
+        for option in method.options:
+            for value in option.bad_values():
+                if method.command:  # trained by its own command (learn-views), which takes its flags
+                    rows.append((f"{method.command} {option.cli_flag} {value} --out {{tree}}/v", option.cli_flag))
+                else:
+                    rows.append((f"pretrain --objective {name} {option.cli_flag} {value}", option.cli_flag))
+                    rows.append((f"{SWEEP} --objective {name} {option.cli_flag} {value}", option.cli_flag))
+    return rows
+
+
+CASES += [row for row in dict.fromkeys(_declared_option_cases()) if row[0] not in {line for line, _ in CASES}]
+
+
 def _train_run(folder: Path) -> None:
     from infomin_cli.cli import main as cli_main
 
@@ -466,13 +487,16 @@ CHOICE_CHECKED = {("probe", "classes")}
 
 
 def test_every_numeric_option_of_every_command_declares_its_range():
-    """A new int or float option must add its line to ranges.RANGES (or be checked as a choice)."""
+    """A new int or float option must add its line to ranges.RANGES, be a method's option declared
+    with its range, or be checked as a choice."""
     from typer.main import get_command
 
     from infomin_cli import ranges
     from infomin_cli.cli import _is_number, _walk, app
+    from infomin_cli.objectives import OBJECTIVES
 
+    declared = {o.name for _, method in OBJECTIVES.items() for o in method.options if o.range is not None}
     undeclared = [(command.name, param.name) for command in _walk(get_command(app)) for param in command.params
                   if _is_number(getattr(param, "type_descriptor", None)) and param.name not in ranges.RANGES
-                  and (command.name, param.name) not in CHOICE_CHECKED]
+                  and param.name not in declared and (command.name, param.name) not in CHOICE_CHECKED]
     assert not undeclared, f"add these to infomin_cli/ranges.py RANGES: {undeclared}"

@@ -125,6 +125,23 @@ def test_moco_trains_both_encoders_of_a_split_view_and_one_queue_for_a_shared_en
     assert _setup(shared)[2].directions == ((0, 1),)
 
 
+def test_symmetric_moco_queries_with_both_views_each_against_its_own_queue(tiny_config):
+    shared = {"views": "infomin-aug", **OBJECTIVE_CONFIGS["moco"]}
+    config, built, moco = _setup(tiny_config.merged({**shared, "symmetric": True}))
+    assert moco.directions == ((0, 1), (1, 0)) and moco.queue.shape[0] == 2
+    images, index, model = built.dataset.pretrain.images[:32], torch.arange(32), built.model
+    loss = moco(model, images, built.views, torch.Generator().manual_seed(0), index).loss
+    generator = torch.Generator().manual_seed(0)  # the same draws, in the order forward makes them
+    v1, v2 = built.views(images, generator)
+    q1, k2 = model.embed(v1, 0), moco.encode_keys(v2, 1, generator)
+    q2, k1 = model.embed(v2, 1), moco.encode_keys(v1, 0, generator)
+    expected = 0.5 * (moco.contrast(q1, k2, 0, index) + moco.contrast(q2, k1, 1, index))
+    torch.testing.assert_close(loss, expected)
+    moco.after_step(model)  # direction 0 queues the second view's keys, direction 1 the first's
+    torch.testing.assert_close(moco.queue[:, :32], torch.stack([k2, k1]))
+    assert _setup(tiny_config.merged(shared))[2].directions == ((0, 1),)  # MoCo as published by default
+
+
 def test_a_samples_own_earlier_key_is_never_its_negative(tiny_config):
     config, built, moco = _setup(tiny_config.merged({"views": "infomin-aug", **OBJECTIVE_CONFIGS["moco"]}))
     q = torch.nn.functional.normalize(torch.randn(4, config.feat_dim), dim=1)
@@ -203,10 +220,12 @@ def test_memory_bank_refuses_the_jigsaw_level(tmp_path, tiny_config):
 
 
 def test_every_objective_declares_its_options_and_paper():
+    from infomin_cli.options import Option
+
     for name, cls in OBJECTIVES.items():
         assert cls.summary and cls.paper, name
         for option in cls.options:
-            assert option.name.replace("-", "_") in validate.__globals__["RunConfig"].__dataclass_fields__, option
+            assert isinstance(option, Option) and option.help and option.check(option.default) == option.default, option
 
 
 KILL_SCRIPT = """

@@ -56,9 +56,46 @@ def test_runs_made_before_the_objectives_keep_their_config_hash(tmp_path):
 
 def test_objective_options_change_the_hash_only_where_the_objective_uses_them():
     base = RunConfig()
-    assert config_hash(base.merged({"queue": 4096})) == config_hash(base)  # infonce has no queue
+    assert config_hash(base.merged({"methods": {"moco": {"queue": 4096}}})) == config_hash(base)  # infonce: no queue
     moco = base.merged({"objective": "moco"})
     assert config_hash(moco.merged({"queue": 4096})) != config_hash(moco)
+    assert config_hash(moco.merged({"symmetric": False})) == config_hash(moco)  # runs made before the option keep theirs
+    assert config_hash(moco.merged({"symmetric": True})) != config_hash(moco)
+    assert config_hash(base.merged({"methods": {"moco": {"symmetric": True}}})) == config_hash(base)
+
+
+def test_an_option_given_at_its_default_hashes_as_if_it_were_not_given():
+    moco = RunConfig().merged({"objective": "moco"})
+    assert config_hash(moco.merged({"queue": 65536, "key_momentum": 0.999})) == config_hash(moco)
+
+
+def test_a_run_keeps_its_hash_when_a_method_gains_an_option(monkeypatch):
+    from infomin_cli.objectives import OBJECTIVES
+    from infomin_cli.options import Option
+
+    runs = [RunConfig(), RunConfig().merged({"objective": "moco", "queue": 4096})]
+    before = [config_hash(config) for config in runs]
+    for name in ("memory-bank", "moco", "infonce"):
+        method = OBJECTIVES.get(name)
+        monkeypatch.setattr(method, "options", (*method.options, Option("new_setting", 1.0, "added later")))
+    assert [config_hash(config) for config in runs] == before
+
+
+def test_a_flag_of_another_method_is_refused_naming_the_objective_and_its_options():
+    import pytest
+
+    from infomin_cli.errors import InfominError
+    from infomin_cli.runs import validate
+
+    with pytest.raises(InfominError, match="--queue is not an option of --objective infonce .its options: --jigsaw-beta"):
+        validate(RunConfig().merged({"queue": 4096}))
+
+
+def test_a_validated_config_holds_the_chosen_method_options_with_defaults_filled_in():
+    from infomin_cli.runs import validate
+
+    config = validate(RunConfig().merged({"methods": {"moco": {"queue": 4096}}, "objective": "memory-bank"}))
+    assert config.methods == {"memory-bank": {"bank_negatives": 16384, "bank_loss": "softmax"}}
 
 
 def test_sgd_momentum_reads_old_configs_that_called_it_momentum():

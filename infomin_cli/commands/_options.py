@@ -1,24 +1,27 @@
-"""The training options that `pretrain` and `sweep` share, declared once so they cannot drift.
+"""The training options that `pretrain`, `sweep` and `learn-views` share, declared once so they cannot drift.
 
-`@training_options` appends these parameters to a command's signature (Typer reads the
+`@training_options()` appends these parameters to a command's signature (Typer reads the
 signature) and hands their values to the command as one dict, `training`; `overrides(training)`
 turns that dict into RunConfig overrides (None = not given, so presets and defaults apply).
+
+Two kinds of option: the general ones below, and each method's own, which are not written here but
+generated from the methods' declarations (`Objective.options`): a flag per declared option, its
+help naming the methods that take it, its default and the paper's value. A method flag given on the
+command line lands in the namespace of the objective the run trains, and is checked there.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from infomin_cli.options import Option
-
-# one help text for every command that runs a model (pretrain, sweep, learn-views, probe, mi-estimate)
-PRECISION_HELP = "auto (default: bf16 on CUDA, fp32 elsewhere), bf16 (bf16 autocast, also on the CPU) or fp32."
+from infomin_cli.runtime.precision import PRECISION
 
 # name -> (type, typer.Option). Help texts say what the paper uses where it says.
 TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
@@ -27,12 +30,7 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "data_root": (Path | None, typer.Option(None, help="Folder holding the dataset's files (never downloaded).")),
     "encoder": (str | None, typer.Option(None, help="convnet (fast CPU), alexnet-half (CMC), resnet18, resnet50.")),
     "head": (str | None, typer.Option(None, help="Projection head: linear or mlp.")),
-    "objective": (str | None, typer.Option(None, help="infonce (default), moco or memory-bank (see `infomin objectives`).")),
-    "queue": (int | None, typer.Option(None, help="moco: negatives in the queue, a multiple of the batch size (paper: 65536).")),
-    "key_momentum": (float | None, typer.Option(None, help="moco: momentum of the key encoder (default 0.999).")),
-    "bank_negatives": (int | None, typer.Option(None, help="memory-bank: negatives drawn per sample (CMC: 16384).")),
-    "bank_loss": (str | None, typer.Option(None, help="memory-bank: softmax (default) or nce.")),
-    "jigsaw_beta": (float | None, typer.Option(None, help="Weight of the JigSaw loss with level=infomin+jigsaw (paper: 0.5).")),
+    "objective": (str | None, typer.Option(None, help="infonce (default), moco, memory-bank, ... (see `infomin objectives`).")),
     "temperature": (float | None, typer.Option(None, help="Temperature tau of the contrastive loss.")),
     "batch_size": (int | None, typer.Option(None, help="Batch size; in-batch InfoNCE has K = batch size.")),
     "epochs": (int | None, typer.Option(None, help="Pretraining epochs.")),
@@ -43,7 +41,7 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "limit": (int | None, typer.Option(None, help="Use only the first N pretraining images.")),
     "seed": (int | None, typer.Option(None, help="Random seed (a sweep's first: --seeds N uses seed..seed+N-1).")),
     "device": (str | None, typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N.")),
-    "precision": (str | None, typer.Option(None, help=PRECISION_HELP)),
+    "precision": (str | None, typer.Option(None, help=PRECISION.help + " Default: auto.")),
     "knn_monitor": (bool | None, typer.Option(None, "--knn-monitor/--no-knn-monitor",
                                                  help="k-NN accuracy on the held-out split every epoch (default on).")),
     "sync_bn": (bool | None, typer.Option(None, "--sync-bn/--no-sync-bn",
@@ -83,24 +81,46 @@ def added_options(into: str, options: Mapping[str, tuple[Any, Any]]) -> Callable
     return decorate
 
 
-training_options = added_options("training", TRAINING_OPTIONS)
-
-
 def declared_flags(owners: Mapping[str, Sequence[Option]]) -> dict[str, tuple[Any, Any]]:
-    """One flag per option name that any owner declares (an owner: a probe task, a method), typed as
-    declared and not given by default (None), its help each owner's with its default; the owner
-    that runs checks the values (`check_options`)."""
+    """One flag per option name that any owner declares (a method, a probe task), typed as declared
+    and unset by default (None: the owner's default applies, and the owner checks a given value);
+    its help says what it means to each owner, with the default and the paper's value."""
     named: dict[str, list[tuple[str, Option]]] = {}
     for owner, options in owners.items():
         for option in options:
             named.setdefault(option.name, []).append((owner, option))
-    flags = {}
+    out = {}
     for name, declared in named.items():
-        first = declared[0][1]
-        text = "; ".join(f"{owner}: {option.help}" + (f" (default {option.default})" if option.default is not None else "")
-                         for owner, option in declared)
-        flags[name] = (first.kind | None, typer.Option(None, first.cli_flag, help=text[0].upper() + text[1:] + "."))
-    return flags
+        meanings: dict[tuple[str, Any, Any], list[str]] = {}  # owners that mean the same share one sentence
+        for owner, option in declared:
+            meanings.setdefault((option.help, option.default, option.paper), []).append(owner)
+        sentences = []
+        for (meaning, default, paper), who in meanings.items():
+            facts = [f"default {default}"] if default is not None else []
+            facts += [f"paper: {paper}"] if paper is not None else []
+            sentences.append(f"{', '.join(who)}: {meaning}" + (f" ({'; '.join(facts)})" if facts else ""))
+        option = declared[0][1]
+        flags = (f"{option.cli_flag}/--no-{option.cli_flag[2:]}",) if option.kind is bool else (option.cli_flag,)
+        out[name] = (option.kind | None, typer.Option(None, *flags, help="; ".join(sentences) + "."))
+    return out
+
+
+def method_options(objectives: Iterable[str] | None = None) -> dict[str, tuple[Any, Any]]:
+    """One flag per option the methods declare (`objectives`: those names; default: every method that
+    `pretrain` trains), each once however many methods take it."""
+    from infomin_cli.objectives import OBJECTIVES
+
+    return declared_flags({name: method.options for name, method in OBJECTIVES.items()
+                           if (name in objectives if objectives is not None else not method.command)})
+
+
+def training_options(only: Iterable[str] | None = None, objectives: Iterable[str] | None = None
+                     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command (which takes `training: dict`) the shared options as keyword parameters: the
+    general ones (`only` those names, if given) and the method options of `objectives` (default:
+    every method `pretrain` trains)."""
+    general = {k: v for k, v in TRAINING_OPTIONS.items() if only is None or k in only}
+    return added_options("training", {**general, **method_options(objectives)})
 
 
 def overrides(training: dict[str, Any], **extra: Any) -> dict[str, Any]:

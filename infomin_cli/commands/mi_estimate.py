@@ -14,8 +14,8 @@ from pathlib import Path
 
 import typer
 
-from infomin_cli.commands._options import PRECISION_HELP
 from infomin_cli.errors import InfominError
+from infomin_cli.runtime.precision import PRECISION
 
 
 def register(app: typer.Typer) -> None:
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table."),
         results: Path = typer.Option(None, help="Append one row per estimate to this results CSV."),
         device: str = typer.Option("auto"),
-        precision: str = typer.Option(None, help=PRECISION_HELP + " RUN_DIR default: the run's own; --views: auto."),
+        precision: str = typer.Option(None, help=PRECISION.help + " RUN_DIR default: the run's own; --views: auto."),
         threads: int = typer.Option(None, help="torch CPU threads (default 1 for --source: small MLPs gain nothing from more, and on shared cores were ~40x slower)."),
     ) -> None:
         """Estimate mutual information with value, unit, K, log K, 95 % CI and a saturation flag."""

@@ -1,4 +1,4 @@
-"""`infomin objectives`: every objective, its options with defaults, and where it comes from."""
+"""`infomin objectives`: every objective, its own options (flag, default, range, the paper's value), its paper."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ def register(app: typer.Typer) -> None:
 
         from infomin_cli.objectives import OBJECTIVES
 
-        table = Table("objective", "option", "default", "what it does", "paper", show_lines=True)
+        table = Table("objective", "option", "default", "accepts", "what it does", "paper", show_lines=True)
         for name, cls in OBJECTIVES.items():
             options = cls.options or ()
-            table.add_row(name, "\n".join(f"--{o.name}" for o in options), "\n".join(str(o.default) for o in options),
-                          cls.summary + "".join(f"\n--{o.name}: {o.help}" for o in options), cls.paper)
+            trained_by = f" (`infomin {cls.command}`)" if cls.command else ""
+            table.add_row(name + trained_by, "\n".join(o.cli_flag for o in options),
+                          "\n".join(str(o.default) + (f" (paper {o.paper})" if o.paper is not None else "") for o in options),
+                          "\n".join(o.describe() for o in options),
+                          cls.summary + "".join(f"\n{o.cli_flag}: {o.help}" for o in options), cls.paper)
         Console(width=160).print(table)

@@ -18,7 +18,7 @@ from infomin_cli.config import resolve_config
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    @training_options
+    @training_options()
     def pretrain(
         knob: list[str] = typer.Option(None, help="A view knob, name=value (repeatable), e.g. crop-scale=0.2."),
         out: Path = typer.Option(Path("runs/latest"), help="Run folder: checkpoint, config.yaml, metrics.csv, summary.json."),

@@ -12,8 +12,9 @@ from typing import Any
 
 import typer
 
-from infomin_cli.commands._options import PRECISION_HELP, added_options, declared_flags
+from infomin_cli.commands._options import added_options, declared_flags
 from infomin_cli.evaluate.probes import PROBES
+from infomin_cli.runtime.precision import PRECISION
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +27,7 @@ def register(app: typer.Typer) -> None:
         random_init: bool = typer.Option(False, help="Probe the same architecture untrained (the baseline)."),
         results: Path = typer.Option(Path("results.csv"), help="Results CSV to append to."),
         device: str = typer.Option("auto"),
-        precision: str = typer.Option(None, help=PRECISION_HELP + " Default: the run's own (auto unless trained with another)."),
+        precision: str = typer.Option(None, help=PRECISION.help + " Default: the run's own (auto unless trained with another)."),
         dataset: str = typer.Option(None, help="Probe on another dataset than the run's (transfer), e.g. stl10."),
         data_root: Path = typer.Option(None, help="Folder of --dataset's files."),
         task: str = typer.Option(None, help=f"The probe task: {', '.join(PROBES.names())} (see `infomin probes`; default: the run's dataset's, e.g. classification for images, linear-protocol when streamed, factors for sequences)."),

@@ -22,8 +22,9 @@ boxes are the ones the workers would cut, so both paths, and a resumed epoch, se
 A file that cannot be read is skipped: the next file of the listing takes its place (so every
 batch stays full, which MoCo's queue needs), and it is counted (`skipped`, reported per epoch and
 in summary.json). With `strict=True` (`--strict-data`) the first such file stops the run with one
-line naming it. A JPEG whose header reads but whose data the batched decoder refuses is found by
-decoding the batch's JPEGs one by one, and replaced as the workers would replace it.
+line naming it. A JPEG whose header reads but which the batched decoder refuses is found by
+decoding the batch's JPEGs one by one and read as a worker reads it (kept if the CPU decoder reads
+it, else replaced), so both paths keep and skip the same files.
 """
 
 from __future__ import annotations
@@ -56,10 +57,6 @@ class UnreadableImage(Exception):
         self.path, self.reason = path, reason
 
 
-def _reason(exc: BaseException) -> str:
-    return str(exc).splitlines()[-1].split(", ")[-1]
-
-
 def read_image(path: str) -> torch.Tensor:
     """uint8 (3, H, W) RGB at the file's own size. Grayscale, CMYK, palette and alpha images are
     converted to RGB; JPEG/PNG/WebP/GIF by torchvision (libjpeg-turbo, libpng), others by PIL."""
@@ -75,7 +72,7 @@ def read_image(path: str) -> torch.Tensor:
                 return decode_image(data, mode=ImageReadMode.RGB)
         except RuntimeError as exc:
             if "Unsupported image file" not in str(exc):
-                raise UnreadableImage(path, _reason(exc)) from None
+                raise UnreadableImage(path, str(exc).splitlines()[-1].split(", ")[-1]) from None
         from PIL import Image
 
         with Image.open(path) as image:
@@ -372,17 +369,20 @@ class StreamSource:
 
     def _decode_or_replace(self, places: list[Fetched], i: int, data: torch.Tensor, crops: Crops | None,
                            device: torch.device) -> torch.Tensor:
-        """Place i's JPEG decoded alone; if it is damaged, the next readable file of the listing,
-        decoded on the CPU, with the place's boxes drawn again on its size (places[i] is updated)."""
+        """Place i's JPEG decoded alone. If the batched decoder refuses it, the worker path's reader
+        decides, as it would have: the same file read on the CPU (nvjpeg refuses some JPEGs that
+        libjpeg-turbo reads, CMYK ones), else the next readable file of the listing, with the
+        place's boxes drawn again on its size (places[i] is updated)."""
         try:
             return decode_jpegs([data], device)[0]
-        except RuntimeError as exc:
+        except RuntimeError:
             place = places[i]
             files = _Files(self.files, self.fit, crops, on_device=False)
-            image, attempt, skipped = files.read(place.index, place.attempt + 1)
-            self._note([(files.path(place.index, place.attempt), _reason(exc)), *skipped], image is not None)
-            boxes, flips = files.draw(image.shape[1], image.shape[2], place.seed)
-            places[i] = place._replace(attempt=attempt, boxes=boxes, flips=flips)
+            image, attempt, skipped = files.read(place.index, place.attempt)
+            self._note(skipped, image is not None)
+            if attempt != place.attempt:
+                boxes, flips = files.draw(image.shape[1], image.shape[2], place.seed)
+                places[i] = place._replace(attempt=attempt, boxes=boxes, flips=flips)
             return image.to(device)
 
 

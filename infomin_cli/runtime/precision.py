@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from infomin_cli.options import Option
 
+if TYPE_CHECKING:  # torch is imported where a region is opened: the CLI reads PRECISION without it
+    import torch
+
 CHOICES = ("auto", "bf16", "fp32")
 ALIASES = {"bf16-mixed": "bf16", "32-true": "fp32"}  # Lightning's names for the same two
-PRECISION = Option("precision", "auto", "auto (bf16 on CUDA, fp32 elsewhere), bf16 (bf16 autocast, also on the "
-                   "CPU) or fp32; Lightning's bf16-mixed and 32-true are accepted", choices=CHOICES)
+PRECISION = Option("precision", "auto", "auto (bf16 on CUDA, fp32 elsewhere), bf16 (bf16 autocast, also on the CPU) "
+                   "or fp32; Lightning's bf16-mixed and 32-true are accepted.", choices=CHOICES)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Precision:
         """The region a model's forward pass runs in on `device`: bf16 autocast, or nothing at all
         (fp32 opens no region, so its numbers are those of code that never heard of autocast)."""
         if self.name == "bf16":
+            import torch
+
             return torch.autocast(device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -68,4 +72,6 @@ def resolve(name: str, device: torch.device) -> Precision:
 def full_precision(device: torch.device) -> contextlib.AbstractContextManager:
     """A region where autocast is off on `device`, whatever region encloses it: views, tiles and
     probe inputs are computed here, so they are the same numbers at every precision."""
+    import torch
+
     return torch.autocast(device.type, enabled=False)
