@@ -8,7 +8,7 @@ INFOMIN := $(VENV)/bin/infomin
 # free cores made views and training many times slower (see benchmarks/RESULTS.md).
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: install demo test test-fast bench bench-gpu gpu-check lint clean
+.PHONY: install demo test test-slow test-all bench bench-gpu gpu-check lint clean
 
 install: $(VENV)/.installed
 
@@ -23,8 +23,15 @@ demo: install
 	$(INFOMIN) probe runs/demo --label class --label background --label position --results results/demo.csv
 	$(INFOMIN) probe runs/demo --random-init --label class --label background --label position --results results/demo.csv
 
-test: install  # two workers, one torch thread each: the suite takes ~8 min on 2 cores instead of ~15
-	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2
+# two workers, one torch thread each. `make test` leaves out the tests marked slow (each trains or
+# launches processes for more than a few seconds); CI (.ci/run) runs them too, with `make test-slow`.
+test: install
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -m "not slow"
+
+test-slow: install
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -m slow
+
+test-all: test test-slow
 
 bench: install
 	$(PY) -m benchmarks.bench_pretrain_step

@@ -27,6 +27,19 @@ from infomin_cli import __version__, commands, ranges
 from infomin_cli.errors import InfominError
 
 INTERRUPTED = 130
+RESUME_ADVICE = "interrupted; the last finished epoch's checkpoint is kept: rerun with --resume to continue"
+
+
+def interrupt_advice(command: click.Command | None) -> str:
+    """What Ctrl-C leaves and how to continue, as the command declares it: its callback's
+    `interrupt_advice`, else the checkpoint line for a command that takes --resume, else nothing
+    beyond the fact."""
+    if command is None:
+        return "interrupted"
+    declared = getattr(command.callback, "interrupt_advice", None)
+    if declared:
+        return declared
+    return RESUME_ADVICE if any(param.name == "resume" for param in command.params) else "interrupted"
 
 
 def _walk(command: click.Command) -> Iterator[click.Command]:
@@ -83,6 +96,16 @@ class InfominGroup(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
         install_ranges(self)
+        self.interrupted: click.Command | None = None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Remember which command a Ctrl-C stopped, so the advice printed is that command's."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            name = ctx.invoked_subcommand
+            self.interrupted = self.get_command(ctx, name) if name else None
+            raise
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -106,7 +129,7 @@ class InfominGroup(TyperGroup):
             _say(f"error: {one_line(exc)}")
             sys.exit(2)
         if code == INTERRUPTED and os.environ.get("RANK", "0") == "0":  # Click turned a KeyboardInterrupt into this
-            print("interrupted; the last finished epoch's checkpoint is kept (resume with --resume)", file=sys.stderr)
+            print(interrupt_advice(self.interrupted), file=sys.stderr)
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)

@@ -149,7 +149,7 @@ def print_table(rows: list[EstimateRow], seconds: float, results: Path | None) -
     if not console.is_terminal:  # piped or captured: don't squeeze the table into 80 columns
         console = Console(width=140)
     unit = rows[0].estimate.unit if rows else "nats"
-    table = Table(title=f"mutual information ({unit}); 95% CI over held-out batches; sat = value > 0.9 log K")
+    table = Table(title=f"mutual information ({unit}); 95% CI over held-out batches; sat = value > 0.9 log K, for the estimators log K bounds (– : no ceiling)")
     for name in ("input", "true", "estimator", "value", "95% CI", "train", "K", "log K", "sat"):
         table.add_column(name, justify="left" if name in ("input", "estimator") else "right", no_wrap=True)
 
@@ -162,7 +162,7 @@ def print_table(rows: list[EstimateRow], seconds: float, results: Path | None) -
         label = row.context.get("views") or row.context.get("dataset", "")
         label = label.removeprefix("synthetic:")
         table.add_row(label, fmt(e.true_mi), e.estimator, fmt(e.value), f"[{fmt(e.ci_low)}, {fmt(e.ci_high)}]",
-                      fmt(e.train_value), str(e.K), fmt(e.log_k), "YES" if e.saturated else "no")
+                      fmt(e.train_value), str(e.K), fmt(e.log_k), "YES" if e.saturated else "no" if e.bounded_by_log_k else "–")
         if e.note:
             notes[f"{e.estimator}: {e.note.split(', ', 1)[-1] if e.estimator != 'ksg' else e.note}"] = None
         for text in row.warnings:

@@ -309,7 +309,16 @@ def _declared_option_cases() -> list[tuple[str, str]]:
     return rows
 
 
-CASES += [row for row in dict.fromkeys(_declared_option_cases()) if row[0] not in {line for line, _ in CASES}]
+def _probe_option_cases() -> list[tuple[str, str]]:
+    """Rows that follow from each probe task's option declarations: every value it must refuse."""
+    from infomin_cli.evaluate.probes import PROBES
+
+    return [(f"probe {{run}} --task {name} {option.cli_flag} {value}", option.cli_flag)
+            for name, task in PROBES.items() for option in task.options for value in option.bad_values()]
+
+
+CASES += [row for row in dict.fromkeys(_declared_option_cases() + _probe_option_cases())
+          if row[0] not in {line for line, _ in CASES}]
 
 
 def _train_run(folder: Path) -> None:

@@ -128,3 +128,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"submitted; rerun the same command to see the points finish in {csv}")
                 return
         typer.echo(f"done: {csv}  (plot it: infomin {task.plot} {csv})")
+
+    # what Ctrl-C leaves (cli.interrupt_advice): the finished points' rows, and the way on
+    sweep.interrupt_advice = ("interrupted; finished points are in the CSV and a point's run folder keeps its "
+                              "last epoch: rerun the same command to continue")

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from infomin_cli.mi.critics import CRITICS
-from infomin_cli.mi.estimators import ESTIMATORS, smile, training_loss
+from infomin_cli.mi.estimators import BOUNDED_BY_LOG_K, ESTIMATORS, smile, training_loss
 from infomin_cli.mi.report import Estimate, from_batches
 from infomin_cli.mi.sources import Sampler
 
@@ -119,7 +119,8 @@ def train_and_estimate(
     note = f"{spec.kind} critic, {spec.steps} steps, {time.perf_counter() - start:.1f}s"
     if estimator == "smile":
         note += f", clip tau={clip:g} (not a lower bound)"
-    estimate = from_batches(estimator, values, spec.batch_size, tail, true_mi, note)
+    estimate = from_batches(estimator, values, spec.batch_size, tail, true_mi, note,
+                            bounded_by_log_k=estimator in BOUNDED_BY_LOG_K)
     if not math.isfinite(estimate.value):
         estimate = Estimate(**{**estimate.__dict__, "note": note + ", non-finite: critic diverged"})
     return estimate
