@@ -8,17 +8,11 @@ import pytest
 
 from infomin_cli.cli import main
 from infomin_cli.commands._listing import column_widths
-from infomin_cli.commands.datasets import NEEDS
+from infomin_cli.commands.datasets import dataset_rows
 from infomin_cli.commands.objectives import objective_rows
 from infomin_cli.commands.views import family_rows
-from infomin_cli.data import DATASETS
 
-
-def _dataset_rows() -> list[tuple[str, ...]]:
-    return [(name, *NEEDS.get(name, ("", ""))) for name in DATASETS.names()]
-
-
-LISTINGS = {"views": family_rows, "objectives": objective_rows, "datasets": _dataset_rows}
+LISTINGS = {"views": family_rows, "objectives": objective_rows, "datasets": dataset_rows}
 
 
 @pytest.mark.parametrize("columns", [80, 140])

@@ -54,6 +54,7 @@ def show_views(
     from infomin_cli.data import load_dataset
     from infomin_cli.data.source import as_source
     from infomin_cli.views import VIEWS, parse_knob_args
+    from infomin_cli.views.base import ShowsSequences
     from infomin_cli.views.display import save_png, view_grid
 
     family = VIEWS.get(family_name)
@@ -61,13 +62,13 @@ def show_views(
     ranges.check("n", n)
     ranges.check("image_size", image_size)
     check_image_file(out, "--out")
-    from infomin_cli.runs import DEFAULT_DATA
+    from infomin_cli.data.base import default_dataset
 
-    name = dataset or DEFAULT_DATA.get(family.data_kind, "embedded")
+    name = dataset or default_dataset(family.data_kind)
     data = load_dataset(name, data_root, image_size)
     source = as_source(data.pretrain)
     images = source.batch(torch.arange(min(n, len(source))))
-    if hasattr(pair, "sheet"):  # frame sequences (Moving MNIST): frames, frame t and this v2, one sequence a row
+    if isinstance(pair, ShowsSequences):  # frame sequences: frames, frame t and this v2, one sequence a row
         out.parent.mkdir(parents=True, exist_ok=True)
         pair.sheet(images).save(out)
         return f"wrote {out} ({len(images)} sequences of {family_name} on {name}: frames 1-10 | frame t | v2)"
