@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet
+from infomin_cli.data.base import DATASETS, Dataset, ImageSet, register_dataset
 
 torch.set_num_threads(1)
 
@@ -34,7 +34,7 @@ def _load_tiny(root=None, image_size=None) -> Dataset:
 
 
 if "tiny" not in DATASETS:
-    DATASETS.add("tiny", _load_tiny)
+    register_dataset("tiny", labels=("class", "colour"))(_load_tiny)
 
 
 @pytest.fixture

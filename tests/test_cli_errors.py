@@ -67,7 +67,7 @@ def test_more_held_out_negatives_than_held_out_images_fails_before_training(tmp_
 
 
 @pytest.mark.parametrize(("args", "listed"), [
-    (["--task", "bogus"], "classification or segmentation"),
+    (["--task", "bogus"], "choose one of: classification, factors, linear-protocol, segmentation"),
     (["--task", "segmentation", "--classes", "7"], "40 or 13"),
 ])
 def test_bad_probe_task_or_class_set_is_one_line(tmp_path, capsys, args, listed):

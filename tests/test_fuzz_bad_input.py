@@ -114,7 +114,14 @@ CASES: list[tuple[str, str]] = [
     ("probe {run} --epochs x", "--epochs"),
     ("probe {run} --epochs 100000000000000000000000", "--epochs"),
     ("probe {run} --seg-size 0", "--seg-size"),
-    ("probe {run} --task bogus", "classification or segmentation"),
+    ("probe {run} --task bogus", "choose one of: classification, factors"),
+    ("probe {run} --task factors", "cannot probe dataset 'tiny' (its items are images"),
+    ("probe {run} --task segmentation --dataset moving-mnist", "cannot probe dataset 'moving-mnist' (its items are frame"),
+    ("probe {run} --task linear-protocol", "cannot probe dataset 'tiny' (it is held in memory"),
+    ("probe {run} --classes 13", "--classes is not an option of probe task classification"),
+    ("probe {run} --task segmentation --lr 1", "--lr is not an option of probe task segmentation"),
+    ("probe {run} --task segmentation --seg-size 1.5", "--seg-size"),
+    ("probes --bogus", "No such option"),
     ("probe {run} --task segmentation --classes 7", "40 or 13"),
     ("probe {run} --label nope", "nope"),
     ("probe {run} --layer conv9", "no layer"),
@@ -166,7 +173,7 @@ CASES: list[tuple[str, str]] = [
     (f"{SWEEP} --seg-epochs 0", "--seg-epochs"),
     (f"{SWEEP} --epochs 0", "--epochs"),
     (f"{SWEEP} --temperature inf", "--temperature"),
-    (f"{SWEEP} --probe-task bogus", "classification, segmentation or factors"),
+    (f"{SWEEP} --probe-task bogus", "choose one of: classification, factors, linear-protocol, segmentation"),
     (f"{SWEEP} --negatives 16", "at least the batch size"),
     (f"{SWEEP} --probe-dataset nope", "unknown dataset"),
     (f"{SWEEP} --runs-dir {{afile}}", "is a file"),
@@ -184,9 +191,11 @@ CASES: list[tuple[str, str]] = [
     ("sweep shared digit,colour --preset moving-mnist --out {tree}/s.csv", "not valid"),
     ("sweep crop-scale 0.2,0.5 --views lab-split --jobs 0 --out {tree}/s.csv", "--jobs"),
     ("sweep crop-scale 0.2,0.5 --views lab-split --jobs two --out {tree}/s.csv", "--jobs"),
-    ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task factors --out {tree}/s.csv", "--views moving-mnist"),
+    ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task factors --out {tree}/s.csv", "cannot probe dataset 'embedded' (its items are images"),
+    ("sweep --preset moving-mnist --probe-task segmentation --out {tree}/s.csv", "cannot probe dataset 'moving-mnist'"),
+    (f"{SWEEP} --probe-task linear-protocol", "cannot probe dataset 'tiny' (it is held in memory"),
     ("sweep --preset moving-mnist --negatives 500 --out {tree}/s.csv", "neither --negatives"),
-    ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task dense --out {tree}/s.csv", "classification, segmentation or factors"),
+    ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task dense --out {tree}/s.csv", "choose one of: classification"),
     ("sweep crop-scale --out {tree}/s.csv", "give KNOB and SPEC"),
     ("sweep --preset nope", "unknown preset"),
     # plot-reverse-u
@@ -319,7 +328,16 @@ def _declared_option_cases() -> list[tuple[str, str]]:
     return rows
 
 
-CASES += [row for row in dict.fromkeys(_declared_option_cases()) if row[0] not in {line for line, _ in CASES}]
+def _probe_option_cases() -> list[tuple[str, str]]:
+    """Rows that follow from each probe task's option declarations: every value it must refuse."""
+    from infomin_cli.evaluate.probes import PROBES
+
+    return [(f"probe {{run}} --task {name} {option.cli_flag} {value}", option.cli_flag)
+            for name, task in PROBES.items() for option in task.options for value in option.bad_values()]
+
+
+CASES += [row for row in dict.fromkeys(_declared_option_cases() + _probe_option_cases())
+          if row[0] not in {line for line, _ in CASES}]
 
 
 def _train_run(folder: Path) -> None:

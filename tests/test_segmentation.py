@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from infomin_cli.data.base import DATASETS, MASK_IGNORE, Dataset, ImageSet
+from infomin_cli.data.base import DATASETS, MASK_IGNORE, Dataset, ImageSet, register_dataset
 from infomin_cli.evaluate.miou import confusion_matrix, iou_per_class, mean_iou, pixel_accuracy
 from infomin_cli.evaluate.segmentation import Decoder, segmentation_probe_run, train_decoder
 from infomin_cli.results import read_results
@@ -83,7 +83,7 @@ def _load_tinyseg(root=None, image_size=None) -> Dataset:
 
 
 if "tinyseg" not in DATASETS:
-    DATASETS.add("tinyseg", _load_tinyseg)
+    register_dataset("tinyseg", labels=("class", "colour"), masks=True)(_load_tinyseg)
 
 
 def test_probe_rows_resume_and_skip(tmp_path, tiny_config):

@@ -5,7 +5,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from infomin_cli.cli import app
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet
+from infomin_cli.data.base import DATASETS, Dataset, ImageSet, register_dataset
 from infomin_cli.views import VIEWS
 
 torch.set_num_threads(1)
@@ -22,7 +22,7 @@ def _tiny(root=None, image_size=None):
 
 
 if TINY not in DATASETS:
-    DATASETS.add(TINY, _tiny)
+    register_dataset(TINY)(_tiny)
 
 
 def test_views_lists_every_family_with_its_knobs_ranges_defaults_and_sections():
@@ -32,7 +32,7 @@ def test_views_lists_every_family_with_its_knobs_ranges_defaults_and_sections():
         assert name in result.output
         for knob in family.knobs:
             assert knob.name in result.output and knob.section in result.output
-    assert "crop,crop+jitter" in result.output and "[0.1, 8]" in result.output
+    assert "crop, crop+jitter" in result.output and "[0.1, 8]" in result.output
 
 
 def test_views_show_writes_a_grid_png_of_n_rows(tmp_path):

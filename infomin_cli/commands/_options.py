@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from infomin_cli.options import Option
 from infomin_cli.runtime.precision import PRECISION
 
 # name -> (type, typer.Option). Help texts say what the paper uses where it says.
@@ -61,25 +62,60 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
 NOT_CONFIG = ("preset", "scale", "config", "print_config")
 
 
+def added_options(into: str, options: Mapping[str, tuple[Any, Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command (which takes `into: dict`) each of `options` (name -> (type, typer.Option)) as a
+    keyword parameter; their values reach it as that one dict."""
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command)
+        own = [p for p in signature.parameters.values() if p.name != into]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+                 for name, (kind, option) in options.items()]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            collected = {name: kwargs.pop(name) for name in options}
+            return command(**kwargs, **{into: collected})
+
+        hints = {k: v for k, v in inspect.get_annotations(command, eval_str=True).items() if k != into}
+        wrapper.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**hints, **{name: kind for name, (kind, _) in options.items()}}
+        del wrapper.__wrapped__  # Typer must read our signature, not the wrapped function's
+        return wrapper
+
+    return decorate
+
+
+def declared_flags(owners: Mapping[str, Sequence[Option]]) -> dict[str, tuple[Any, Any]]:
+    """One flag per option name that any owner declares (a method, a probe task), typed as declared
+    and unset by default (None: the owner's default applies, and the owner checks a given value);
+    its help says what it means to each owner, with the default and the paper's value."""
+    named: dict[str, list[tuple[str, Option]]] = {}
+    for owner, options in owners.items():
+        for option in options:
+            named.setdefault(option.name, []).append((owner, option))
+    out = {}
+    for name, declared in named.items():
+        meanings: dict[tuple[str, Any, Any], list[str]] = {}  # owners that mean the same share one sentence
+        for owner, option in declared:
+            meanings.setdefault((option.help, option.default, option.paper), []).append(owner)
+        sentences = []
+        for (meaning, default, paper), who in meanings.items():
+            facts = [f"default {default}"] if default is not None else []
+            facts += [f"paper: {paper}"] if paper is not None else []
+            sentences.append(f"{', '.join(who)}: {meaning}" + (f" ({'; '.join(facts)})" if facts else ""))
+        option = declared[0][1]
+        flags = (f"{option.cli_flag}/--no-{option.cli_flag[2:]}",) if option.kind is bool else (option.cli_flag,)
+        out[name] = (option.kind | None, typer.Option(None, *flags, help="; ".join(sentences) + "."))
+    return out
+
+
 def method_options(objectives: Iterable[str] | None = None) -> dict[str, tuple[Any, Any]]:
     """One flag per option the methods declare (`objectives`: those names; default: every method that
     `pretrain` trains), each once however many methods take it."""
     from infomin_cli.objectives import OBJECTIVES
 
-    owners: dict[str, list[tuple[str, Any]]] = {}
-    for name, method in OBJECTIVES.items():
-        if (objectives is None and method.command) or (objectives is not None and name not in objectives):
-            continue
-        for option in method.options:
-            owners.setdefault(option.name, []).append((name, option))
-    out = {}
-    for name, declared in owners.items():
-        option = declared[0][1]
-        paper = f"; paper: {option.paper}" if option.paper is not None else ""
-        help_text = f"{', '.join(owner for owner, _ in declared)}: {option.help} (default {option.default}{paper})."
-        flags = (f"{option.cli_flag}/--no-{option.cli_flag[2:]}",) if option.kind is bool else (option.cli_flag,)
-        out[name] = (option.kind | None, typer.Option(None, *flags, help=help_text))
-    return out
+    return declared_flags({name: method.options for name, method in OBJECTIVES.items()
+                           if (name in objectives if objectives is not None else not method.command)})
 
 
 def training_options(only: Iterable[str] | None = None, objectives: Iterable[str] | None = None
@@ -88,26 +124,7 @@ def training_options(only: Iterable[str] | None = None, objectives: Iterable[str
     general ones (`only` those names, if given) and the method options of `objectives` (default:
     every method `pretrain` trains)."""
     general = {k: v for k, v in TRAINING_OPTIONS.items() if only is None or k in only}
-    options = {**general, **method_options(objectives)}
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        signature = inspect.signature(command)
-        own = [p for p in signature.parameters.values() if p.name != "training"]
-        shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
-                  for name, (kind, option) in options.items()]
-
-        @functools.wraps(command)
-        def wrapper(**kwargs: Any) -> Any:
-            training = {name: kwargs.pop(name) for name in options}
-            return command(**kwargs, training=training)
-
-        hints = {k: v for k, v in inspect.get_annotations(command, eval_str=True).items() if k != "training"}
-        wrapper.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {**hints, **{name: kind for name, (kind, _) in options.items()}}
-        del wrapper.__wrapped__  # Typer must read our signature, not the wrapped function's
-        return wrapper
-
-    return decorate
+    return added_options("training", {**general, **method_options(objectives)})
 
 
 def resolve_training(training: dict[str, Any], **extra: Any) -> Any:

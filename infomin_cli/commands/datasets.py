@@ -5,24 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-# name -> (what it needs on disk, labels); the loaders themselves live in infomin_cli.data
-NEEDS = {
-    "embedded": ("nothing: generated from installed packages, cached", "class, background, position, font; glyph masks"),
-    "stl10": ("--data-root with stl10_binary/*.bin (official binary files)", "class"),
-    "cifar10": ("--data-root with cifar-10-batches-py/ (python pickles), resized to 64 px", "class"),
-    "div2k": ("--data-root with DIV2K_train_HR/ (+ DIV2K_valid_HR/) or a folder of images", "image"),
-    "highres": ("nothing: scikit-image / scikit-learn sample photos", "image"),
-    "imagenet": ("--data-root with train/<class>/ and val/<class>/ (in memory if it fits, else streamed; --stream)", "class"),
-    "tinyimagenet": ("--data-root with train/<wnid>/images/ and val/ + val_annotations.txt", "class"),
-    "nyu-depth-v2": ("--data-root with nyu_depth_v2_labeled.mat (HDF5), splits.mat, classMapping40.mat (+ class13Mapping.mat)",
-                     "segmentation masks (40 or 13 classes)"),
-    "imagefolder": ("--data-root with train/<class>/ and val/<class>/ image folders", "class"),
-    "moving-mnist": ("nothing (embedded glyphs over sample photos), or --data-root with MNIST idx files "
-                     "(+ stl10_binary/ for backgrounds); sequences generated on the device", "digit, background, position (px)"),
-}
+HEADERS = ("name", "needs", "items", "labels")
+
+
+def dataset_rows() -> list[tuple[str, ...]]:
+    """One row per registered dataset: what it needs on disk, what an item is, its labels."""
+    from infomin_cli.data import DATASETS
+
+    return [(name, entry.needs, f"{entry.item}s, {entry.storage}", entry.describe()) for name, entry in DATASETS.items()]
 
 
 def register(app: typer.Typer) -> None:
@@ -33,15 +24,9 @@ def register(app: typer.Typer) -> None:
     def list_datasets(ctx: typer.Context) -> None:
         if ctx.invoked_subcommand:
             return
-        from infomin_cli.data import DATASETS
+        from infomin_cli.commands._listing import print_listing
 
-        table = Table(title="datasets (never downloaded)")
-        for column in ("name", "needs", "labels"):
-            table.add_column(column)
-        for name in DATASETS.names():
-            needs, labels = NEEDS.get(name, ("", ""))
-            table.add_row(name, needs, labels)
-        Console().print(table)
+        print_listing("datasets (never downloaded)", HEADERS, dataset_rows())
 
     @sub.command("show")
     def show(
@@ -57,14 +42,14 @@ def register(app: typer.Typer) -> None:
         import torch
         from PIL import Image
 
-        from infomin_cli.data import load_dataset
+        from infomin_cli.data import DATASETS, load_dataset
         from infomin_cli.data.source import as_source
         from infomin_cli.paths import check_image_file
 
         check_image_file(out, "--out")
         data = load_dataset(name, data_root)
         test = as_source(data.test)
-        if len(test.shape) == 4:  # frame sequences: one per row, with v2 for every choice of shared factors
+        if DATASETS.get(name).item == "sequence":  # one sequence a row, with v2 for every choice of shared factors
             from infomin_cli.views.moving_mnist import contact_sheet
 
             n = min(n, 8)
@@ -92,10 +77,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _echo_labels(data, test, n: int) -> None:
+    from infomin_cli.data.source import targets_of
+
     for key, values in test.labels.items():
         names = data.label_names.get(key)
         shown = [names[v] if names else str(v) for v in values[: min(n, 16)].tolist()]
         typer.echo(f"{key:>10}: {' '.join(shown)}{' ...' if n > 16 else ''}")
-    for key, values in getattr(test, "targets", {}).items():  # regression targets (Moving MNIST's position)
+    for key, values in targets_of(test).items():  # regression targets, e.g. a position in px
         shown = [f"({x:.1f},{y:.1f})" for x, y in values[: min(n, 8)].tolist()]
         typer.echo(f"{key:>10}: {' '.join(shown)}")

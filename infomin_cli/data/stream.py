@@ -277,7 +277,7 @@ class StreamSource:
     nvjpeg: how the CPU suite runs the code that CUDA runs); False always decodes in the workers.
     """
 
-    streamed = True  # read from disk as it trains (summary.json); generated sources serve epochs too
+    storage = "stream"  # read from disk as it trains (data.source.ServesEpochs; summary.json's "streamed")
 
     def __init__(self, files: list[str] | np.ndarray, labels: dict[str, torch.Tensor], fit: Fit,
                  strict: bool = False, workers: int | None = None, decode_on_device: bool | None = None) -> None:

@@ -26,7 +26,7 @@ from rich.progress import Progress
 from infomin_cli import __version__
 from infomin_cli.atomic import atomic_write_text
 from infomin_cli.config import RunConfig
-from infomin_cli.data.source import BatchSource, epoch_batches, training_source
+from infomin_cli.data.source import BatchSource, SkipsFiles, epoch_batches, storage_of, training_source
 from infomin_cli.engine.monitor import EpochLog
 from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.objectives import OBJECTIVES
@@ -48,6 +48,7 @@ from infomin_cli.runtime.checkpoint import restore_checkpoint, save_checkpoint
 from infomin_cli.runtime.device import make_generator
 from infomin_cli.runtime.schedule import cosine
 from infomin_cli.views import VIEWS
+from infomin_cli.views.base import SavesFiles
 
 SKIPPED = "skipped_images.tsv"  # unreadable files of a streamed dataset: path, reason
 LOG_EVERY = 20  # steps between host syncs for the progress bar and the NaN check
@@ -101,7 +102,7 @@ def train_step(objective: Objective, model: torch.nn.Module, optimizers: dict[st
 
 def _note_skipped(out: Path, source: BatchSource) -> str:
     """Unreadable files a streaming source skipped so far: listed in the run folder, counted in the log."""
-    skipped = getattr(source, "skipped", None)
+    skipped = source.skipped if isinstance(source, SkipsFiles) else {}
     if not skipped:
         return ""
     atomic_write_text(out / SKIPPED, "".join(f"{path}\t{reason}\n" for path, reason in sorted(skipped.items())))
@@ -196,7 +197,7 @@ def pretrain(
         config.save(out / CONFIG)
         (out / METRICS).unlink(missing_ok=True)
         objective.snapshot(out, 0)
-        if hasattr(views, "save_to"):  # views that read files (learned views) keep a copy with the run
+        if isinstance(views, SavesFiles):  # views that read files (learned views) keep a copy with the run
             views.save_to(out)
     log = (EpochLog(out, config, built, console, resume=state is not None, extra=objective.metric_names)
            if ranks.main else None)
@@ -281,9 +282,9 @@ def pretrain(
         "wall_seconds": wall_before + time.perf_counter() - started,
         "infomin_version": __version__,
         "world_size": ranks.world,
-        "streamed": getattr(source, "streamed", False),
-        "generated": getattr(source, "generated", False),
-        "skipped_images": len(getattr(source, "skipped", {})),
+        "streamed": storage_of(source) == "stream",
+        "generated": storage_of(source) == "generated",
+        "skipped_images": len(source.skipped) if isinstance(source, SkipsFiles) else 0,
     }
     if ranks.main:
         atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))

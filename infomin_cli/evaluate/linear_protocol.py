@@ -33,6 +33,7 @@ from torch import nn
 from infomin_cli.data.source import as_source, epoch_batches, iter_batches
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.fit import fit
+from infomin_cli.evaluate.probes.linear_protocol import LinearProtocol
 from infomin_cli.results import append_row
 from infomin_cli.results.rows import probe_row
 from infomin_cli.run_files import read_checkpoint
@@ -132,7 +133,8 @@ def linear_protocol_run(run: LoadedRun, label: str = "class", layer: str | None 
             logits = classifier(frozen_features(run, centre(batch, size), layer))
             y = test.labels[label][start_index : start_index + len(batch)].to(device)
             correct += int((logits.argmax(1) == y).sum())
-    row = probe_row(run, label, layer, 100.0 * correct / len(test), time.perf_counter() - started, None, dataset)
+    row = probe_row(run, label, layer, 100.0 * correct / len(test), time.perf_counter() - started, None, dataset, epochs,
+                    LinearProtocol.name)
     if results is not None:
         append_row(results, row)
     return row
