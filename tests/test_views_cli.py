@@ -32,7 +32,7 @@ def test_views_lists_every_family_with_its_knobs_ranges_defaults_and_sections():
         assert name in result.output
         for knob in family.knobs:
             assert knob.name in result.output and knob.section in result.output
-    assert "crop,crop+jitter" in result.output and "[0.1, 8]" in result.output
+    assert "crop, crop+jitter" in result.output and "[0.1, 8]" in result.output
 
 
 def test_views_show_writes_a_grid_png_of_n_rows(tmp_path):

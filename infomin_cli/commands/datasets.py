@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+HEADERS = ("name", "needs", "items", "labels")
+
+
+def dataset_rows() -> list[tuple[str, ...]]:
+    """One row per registered dataset: what it needs on disk, what an item is, its labels."""
+    from infomin_cli.data import DATASETS
+
+    return [(name, entry.needs, f"{entry.item}s, {entry.storage}", entry.describe()) for name, entry in DATASETS.items()]
 
 
 def register(app: typer.Typer) -> None:
@@ -17,14 +24,9 @@ def register(app: typer.Typer) -> None:
     def list_datasets(ctx: typer.Context) -> None:
         if ctx.invoked_subcommand:
             return
-        from infomin_cli.data import DATASETS
+        from infomin_cli.commands._listing import print_listing
 
-        table = Table(title="datasets (never downloaded)")
-        for column in ("name", "needs", "items", "labels"):
-            table.add_column(column)
-        for name, entry in DATASETS.items():
-            table.add_row(name, entry.needs, f"{entry.item}s, {entry.storage}", entry.describe())
-        Console().print(table)
+        print_listing("datasets (never downloaded)", HEADERS, dataset_rows())
 
     @sub.command("show")
     def show(

@@ -9,33 +9,33 @@ import typer
 from infomin_cli import ranges
 from infomin_cli.paths import check_image_file
 
+TITLE = "View families (infomin views show FAMILY --knob name=value)"
+HEADERS = ("family", "knob", "type", "range", "paper default", "section", "summary")
 
-def family_table():
+
+def family_rows() -> list[tuple[str, ...]]:
     """One row per (family, knob): the same table `sweep` and `--knob` validation read."""
-    from rich.table import Table
-
     from infomin_cli.views import VIEWS
 
-    table = Table(title="View families (infomin views show FAMILY --knob name=value)")
-    for column in ("family", "knob", "type", "range", "paper default", "section", "summary"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for name, family in VIEWS.items():
         fixed = ", ".join(f"{k}={v}" for k, v in family.fixed.items())
         summary = family.summary + (f" [fixed: {fixed}]" if fixed else "")
         if not family.knobs:
-            table.add_row(name, "-", "-", "-", "-", family.section, summary)
+            rows.append((name, "-", "-", "-", "-", family.section, summary))
         for i, knob in enumerate(family.knobs):
             kind = knob.kind + (" (log)" if knob.log else "")
-            table.add_row(
+            choices = ", ".join(knob.choices)  # spaces, so a long choice list wraps between names
+            rows.append((
                 name if i == 0 else "",
                 knob.name,
                 kind,
-                knob.range_text(),
+                choices if knob.choices else knob.range_text(),
                 str(knob.default),
                 knob.section,
                 summary if i == 0 else knob.help,
-            )
-    return table
+            ))
+    return rows
 
 
 def show_views(
@@ -87,9 +87,9 @@ def register(app: typer.Typer) -> None:
     def list_views(ctx: typer.Context) -> None:
         """Print every view family with its knobs (type, range, paper default, paper section)."""
         if ctx.invoked_subcommand is None:
-            from rich.console import Console
+            from infomin_cli.commands._listing import print_listing
 
-            Console(width=200).print(family_table())
+            print_listing(TITLE, HEADERS, family_rows())
 
     @views_app.command("show")
     def show(
