@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         probe_dataset: str = typer.Option(None, help="Probe on another dataset than the one pretrained on (default: the preset's, else the same)."),
         probe_data_root: Path = typer.Option(None, help="Where --probe-dataset's files are."),
         negatives: int = typer.Option(None, help="Measure each point's I_NCE against N held-out keys (K = N) instead of the batch (default: the preset's)."),
-        probe_task: str = typer.Option(None, help=f"The probe task of every point: {', '.join(PROBES.names())} (see `infomin probes`; default: the preset's, else the dataset's, e.g. classification for images)."),
+        probe_task: str = typer.Option(None, help=f"The probe task of every point: {', '.join(PROBES.names())} (see `infomin probes`; default: the preset's, else the one the dataset asks for)."),
         seg_epochs: int = typer.Option(None, help="Segmentation decoder epochs per point (default: the task's, 5)."),
         quiet: bool = typer.Option(False, help="No live display; one line per finished point."),
         jobs: int = typer.Option(None, help="local, without several GPUs: run N points at once in N worker processes, the CPU cores split between them (e.g. 2 on a 2-core laptop)."),
