@@ -14,6 +14,7 @@ import typer
 
 from infomin_cli.commands._options import overrides, training_options
 from infomin_cli.config import resolve_config
+from infomin_cli.progress import announce
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +37,8 @@ def register(app: typer.Typer) -> None:
 
         config = resolve_config(training["preset"], overrides(training, knobs=parse_knob_args(knob) or None),
                                 training["scale"])
+        if ranks().main:
+            announce(f"loading data{f' ({config.dataset})' if config.dataset else ''}…", quiet)
         summary = train_run(config, out, resume=resume, progress=not quiet)
         if not ranks().main:  # under torchrun: rank 0 reports for the run
             return

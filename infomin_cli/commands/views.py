@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from infomin_cli import ranges
+from infomin_cli.commands._options import threads_option
 from infomin_cli.paths import check_image_file
 
 TITLE = "View families (infomin views show FAMILY --knob name=value)"
@@ -92,6 +93,7 @@ def register(app: typer.Typer) -> None:
             print_listing(TITLE, HEADERS, family_rows())
 
     @views_app.command("show")
+    @threads_option()
     def show(
         family: str = typer.Argument(..., help="View family, e.g. infomin-aug, lab-split, freq-split."),
         knob: list[str] = typer.Option(None, help="A knob, name=value (repeatable), e.g. crop-scale=0.2."),
