@@ -56,7 +56,7 @@ def show_views(
     from infomin_cli.data.source import as_source
     from infomin_cli.views import VIEWS, parse_knob_args
     from infomin_cli.views.base import ShowsSequences
-    from infomin_cli.views.display import save_png, view_grid
+    from infomin_cli.views.display import view_grid
 
     family = VIEWS.get(family_name)
     pair = family.make(parse_knob_args(knobs), image_size)
@@ -75,7 +75,7 @@ def show_views(
         return f"wrote {out} ({len(images)} sequences of {family_name} on {name}: frames 1-10 | frame t | v2)"
     grid, caption = view_grid(pair, images, torch.Generator().manual_seed(seed))
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_png(grid, out)
+    grid.save(out)
     return f"wrote {out} ({len(images)} pairs of {family_name} on {name}; {caption})"
 
 
