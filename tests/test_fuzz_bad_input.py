@@ -282,6 +282,25 @@ CASES: list[tuple[str, str]] = [
     (f"{SWEEP} --slurm-partition gpu", "--launcher slurm"),
     (f"{SWEEP} --launcher submitit-local --slurm-time soon", "not a time"),
     (f"{SWEEP} --launcher submitit-local --slurm-option constraint", "KEY=VALUE"),
+    # --config FILE and the presets listing
+    ("pretrain --config {tree}/nowhere.yaml", "is not a file"),
+    ("pretrain --config {png}", "not valid YAML"),
+    ("pretrain --config {listyaml}", "not a mapping"),
+    ("pretrain --config {fieldtypo}", "unknown config field 'temprature'"),
+    ("pretrain --config {twopresets}", "choose one with --preset"),
+    ("pretrain --config {twopresets} --preset c", "unknown preset 'c'"),
+    ("sweep --config {twopresets}", "choose one with --preset"),
+    ("learn-views --config {listyaml} --out {tree}/v", "not a mapping"),
+    ("presets --config {fieldtypo}", "unknown config field"),
+    ("presets --config {listyaml}", "not a mapping"),
+    ("presets --config {runconfig}", "not presets"),
+    # runs: list a folder, compare two runs
+    ("runs {afile}", "is not a folder"),
+    ("runs {tree}/nowhere", "is not a folder"),
+    ("runs {run} {adir}", "is not a run folder"),
+    ("runs {run} {run} {run}", "give one folder"),
+    ("runs {run} --results {tree}/nowhere.csv", "is not a file"),
+    ("runs {run} --results {png}", ""),
     # learn-views
     ("learn-views --labelled 0 --out {tree}/v", "--labelled"),
     ("learn-views --labelled 1.5 --out {tree}/v", "--labelled"),
@@ -449,6 +468,13 @@ def tree(tmp_path_factory) -> dict[str, Path]:
     places["png"].write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     places["empty"] = root / "empty.csv"
     places["empty"].write_bytes(b"")
+    places["listyaml"] = root / "list.yaml"
+    places["listyaml"].write_text("- epochs: 3\n")
+    places["fieldtypo"] = root / "typo.yaml"
+    places["fieldtypo"].write_text("temprature: 0.1\n")
+    places["twopresets"] = root / "two.yaml"
+    places["twopresets"].write_text("presets:\n  a: {config: {epochs: 2}}\n  b: {config: {epochs: 3}}\n")
+    places["runconfig"] = run / "config.yaml"
     places["afile"] = root / "afile.txt"
     places["afile"].write_text("a plain file\n")
     places["adir"] = root / "adir"

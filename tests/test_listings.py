@@ -10,9 +10,10 @@ from infomin_cli.cli import main
 from infomin_cli.commands._listing import column_widths
 from infomin_cli.commands.datasets import dataset_rows
 from infomin_cli.commands.objectives import objective_rows
+from infomin_cli.commands.probes import probe_rows
 from infomin_cli.commands.views import family_rows
 
-LISTINGS = {"views": family_rows, "objectives": objective_rows, "datasets": dataset_rows}
+LISTINGS = {"views": family_rows, "objectives": objective_rows, "datasets": dataset_rows, "probes": probe_rows}
 
 
 @pytest.mark.parametrize("columns", [80, 140])

@@ -91,14 +91,15 @@ def test_probe_rows_resume_and_skip(tmp_path, tiny_config):
 
     pretrain(tiny_config.merged({"dataset": "tinyseg", "epochs": 1}), tmp_path / "run", progress=False)
     csv = tmp_path / "results.csv"
-    rows = segmentation_probe_run(tmp_path / "run", results=csv, epochs=2, layer="conv3")
+    rows = segmentation_probe_run(tmp_path / "run", results=csv, epochs=2, layer="conv3", probe_task="segmentation")
     assert [r["metric_name"] for r in rows] == ["miou", "pixel_acc"]
     assert rows[0]["probe_label"] == "mask" and rows[0]["probe_layer"] == "conv3" and rows[0]["unit"] == "%"
     assert 0 <= rows[0]["metric_value"] <= 100 and 0 <= rows[1]["metric_value"] <= 100
     assert list((tmp_path / "run").glob("seg-probe-mask-conv3-*.pt"))  # the decoder's checkpoint
-    again = segmentation_probe_run(tmp_path / "run", results=csv, epochs=2, layer="conv3")
+    again = segmentation_probe_run(tmp_path / "run", results=csv, epochs=2, layer="conv3", probe_task="segmentation")
     assert all(r["skipped"] for r in again)  # its rows exist: not redone
-    segmentation_probe_run(tmp_path / "run", results=csv, epochs=2, layer="conv3", random_init=True)
+    segmentation_probe_run(tmp_path / "run", results=csv, epochs=2, layer="conv3", random_init=True,
+                           probe_task="segmentation")
     frame = read_results(csv)
     assert frame["metric_name"].tolist() == ["miou", "pixel_acc"] * 2
     assert frame["run_id"].tolist()[-1] == "run+random-init"

@@ -60,10 +60,14 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
                                          help="Image folders: read from disk in worker processes (default: when the folder would not fit in memory).")),
     "strict_data": (bool | None, typer.Option(None, "--strict-data", help="Stop on the first unreadable image file (default: skip and count it).")),
     "workers": (int | None, typer.Option(None, help="Processes decoding a streamed folder (default: the cores less one, at most 16).")),
-    "preset": (str | None, typer.Option(None, help="A preset from the packaged experiments.yaml; flags override it.")),
+    "preset": (str | None, typer.Option(None, help="A preset (see `infomin presets`); --config and flags override it.")),
     "scale": (str, typer.Option("embedded", help="With --preset: embedded (small, CPU) or paper (the paper's settings).")),
+    "config": (Path | None, typer.Option(None, help="A run's config.yaml (or any YAML of config fields), or a preset file "
+                                         "(a `presets:` mapping like experiments.yaml); flags override it.")),
+    "print_config": (bool, typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit; "
+                                        "nothing is read or written.")),
 }
-NOT_CONFIG = ("preset", "scale")
+NOT_CONFIG = ("preset", "scale", "config", "print_config")
 
 
 def added_options(into: str, options: Mapping[str, tuple[Any, Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -159,6 +163,29 @@ def training_options(only: Iterable[str] | None = None, objectives: Iterable[str
         return threads_option(processes)(added_options("training", {**general, **method_options(objectives)})(command))
 
     return decorate
+
+
+def resolve_training(training: dict[str, Any], **extra: Any) -> Any:
+    """The run's config from the shared options: defaults <- --preset <- --config <- flags (and `extra`,
+    what the command itself fixes). With --print-config, print it validated and exit."""
+    from infomin_cli.config import chosen_preset, get_preset, read_config_file, resolve_config
+
+    config_file = read_config_file(training["config"]) if training.get("config") is not None else None
+    config = resolve_config(training["preset"], overrides(training, **extra), training["scale"], config_file=config_file)
+    preset = chosen_preset(training["preset"], config_file)
+    if preset and training["scale"] == "embedded":
+        paper = get_preset(preset, extra=config_file.presets if config_file else None).get("paper") or {}
+        if isinstance(paper.get("epochs"), int) and config.epochs > paper["epochs"]:
+            typer.echo(f"warning: --epochs {config.epochs} is more than the paper's own {paper['epochs']} for preset "
+                       f"{preset}, on its far larger data (--scale paper); at embedded scale that is long", err=True)
+    if training.get("print_config"):
+        import yaml
+
+        from infomin_cli.runs import validate
+
+        typer.echo(yaml.safe_dump(validate(config).to_dict(), sort_keys=False), nl=False)
+        raise typer.Exit(0)
+    return config
 
 
 def overrides(training: dict[str, Any], **extra: Any) -> dict[str, Any]:

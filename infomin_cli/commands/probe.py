@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         precision: str = typer.Option(None, help=PRECISION.help + " Default: the run's own (auto unless trained with another)."),
         dataset: str = typer.Option(None, help="Probe on another dataset than the run's (transfer), e.g. stl10."),
         data_root: Path = typer.Option(None, help="Folder of --dataset's files."),
-        task: str = typer.Option(None, help=f"The probe task: {', '.join(PROBES.names())} (see `infomin probes`; default: the run's dataset's, e.g. classification for images, linear-protocol when streamed, factors for sequences)."),
+        task: str = typer.Option(None, help=f"The probe task: {', '.join(PROBES.names())} (see `infomin probes`; default: the one the run's dataset asks for, by what it holds and where its training split is read from)."),
         stream: bool = typer.Option(None, "--stream/--no-stream", help="Image folders: read from disk (default: as the run did, or when the folder would not fit in memory). Streamed data gets the paper's C.2 linear protocol."),
         given: dict[str, Any] = None,
     ) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import typer
 
 from infomin_cli import ranges
-from infomin_cli.commands._options import overrides, training_options
-from infomin_cli.config import get_preset, resolve_config
+from infomin_cli.commands._options import resolve_training, training_options
+from infomin_cli.config import chosen_preset, get_preset, read_config_file
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.probes import PROBES
 from infomin_cli.paths import check_output_dir
@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         probe_dataset: str = typer.Option(None, help="Probe on another dataset than the one pretrained on (default: the preset's, else the same)."),
         probe_data_root: Path = typer.Option(None, help="Where --probe-dataset's files are."),
         negatives: int = typer.Option(None, help="Measure each point's I_NCE against N held-out keys (K = N) instead of the batch (default: the preset's)."),
-        probe_task: str = typer.Option(None, help=f"The probe task of every point: {', '.join(PROBES.names())} (see `infomin probes`; default: the preset's, else the dataset's, e.g. classification for images)."),
+        probe_task: str = typer.Option(None, help=f"The probe task of every point: {', '.join(PROBES.names())} (see `infomin probes`; default: the preset's, else the one the dataset asks for)."),
         seg_epochs: int = typer.Option(None, help="Segmentation decoder epochs per point (default: the task's, 5)."),
         quiet: bool = typer.Option(False, help="No live display; one line per finished point."),
         jobs: int = typer.Option(None, help="local, without several GPUs: run N points at once in N worker processes, the CPU cores split between them (e.g. 2 on a 2-core laptop)."),
@@ -57,15 +57,17 @@ def register(app: typer.Typer) -> None:
         launch = make_launch(launcher, gpus_per_point, slurm_partition, slurm_time, slurm_account, slurm_qos,
                              slurm_folder, slurm_option, wait)
 
-        preset, scale, views = training["preset"], training["scale"], training["views"]
-        plan: dict[str, Any] = dict(get_preset(preset).get("sweep") or {}) if preset else {}
+        config_file = read_config_file(training["config"]) if training["config"] is not None else None
+        preset, scale, views = chosen_preset(training["preset"], config_file), training["scale"], training["views"]
+        extra = config_file.presets if config_file else None
+        plan: dict[str, Any] = dict(get_preset(preset, extra=extra).get("sweep") or {}) if preset else {}
         if scale == "paper":  # the paper's own points, seeds and probe length
             plan.update(plan.pop("paper", None) or {})
         knob = knob or plan.get("knob")
         spec = spec or (str(plan["spec"]) if "spec" in plan else None)
         if not knob or not spec:
             raise InfominError("give KNOB and SPEC (e.g. `infomin sweep crop-scale 0.08:1.0`) or a --preset with a sweep")
-        base = resolve_config(preset, overrides(training), scale)
+        base = resolve_training(training)
         family, knob_def = find_knob(knob, views or (base.views if preset else None))
         values = parse_spec(knob_def, spec)
         def given_or_planned(name: str, value: Any, default: Any = None) -> Any:

@@ -6,19 +6,16 @@ engine can move them to the device once and build views on whole batches there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
 from infomin_cli.errors import InfominError
 from infomin_cli.registry import Registry
-
-if TYPE_CHECKING:
-    from infomin_cli.data.source import BatchSource
 
 MASK_IGNORE = 255  # mask value of unlabelled pixels: no loss, not scored
 
@@ -49,6 +46,24 @@ class ImageSet:
             return self
         masks = None if self.masks is None else self.masks[:n]
         return ImageSet(self.images[:n], {k: v[:n] for k, v in self.labels.items()}, masks)
+
+
+@runtime_checkable
+class BatchSource(Protocol):
+    """What every consumer of images needs, and nothing more."""
+
+    labels: Mapping[str, torch.Tensor]  # name -> int64 (N,) on the CPU; may be empty (unlabelled)
+
+    def __len__(self) -> int: ...
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """One item's shape: (C, H, W) for images, (T, C, H, W) for frame sequences."""
+        ...
+
+    def batch(self, indices: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
+        """uint8 (B, *shape) for `indices` (int64, any device), on `device` (default: where it lives)."""
+        ...
 
 
 @dataclass

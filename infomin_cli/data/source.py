@@ -1,6 +1,6 @@
 """Batches from a source: the one way the trainer, probes, mi-estimate and `views show` read images.
 
-A source knows its length, the shape of one item, its labels, and hands out uint8 batches on a
+A source (`BatchSource`, declared with the data contract in `base.py`) knows its length, the shape of one item, its labels, and hands out uint8 batches on a
 device for a tensor of indices. Nothing downstream indexes a whole-dataset tensor, so a source
 that streams from disk (ImageNet-sized folders) or generates items on the fly (Moving MNIST
 sequences, whose items are `(T, C, H, W)`) fits the same seam as today's in-memory tensors.
@@ -13,25 +13,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from infomin_cli.data.base import ImageSet
+from infomin_cli.data.base import BatchSource, ImageSet
 
-
-@runtime_checkable
-class BatchSource(Protocol):
-    """What every consumer of images needs, and nothing more."""
-
-    labels: Mapping[str, torch.Tensor]  # name -> int64 (N,) on the CPU; may be empty (unlabelled)
-
-    def __len__(self) -> int: ...
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """One item's shape: (C, H, W) for images, (T, C, H, W) for frame sequences."""
-        ...
-
-    def batch(self, indices: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
-        """uint8 (B, *shape) for `indices` (int64, any device), on `device` (default: where it lives)."""
-        ...
+__all__ = ["BatchSource", "InMemorySource", "as_source", "epoch_batches", "iter_batches", "storage_of", "targets_of",
+           "training_source"]
 
 
 @runtime_checkable

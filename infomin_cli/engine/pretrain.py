@@ -60,6 +60,17 @@ def build_objective(config: RunConfig, built: Built, n_samples: int) -> Objectiv
     return OBJECTIVES.get(config.objective).create(built, config, n_samples)
 
 
+SMALL_K = 16  # candidates per positive below which the bound log K caps I_NCE near nothing
+
+
+def cautions(objective: Objective, n_samples: int) -> list[str]:
+    """What a run's settings cannot mean, said once before training (a warning, not an error)."""
+    k = objective.train_k()
+    small = [f"the training K is {k} (log K = {math.log(k):.2f} nats): I_NCE can never exceed that; raise "
+             "--batch-size (or the method's negatives)"] if k < SMALL_K else []
+    return small + objective.cautions(n_samples)
+
+
 def make_optimizer(config: RunConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=config.sgd_momentum, weight_decay=config.weight_decay)
@@ -155,6 +166,9 @@ def pretrain(
     if config.sync_bn:
         model = distributed.sync_bn(model, device)
     objective = build_objective(config, built, n).to(device)
+    if ranks.main and state is None:
+        for line in cautions(objective, n):
+            console.print(f"warning: {line}", markup=False, highlight=False)
     optimizers = make_optimizers(config, objective, model)
     if ranks.world > 1 and list(optimizers) != ["main"]:
         raise InfominError(f"--objective {config.objective} trains in one process; launch it without torchrun")

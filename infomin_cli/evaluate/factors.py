@@ -31,7 +31,6 @@ from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.features import extract_features
 from infomin_cli.evaluate.fit import fit
 from infomin_cli.evaluate.linear import train_linear_probe
-from infomin_cli.evaluate.probes.factors import FACTOR_LABELS, FACTOR_LAYERS, SUPERVISED
 from infomin_cli.models import ENCODERS
 from infomin_cli.results import append_row
 from infomin_cli.results.rows import probe_row, reference_row
@@ -97,8 +96,7 @@ def train_position_probe(train_x: torch.Tensor, train_xy: torch.Tensor, test_x: 
 # probes of a trained run
 
 
-def factor_probe_run(run_dir: str | Path, labels: str | Sequence[str] = FACTOR_LABELS,
-                     layers: str | Sequence[str] = FACTOR_LAYERS,
+def factor_probe_run(run_dir: str | Path, labels: str | Sequence[str], layers: str | Sequence[str],
                      results: str | Path | None = None, epochs: int = 100, device: str = "auto",
                      knob: str | None = None, *, random_init: bool = False,
                      run: LoadedRun | None = None, precision: str | None = None) -> list[dict[str, Any]]:
@@ -241,19 +239,20 @@ def matching_epochs(config, data: Dataset) -> int:
     return max(1, math.ceil(steps * SUPERVISED_BATCH / len(data.train)))
 
 
-def supervised_hash(config, task: str, layer: str, epochs: int) -> str:
-    """What decides a supervised row: the data, the architecture, the seed and this training."""
-    fields = {"method": SUPERVISED, "dataset": config.dataset, "data_root": config.data_root,
+def supervised_hash(config, task: str, layer: str, epochs: int, kind: str) -> str:
+    """What decides a supervised row (`kind`: the reference's name): the data, the architecture, the
+    seed and this training."""
+    fields = {"method": kind, "dataset": config.dataset, "data_root": config.data_root,
               "image_size": config.image_size, "encoder": config.encoder, "seed": config.seed,
               "batch_size": SUPERVISED_BATCH, "lr": SUPERVISED_LR, "task": task, "layer": layer, "epochs": epochs}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def supervised_rows(config, labels: str | Sequence[str] = FACTOR_LABELS, layers: str | Sequence[str] = FACTOR_LAYERS,
-                    epochs: int | None = None, device: str = "auto", results: str | Path | None = None, *,
+def supervised_rows(config, labels: str | Sequence[str], layers: str | Sequence[str], epochs: int | None = None,
+                    device: str = "auto", results: str | Path | None = None, *, kind: str,
                     data: Dataset | None = None, views=None) -> list[dict[str, Any]]:
     """The paper's supervised reference: one fresh model per (label, layer), trained on that
-    label alone; rows in `factor_probe_run`'s order and schema. `config` is the contrastive run's
+    label alone; rows in `factor_probe_run`'s order and schema, named `kind` (knob_value, objective). `config` is the contrastive run's
     (its dataset, image size, encoder and seed); `epochs` None matches the optimiser steps that
     run took (`matching_epochs`: 5 epochs of the 4,000 train sequences for the embedded preset;
     100 at paper scale, for a GPU). `data` and `views`: already built (a sweep holding the dataset, or a test's fakes); else
@@ -277,7 +276,7 @@ def supervised_rows(config, labels: str | Sequence[str] = FACTOR_LABELS, layers:
             result = train_supervised(train, test, views, label, layer, epochs, dev, seed=config.seed,
                                       encoder=config.encoder, precision=precision)
             regression = is_regression(test, label)
-            row = reference_row(config, SUPERVISED, supervised_hash(config, label, layer, epochs), label, layer, epochs,
+            row = reference_row(config, kind, supervised_hash(config, label, layer, epochs, kind), label, layer, epochs,
                                 "px_error" if regression else "top1", result.metric, "px" if regression else "%",
                                 "regression" if regression else "classification", result.loss,
                                 time.perf_counter() - started)

@@ -33,7 +33,6 @@ from torch import nn
 from infomin_cli.data.source import as_source, epoch_batches, iter_batches
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.fit import fit
-from infomin_cli.evaluate.probes.linear_protocol import LinearProtocol
 from infomin_cli.results import append_row
 from infomin_cli.results.rows import probe_row
 from infomin_cli.run_files import read_checkpoint
@@ -78,8 +77,10 @@ def state_path(run: LoadedRun, dataset: str, label: str, layer: str) -> Path:
 
 def linear_protocol_run(run: LoadedRun, label: str = "class", layer: str | None = None,
                         results: str | Path | None = "results.csv", epochs: int = EPOCHS, batch_size: int = BATCH,
-                        lr: float = LR, dataset: str | None = None, progress=None) -> dict[str, Any]:
-    """Train and score the linear classifier; appends one `top1` row and returns it."""
+                        lr: float = LR, dataset: str | None = None, progress=None, *,
+                        probe_task: str) -> dict[str, Any]:
+    """Train and score the linear classifier; appends one `top1` row (its task `probe_task`, the
+    registry's name) and returns it."""
     started = time.perf_counter()
     if batch_size < 1 or not lr > 0 or epochs < 1:
         raise InfominError(f"--batch-size {batch_size}, --lr {lr} and --epochs {epochs} must be positive")
@@ -134,7 +135,7 @@ def linear_protocol_run(run: LoadedRun, label: str = "class", layer: str | None 
             y = test.labels[label][start_index : start_index + len(batch)].to(device)
             correct += int((logits.argmax(1) == y).sum())
     row = probe_row(run, label, layer, 100.0 * correct / len(test), time.perf_counter() - started, None, dataset, epochs,
-                    LinearProtocol.name)
+                    probe_task)
     if results is not None:
         append_row(results, row)
     return row

@@ -35,7 +35,6 @@ from infomin_cli.data.source import BatchSource, as_source, iter_batches
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.fit import fit
 from infomin_cli.evaluate.miou import confusion_matrix, mean_iou, pixel_accuracy
-from infomin_cli.evaluate.probes.segmentation import TASK
 from infomin_cli.results.rows import probe_row, run_columns
 from infomin_cli.run_files import damaged, read_checkpoint
 from infomin_cli.runtime.checkpoint import restore_checkpoint, save_checkpoint
@@ -178,13 +177,13 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
                            classes: int = 40, layer: str | None = None, random_init: bool = False,
                            results: str | Path | None = "results.csv", epochs: int = SEG_EPOCHS, device: str = "auto",
                            knob: str | None = None, size: int | None = None, progress: Any = None,
-                           *, run=None, precision: str | None = None,
+                           *, probe_task: str, run=None, precision: str | None = None,
                            look_in: str | Path | None = None) -> list[dict[str, Any]]:
     """Train the decoder on the train split's frozen maps; mIoU and pixel accuracy on the test split.
 
     Returns the two rows (`miou`, `pixel_acc`), appended to `results` unless None. When `results`
     (or `look_in`) already holds both rows of this probe they are returned, marked `"skipped": True`,
-    untrained. `run`: the already loaded run (a sweep point's), as `load_run(run_dir, device,
+    untrained. `probe_task`: the rows' task (the registry's name). `run`: the already loaded run (a sweep point's), as `load_run(run_dir, device,
     random_init)`; `precision`: the encoder's (None: the run's own)."""
     from infomin_cli.results import append_row
     from infomin_cli.runs import build_views, load_run
@@ -200,7 +199,7 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
     data, side, label = load_seg_dataset(run, dataset, data_root, classes, size)
     columns = run_columns(run, knob, None if data.name == run.config.dataset else data.name)
     match = {**{k: columns[k] for k in ("run_id", "config_hash", "dataset")}, "probe_label": label, "probe_layer": layer}
-    settings = {"probe_task": TASK, "probe_epochs": epochs}  # rows from before these columns: trusted
+    settings = {"probe_task": probe_task, "probe_epochs": epochs}  # rows from before these columns: trusted
     look_in = results if look_in is None else look_in
     existing = _existing_rows(Path(look_in) if look_in is not None else None, match, settings)
     if existing:
@@ -219,7 +218,7 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
     confusion = train_decoder(train_x, data.train.masks.to(run.device), test_x, data.test.masks.to(run.device),
                               n_classes, epochs=epochs, seed=run.config.seed, checkpoint=checkpoint, progress=progress)
     seconds, transfer = time.perf_counter() - started, None if data.name == run.config.dataset else data.name
-    rows = [probe_row(run, label, layer, value, seconds, knob, transfer, epochs, TASK, metric)
+    rows = [probe_row(run, label, layer, value, seconds, knob, transfer, epochs, probe_task, metric)
             for metric, value in (("miou", mean_iou(confusion)), ("pixel_acc", pixel_accuracy(confusion)))]
     if results is not None:
         for row in rows:

@@ -80,7 +80,7 @@ class Factors(ProbeTask):
             return rows
         data, rows = load_data(config) if missing else None, []
         for key in missing:
-            for row in supervised_rows(config, key.label, key.layer, device=ask.device, data=data):
+            for row in supervised_rows(config, key.label, key.layer, device=ask.device, kind=SUPERVISED, data=data):
                 ask.emit(row)
                 rows.append(row)
         return rows

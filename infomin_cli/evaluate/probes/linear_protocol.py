@@ -51,7 +51,8 @@ class LinearProtocol(ProbeTask):
         rows = []
         for label in ask.labels or (main_label(run.dataset.name),):
             rows.append(linear_protocol_run(run, label, ask.layer, None, ask.options["epochs"], ask.options["batch_size"],
-                                            ask.options["lr"], dataset=ask.dataset, progress=ask.progress))
+                                            ask.options["lr"], dataset=ask.dataset, progress=ask.progress,
+                                            probe_task=self.name))
             ask.emit(rows[-1])
         return rows
 

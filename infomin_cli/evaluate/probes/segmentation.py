@@ -15,12 +15,11 @@ if TYPE_CHECKING:
     from infomin_cli.data.base import DatasetEntry
     from infomin_cli.runs import LoadedRun
 
-TASK = "segmentation"
 
 
 @register_probe
 class Segmentation(ProbeTask):
-    name = TASK
+    name = "segmentation"
     summary = ("a 4-layer decoder (3 x conv-BN-ReLU-upsample, 1x1 conv) on a frozen conv layer's map, per-pixel "
                "cross-entropy (Adam, cosine), resumable; a miou and a pixel_acc row")
     paper = "B.2 (NYU-Depth-v2 segmentation)"
@@ -56,7 +55,8 @@ class Segmentation(ProbeTask):
 
         rows = segmentation_probe_run(run.folder, ask.dataset, ask.data_root, ask.options["classes"], ask.layer,
                                       not run.trained, None, ask.options["epochs"], knob=ask.knob,
-                                      size=ask.options["seg_size"], progress=ask.progress, run=run, look_in=ask.results)
+                                      size=ask.options["seg_size"], progress=ask.progress, probe_task=self.name, run=run,
+                                      look_in=ask.results)
         for row in rows:
             if not row.get("skipped"):
                 ask.emit(row)
