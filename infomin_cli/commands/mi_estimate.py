@@ -55,6 +55,8 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, help="No progress bars (on stderr: each estimate, its critic's steps)."),
     ) -> None:
         """Estimate mutual information with value, unit, K, log K, 95 % CI and a saturation flag."""
+        from rich.console import Console
+
         from infomin_cli import estimate as support
         from infomin_cli.progress import make_progress
         from infomin_cli.runtime.precision import check_precision
@@ -71,7 +73,8 @@ def register(app: typer.Typer) -> None:
         if len(chosen) != 1:
             raise InfominError("give exactly one of: RUN_DIR, --views FAMILY, or --source gaussian|cubic|shuffled")
         start = time.perf_counter()
-        with make_progress(disable=quiet) as progress:
+        bars = Console(stderr=True)
+        with make_progress(bars, disable=quiet or not bars.is_terminal) as progress:  # logs get the table alone
             if source is not None:
                 rows = support.synthetic_rows(source, dim, mi, estimators, critic, steps, batch_size, eval_batches,
                                               clip, ksg_samples, seed, progress=progress)
