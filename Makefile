@@ -4,9 +4,8 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 INFOMIN := $(VENV)/bin/infomin
-# One torch thread per process unless told otherwise: on small shared CPUs, more threads than
-# free cores made views and training many times slower (see benchmarks/RESULTS.md).
-export OMP_NUM_THREADS ?= 2
+# torch's threads are set by the CLI itself (the cores it may use; --threads overrides it), see
+# infomin_cli/runtime/threads.py and benchmarks/RESULTS.md, section threads.
 
 .PHONY: install demo test test-slow test-all bench bench-gpu gpu-check lint clean
 
@@ -37,6 +36,7 @@ bench: install
 	$(PY) -m benchmarks.bench_pretrain_step
 	$(PY) -m benchmarks.bench_views
 	$(PY) -m benchmarks.bench_mi_staircase
+	$(PY) -m benchmarks.bench_threads
 
 bench-gpu: install  # on a machine with a CUDA GPU: views, colour conversion, training steps
 	$(PY) -m benchmarks.bench_gpu

@@ -25,6 +25,8 @@ from typer.core import TyperGroup
 
 from infomin_cli import __version__, commands, ranges
 from infomin_cli.errors import InfominError
+from infomin_cli.progress import clear_announcement
+from infomin_cli.runtime import threads
 
 INTERRUPTED = 130
 RESUME_ADVICE = "interrupted; the last finished epoch's checkpoint is kept: rerun with --resume to continue"
@@ -84,6 +86,7 @@ def _is_number(descriptor: Any) -> bool:
 
 def _say(line: str) -> None:
     """One line on stderr; under torchrun the ranks other than 0 name themselves."""
+    clear_announcement()
     rank = os.environ.get("RANK", "0")
     print(line if rank == "0" else line.replace("error:", f"error (rank {rank}):", 1), file=sys.stderr)
 
@@ -129,6 +132,7 @@ class InfominGroup(TyperGroup):
             _say(f"error: {one_line(exc)}")
             sys.exit(2)
         if code == INTERRUPTED and os.environ.get("RANK", "0") == "0":  # Click turned a KeyboardInterrupt into this
+            clear_announcement()
             print(interrupt_advice(self.interrupted), file=sys.stderr)
         if not standalone_mode:
             return code
@@ -158,6 +162,7 @@ def _root(
     pass
 
 
+threads.quiet_waiting()  # before any command module imports torch (and with it, OpenMP)
 for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
     if _info.name.startswith("_"):  # helpers shared by commands, not commands
         continue

@@ -46,14 +46,15 @@ def column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]], width: 
 
 
 def print_listing(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
-                  console: Console | None = None) -> None:
-    """Print `rows` under `headers` at the console's width without breaking a word."""
+                  console: Console | None = None, right: Sequence[str] = ()) -> None:
+    """Print `rows` under `headers` at the console's width without breaking a word (the columns
+    named in `right`, numbers, aligned right)."""
     console = console or Console()
     widths = column_widths(headers, rows, console.width)
     if widths is not None:
         table = Table(title=Text(title))
         for header, width in zip(headers, widths, strict=True):
-            table.add_column(header, width=width)
+            table.add_column(header, width=width, justify="right" if header in right else "left")
         for row in rows:
             table.add_row(*map(Text, row))  # Text: a cell is never read as markup ("[fixed: space=lab]")
         console.print(table)

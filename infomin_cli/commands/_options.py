@@ -4,6 +4,10 @@
 signature) and hands their values to the command as one dict, `training`; `overrides(training)`
 turns that dict into RunConfig overrides (None = not given, so presets and defaults apply).
 
+`--threads` is declared once here too (`THREADS`), for every command that computes: those with the
+training options get it with them, the others through `@threads_option()`; either way it is
+applied (`runtime/threads.py`) before the command runs, and never reaches the command.
+
 Two kinds of option: the general ones below, and each method's own, which are not written here but
 generated from the methods' declarations (`Objective.options`): a flag per declared option, its
 help naming the methods that take it, its default and the paper's value. A method flag given on the
@@ -21,7 +25,11 @@ from typing import Any
 import typer
 
 from infomin_cli.options import Option
+from infomin_cli.runtime import threads
 from infomin_cli.runtime.precision import PRECISION
+
+THREADS = typer.Option(None, "--threads", help="torch CPU threads of this process (default: the cores it may use, "
+                                               "shared among the processes it starts; OMP_NUM_THREADS when set).")
 
 # name -> (type, typer.Option). Help texts say what the paper uses where it says.
 TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
@@ -118,13 +126,43 @@ def method_options(objectives: Iterable[str] | None = None) -> dict[str, tuple[A
                            if (name in objectives if objectives is not None else not method.command)})
 
 
-def training_options(only: Iterable[str] | None = None, objectives: Iterable[str] | None = None
-                     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def threads_option(processes: str | None = None, default: Callable[[dict[str, Any]], int | None] | None = None
+                   ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command `--threads` and set torch's threads before it runs. `processes`: the name of
+    the command's option holding how many processes share the cores (a sweep's `jobs`);
+    `default(arguments)`: a command's own default for some arguments (None: the shared one), which
+    yields to an OMP_NUM_THREADS the user set."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def run(*, computing: dict[str, Any], **kwargs: Any) -> Any:
+            given = computing["threads"]
+            if given is None and default is not None and threads.user_choice() is None:
+                given = default(kwargs)
+            threads.apply(given, processes=(kwargs.get(processes) or 1) if processes else 1)
+            return command(**kwargs)
+
+        signature = inspect.signature(command)
+        computing = inspect.Parameter("computing", inspect.Parameter.KEYWORD_ONLY)
+        run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), computing])  # type: ignore[attr-defined]
+        run.__annotations__ = inspect.get_annotations(command, eval_str=True)
+        del run.__wrapped__
+        return added_options("computing", {"threads": (int | None, THREADS)})(run)
+
+    return decorate
+
+
+def training_options(only: Iterable[str] | None = None, objectives: Iterable[str] | None = None,
+                     processes: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command (which takes `training: dict`) the shared options as keyword parameters: the
-    general ones (`only` those names, if given) and the method options of `objectives` (default:
-    every method `pretrain` trains)."""
+    general ones (`only` those names, if given), the method options of `objectives` (default:
+    every method `pretrain` trains) and `--threads` (`processes`: as in `threads_option`)."""
     general = {k: v for k, v in TRAINING_OPTIONS.items() if only is None or k in only}
-    return added_options("training", {**general, **method_options(objectives)})
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        return threads_option(processes)(added_options("training", {**general, **method_options(objectives)})(command))
+
+    return decorate
 
 
 def resolve_training(training: dict[str, Any], **extra: Any) -> Any:

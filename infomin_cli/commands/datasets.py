@@ -36,11 +36,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("samples.png")),
         scale: int = typer.Option(3, help="Pixel upscaling for readability."),
     ) -> None:
-        """Save a grid of the first N test images, with their labels printed."""
-        import math
-
+        """Save a grid of the first N test images, each named by its first label, with their labels printed."""
         import torch
-        from PIL import Image
 
         from infomin_cli.data import DATASETS, load_dataset
         from infomin_cli.data.source import as_source
@@ -59,19 +56,16 @@ def register(app: typer.Typer) -> None:
             _echo_labels(data, test, n)
             typer.echo(f"wrote {out}")
             return
+        from infomin_cli.views.display import sample_grid
+
         images = test.batch(torch.arange(min(n, len(test))))
-        side = math.ceil(math.sqrt(len(images)))
-        h, w = images.shape[-2:]
-        grid = torch.full((3, side * (h + 2), side * (w + 2)), 255, dtype=torch.uint8)
-        for i, image in enumerate(images):
-            while image.ndim > 3:  # a frame sequence (T, C, H, W): show its first frame
-                image = image[0]
-            r, c = divmod(i, side)
-            grid[:, r * (h + 2) + 1 : r * (h + 2) + 1 + h, c * (w + 2) + 1 : c * (w + 2) + 1 + w] = image[:3]
-        picture = Image.fromarray(grid.permute(1, 2, 0).numpy())
-        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+        key, names = next(iter(test.labels), None), []
+        if key is not None:  # each image named by its first label (the class, where there is one)
+            values, label_names = test.labels[key][: len(images)].tolist(), data.label_names.get(key)
+            names = [label_names[v] if label_names else str(v) for v in values]
+        title = f"{name}: the first {len(images)} test images" + (f", each with its {key}" if key else "")
         out.parent.mkdir(parents=True, exist_ok=True)
-        picture.save(out)
+        sample_grid(images, names, scale, title).save(out)
         _echo_labels(data, test, n)
         typer.echo(f"wrote {out}")
 

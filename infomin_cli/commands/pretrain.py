@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from infomin_cli.commands._options import resolve_training, training_options
+from infomin_cli.progress import announce
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +35,8 @@ def register(app: typer.Typer) -> None:
 
         config = resolve_training(training, knobs=parse_knob_args(knob) or None)
         check_output_dir(out, "--out")
+        if ranks().main:
+            announce(f"loading data{f' ({config.dataset})' if config.dataset else ''}…", quiet)
         summary = train_run(config, out, resume=resume, progress=not quiet)
         if not ranks().main:  # under torchrun: rank 0 reports for the run
             return

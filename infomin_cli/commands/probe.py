@@ -13,13 +13,14 @@ from typing import Any
 
 import typer
 
-from infomin_cli.commands._options import added_options, declared_flags
+from infomin_cli.commands._options import added_options, declared_flags, threads_option
 from infomin_cli.evaluate.probes import PROBES
 from infomin_cli.runtime.precision import PRECISION
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @threads_option()
     @added_options("given", declared_flags({name: task.options for name, task in PROBES.items()}))
     def probe(
         run: Path = typer.Argument(..., help="Run folder written by `infomin pretrain --out`."),

@@ -18,7 +18,7 @@ from infomin_cli.results.table import check_appendable
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    @training_options()
+    @training_options(processes="jobs")  # --jobs N: N processes share the cores
     def sweep(
         knob: str = typer.Argument(None, help="The knob to sweep, e.g. crop-scale, sigma, space, distance."),
         spec: str = typer.Argument(None, help="LOW:HIGH (6 points), LOW:HIGH:N, LOW:HIGH:N:log, a comma list, or names for a choice knob."),

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from infomin_cli import ranges
+from infomin_cli.commands._options import threads_option
 from infomin_cli.paths import check_image_file
 
 TITLE = "View families (infomin views show FAMILY --knob name=value)"
@@ -55,7 +56,7 @@ def show_views(
     from infomin_cli.data.source import as_source
     from infomin_cli.views import VIEWS, parse_knob_args
     from infomin_cli.views.base import ShowsSequences
-    from infomin_cli.views.display import save_png, view_grid
+    from infomin_cli.views.display import view_grid
 
     family = VIEWS.get(family_name)
     pair = family.make(parse_knob_args(knobs), image_size)
@@ -74,7 +75,7 @@ def show_views(
         return f"wrote {out} ({len(images)} sequences of {family_name} on {name}: frames 1-10 | frame t | v2)"
     grid, caption = view_grid(pair, images, torch.Generator().manual_seed(seed))
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_png(grid, out)
+    grid.save(out)
     return f"wrote {out} ({len(images)} pairs of {family_name} on {name}; {caption})"
 
 
@@ -92,6 +93,7 @@ def register(app: typer.Typer) -> None:
             print_listing(TITLE, HEADERS, family_rows())
 
     @views_app.command("show")
+    @threads_option()
     def show(
         family: str = typer.Argument(..., help="View family, e.g. infomin-aug, lab-split, freq-split."),
         knob: list[str] = typer.Option(None, help="A knob, name=value (repeatable), e.g. crop-scale=0.2."),

@@ -106,14 +106,16 @@ def train_and_estimate(
     eval_batches: int = 50,
     clip: float = 5.0,
     true_mi: float | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> Estimate:
-    """Train a fresh critic with `estimator`'s objective and report its held-out estimate."""
+    """Train a fresh critic with `estimator`'s objective and report its held-out estimate
+    (`on_step(step, training estimate)` after every training step: progress)."""
     start = time.perf_counter()
     torch.manual_seed(seed)  # critic initialisation
     train_gen = torch.Generator().manual_seed(2 * seed)
     eval_gen = torch.Generator().manual_seed(2 * seed + 1)
     critic = spec.build(dim, dim)
-    history = fit_critic(critic, sampler, estimator, spec.steps, spec.batch_size, spec.lr, train_gen, clip)
+    history = fit_critic(critic, sampler, estimator, spec.steps, spec.batch_size, spec.lr, train_gen, clip, on_step)
     values = evaluate(critic, sampler, [estimator], eval_batches, spec.batch_size, eval_gen, clip)[estimator]
     tail = history[-min(50, len(history)) :] if history else []
     note = f"{spec.kind} critic, {spec.steps} steps, {time.perf_counter() - start:.1f}s"

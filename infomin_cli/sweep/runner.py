@@ -19,6 +19,7 @@ from typing import Any
 from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.paths import check_output_dir
 from infomin_cli.results.table import check_appendable
+from infomin_cli.runtime.threads import per_process
 from infomin_cli.sweep.display import SweepDisplay
 from infomin_cli.sweep.done import done_hashes, expected_k, point_row, read_frame
 from infomin_cli.sweep.job import DEFAULT_PRETRAIN, SweepJob, point_to_dict
@@ -138,7 +139,7 @@ def _spawn(point: SweepPoint, job: SweepJob, gpu: str, slots: int = 1) -> subpro
     (point.run_dir / POINT_FILE).write_text(json.dumps(spec, default=str))
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
     if gpu.startswith(CPU_SLOT):  # --jobs N on CPUs: no GPU, and an even share of the cores (at least one thread)
-        threads = max(1, (os.cpu_count() or 1) // slots)
+        threads = per_process(slots)  # --threads when given, else the cores this process may use // N
         env.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     log = open(point.run_dir / WORKER_LOG, "ab")  # noqa: SIM115 - the child owns it
     try:
