@@ -138,28 +138,59 @@ class RunConfig:
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
+def _read_yaml(path: Path, what: str) -> Any:
+    try:
+        return yaml.safe_load(Path(path).read_bytes().decode())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InfominError(f"{path} is not valid YAML ({str(exc).splitlines()[0]}); fix {what}") from None
+    except OSError as exc:
+        raise InfominError(f"cannot read {path} ({exc.strerror or type(exc).__name__}); check {what}") from None
+
+
 def load_presets(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The presets of a file: the packaged experiments.yaml by default."""
     path = Path(path) if path else PRESETS_FILE
     if not path.is_file():
-        raise InfominError(f"preset file {path} not found; pass --presets FILE or reinstall infomin (the presets ship inside the package)")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise InfominError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    presets = data.get("presets")
-    if not isinstance(presets, dict):
-        raise InfominError(f"{path} has no 'presets:' mapping at the top level")
+        raise InfominError(f"preset file {path} not found; reinstall infomin (the presets ship inside the package)")
+    data = _read_yaml(path, "the file")
+    presets = data.get("presets") if isinstance(data, dict) else None
+    if not isinstance(presets, dict) or not all(isinstance(v, dict) for v in presets.values()):
+        raise InfominError(f"{path} has no 'presets:' mapping of preset names to their settings at the top level")
     return presets
 
 
-def get_preset(name: str, path: Path | None = None) -> dict[str, Any]:
-    """A preset, with `base: OTHER` resolved: its config/paper/sweep blocks start from OTHER's."""
-    presets = load_presets(path)
+@dataclass
+class ConfigFile:
+    """What `--config FILE` brings: a run's config.yaml or any mapping of config fields (`fields`), or a
+    preset file (`presets`, beside the packaged ones and taking their place where the names meet)."""
+
+    path: Path
+    fields: dict[str, Any] = field(default_factory=dict)
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def read_config_file(path: str | Path) -> ConfigFile:
+    path = Path(path)
+    if not path.is_file():
+        raise InfominError(f"--config {path} is not a file; pass a run's config.yaml or a preset file")
+    data = _read_yaml(path, "--config")
+    if not isinstance(data, dict):
+        raise InfominError(f"--config {path} holds a {type(data).__name__}, not a mapping of config fields or presets")
+    if "presets" in data:
+        return ConfigFile(path, presets=load_presets(path))
+    RunConfig.from_dict(data)  # a field this version does not know is one line now, not after the data loads
+    return ConfigFile(path, fields=data)
+
+
+def get_preset(name: str, path: Path | None = None, extra: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A preset, with `base: OTHER` resolved: its config/paper/sweep blocks start from OTHER's. `extra`:
+    a user's presets, beside the packaged ones (a user preset may start from a packaged one)."""
+    presets = {**load_presets(path), **(extra or {})}
     if name not in presets:
-        raise InfominError(f"unknown preset {name!r}; choose one of: {', '.join(sorted(presets))}")
+        raise InfominError(f"unknown preset {name!r}; choose one of: {', '.join(sorted(presets))} (or see `infomin presets`)")
     entry = dict(presets[name])
     if "base" in entry:
-        base = get_preset(entry.pop("base"), path)
+        base = get_preset(entry.pop("base"), path, extra)
         for block in ("config", "paper", "sweep"):
             if block in base or block in entry:
                 entry[block] = _merge(base.get(block) or {}, entry.get(block) or {})
@@ -174,13 +205,26 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def chosen_preset(preset: str | None, config_file: ConfigFile | None) -> str | None:
+    """--preset, or the one preset a --config preset file holds."""
+    if preset or config_file is None or not config_file.presets:
+        return preset
+    if len(config_file.presets) == 1:
+        return next(iter(config_file.presets))
+    raise InfominError(f"--config {config_file.path} holds presets {', '.join(sorted(config_file.presets))}; "
+                       "choose one with --preset")
+
+
 def resolve_config(
-    preset: str | None, overrides: Mapping[str, Any], scale: str = "embedded", presets_file: Path | None = None
+    preset: str | None, overrides: Mapping[str, Any], scale: str = "embedded", presets_file: Path | None = None,
+    config_file: ConfigFile | None = None,
 ) -> RunConfig:
-    """defaults <- preset's `config` (<- its `paper` block when scale == 'paper') <- explicit flags."""
+    """defaults <- preset's `config` (<- its `paper` block when scale == 'paper') <- a --config file's
+    fields <- explicit flags. A --config preset file adds its presets to the packaged ones."""
     config = RunConfig()
+    preset = chosen_preset(preset, config_file)
     if preset:
-        entry = get_preset(preset, presets_file)
+        entry = get_preset(preset, presets_file, config_file.presets if config_file else None)
         config = config.merged(entry.get("config", {}))
         if scale == "paper":
             if "paper" not in entry:
@@ -189,4 +233,6 @@ def resolve_config(
         elif scale != "embedded":
             raise InfominError(f"--scale {scale!r} is not valid; choose embedded or paper")
         config.preset = preset
+    if config_file is not None and config_file.fields:
+        config = config.merged(config_file.fields, keep_none=True)
     return config.merged(overrides)

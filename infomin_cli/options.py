@@ -28,6 +28,7 @@ class Option:
     choices: tuple[str, ...] | None = None
     paper: Any = None  # the paper's value, where it gives one (listings show it beside the default)
     flag: str | None = None
+    of: type | None = None  # the type when the default is None: the user of the value then chooses it (`help` says how)
 
     def __post_init__(self) -> None:
         if self.kind not in (bool, int, float, str):
@@ -37,7 +38,7 @@ class Option:
 
     @property
     def kind(self) -> type:
-        return type(self.default)
+        return self.of if self.default is None and self.of is not None else type(self.default)
 
     @property
     def cli_flag(self) -> str:

@@ -67,7 +67,7 @@ def test_more_held_out_negatives_than_held_out_images_fails_before_training(tmp_
 
 
 @pytest.mark.parametrize(("args", "listed"), [
-    (["--task", "bogus"], "classification or segmentation"),
+    (["--task", "bogus"], "choose one of: classification, factors, linear-protocol, segmentation"),
     (["--task", "segmentation", "--classes", "7"], "40 or 13"),
 ])
 def test_bad_probe_task_or_class_set_is_one_line(tmp_path, capsys, args, listed):
@@ -180,3 +180,30 @@ def test_a_sweep_over_a_folder_that_is_not_a_view_learner_is_one_line(tmp_path, 
                          "--runs-dir", tmp_path / "runs", "--out", tmp_path / "r.csv")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "is not a view learner" in err
     assert not (tmp_path / "runs").exists()
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("args", "where", "advice", "never"),
+    [
+        # pretrain keeps the last finished epoch and continues with --resume
+        (["pretrain", "--dataset", "tiny", "--views", "lab-split", "--epochs", "1"], "infomin_cli.pipeline.train_run",
+         "rerun with --resume", "rerun the same command"),
+        # sweep has no --resume: its points are found again by rerunning the command
+        (["sweep", "crop-scale", "0.5", "--dataset", "tiny", "--views", "lab-split", "--epochs", "1", "--quiet"],
+         "infomin_cli.sweep.runner.run_sweep", "rerun the same command", "--resume"),
+        # an estimate keeps nothing: no advice beyond the fact
+        (["mi-estimate", "--source", "gaussian"], "infomin_cli.estimate.synthetic_rows", "interrupted", "--resume"),
+    ],
+)
+def test_ctrl_c_names_the_commands_own_way_to_continue(tmp_path, capsys, monkeypatch, args, where, advice, never):
+    module, name = where.rsplit(".", 1)
+    monkeypatch.setattr(f"{module}.{name}", _interrupt)
+    out = ["--out", tmp_path / ("r.csv" if args[0] == "sweep" else "run")] if args[0] != "mi-estimate" else []
+    if args[0] == "sweep":
+        out += ["--runs-dir", tmp_path / "runs"]
+    code, err = run_main(capsys, *args, *out)
+    assert code == 130 and advice in err and never not in err, err

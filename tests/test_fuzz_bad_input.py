@@ -120,7 +120,14 @@ CASES: list[tuple[str, str]] = [
     ("probe {run} --epochs x", "--epochs"),
     ("probe {run} --epochs 100000000000000000000000", "--epochs"),
     ("probe {run} --seg-size 0", "--seg-size"),
-    ("probe {run} --task bogus", "classification or segmentation"),
+    ("probe {run} --task bogus", "choose one of: classification, factors"),
+    ("probe {run} --task factors", "cannot probe dataset 'tiny' (its items are images"),
+    ("probe {run} --task segmentation --dataset moving-mnist", "cannot probe dataset 'moving-mnist' (its items are frame"),
+    ("probe {run} --task linear-protocol", "cannot probe dataset 'tiny' (it is held in memory"),
+    ("probe {run} --classes 13", "--classes is not an option of probe task classification"),
+    ("probe {run} --task segmentation --lr 1", "--lr is not an option of probe task segmentation"),
+    ("probe {run} --task segmentation --seg-size 1.5", "--seg-size"),
+    ("probes --bogus", "No such option"),
     ("probe {run} --task segmentation --classes 7", "40 or 13"),
     ("probe {run} --label nope", "nope"),
     ("probe {run} --layer conv9", "no layer"),
@@ -153,6 +160,16 @@ CASES: list[tuple[str, str]] = [
     ("mi-estimate --source gaussian --dim 0", "--dim"),
     ("mi-estimate --source gaussian --dim 100000000000", "--dim"),
     ("mi-estimate --source gaussian --threads 0", "--threads"),
+    ("mi-estimate --source gaussian --threads 5000", "--threads"),
+    ("mi-estimate --source gaussian --quiet=yes", "--quiet"),
+    # --threads: every command that computes (declared once, commands/_options.py)
+    ("pretrain --threads 0", "--threads 0"),
+    ("pretrain --threads -2", "--threads"),
+    ("pretrain --threads x", "--threads"),
+    (f"{SWEEP} --threads 0", "--threads 0"),
+    ("learn-views --threads 0 --out {tree}/v", "--threads 0"),
+    ("probe {run} --threads 0", "--threads 0"),
+    ("views show lab-split --threads 0 --out {tree}/v.png", "--threads 0"),
     ("mi-estimate --source gaussian --batch-size 1", "--batch-size"),
     ("mi-estimate --source gaussian --units furlongs", "nats or bits"),
     ("mi-estimate", "exactly one"),
@@ -172,7 +189,7 @@ CASES: list[tuple[str, str]] = [
     (f"{SWEEP} --seg-epochs 0", "--seg-epochs"),
     (f"{SWEEP} --epochs 0", "--epochs"),
     (f"{SWEEP} --temperature inf", "--temperature"),
-    (f"{SWEEP} --probe-task bogus", "classification, segmentation or factors"),
+    (f"{SWEEP} --probe-task bogus", "choose one of: classification, factors, linear-protocol, segmentation"),
     (f"{SWEEP} --negatives 16", "at least the batch size"),
     (f"{SWEEP} --probe-dataset nope", "unknown dataset"),
     (f"{SWEEP} --runs-dir {{afile}}", "is a file"),
@@ -190,9 +207,11 @@ CASES: list[tuple[str, str]] = [
     ("sweep shared digit,colour --preset moving-mnist --out {tree}/s.csv", "not valid"),
     ("sweep crop-scale 0.2,0.5 --views lab-split --jobs 0 --out {tree}/s.csv", "--jobs"),
     ("sweep crop-scale 0.2,0.5 --views lab-split --jobs two --out {tree}/s.csv", "--jobs"),
-    ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task factors --out {tree}/s.csv", "--views moving-mnist"),
+    ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task factors --out {tree}/s.csv", "cannot probe dataset 'embedded' (its items are images"),
+    ("sweep --preset moving-mnist --probe-task segmentation --out {tree}/s.csv", "cannot probe dataset 'moving-mnist'"),
+    (f"{SWEEP} --probe-task linear-protocol", "cannot probe dataset 'tiny' (it is held in memory"),
     ("sweep --preset moving-mnist --negatives 500 --out {tree}/s.csv", "neither --negatives"),
-    ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task dense --out {tree}/s.csv", "classification, segmentation or factors"),
+    ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task dense --out {tree}/s.csv", "choose one of: classification"),
     ("sweep crop-scale --out {tree}/s.csv", "give KNOB and SPEC"),
     ("sweep --preset nope", "unknown preset"),
     # plot-reverse-u
@@ -269,6 +288,25 @@ CASES: list[tuple[str, str]] = [
     (f"{SWEEP} --slurm-partition gpu", "--launcher slurm"),
     (f"{SWEEP} --launcher submitit-local --slurm-time soon", "not a time"),
     (f"{SWEEP} --launcher submitit-local --slurm-option constraint", "KEY=VALUE"),
+    # --config FILE and the presets listing
+    ("pretrain --config {tree}/nowhere.yaml", "is not a file"),
+    ("pretrain --config {png}", "not valid YAML"),
+    ("pretrain --config {listyaml}", "not a mapping"),
+    ("pretrain --config {fieldtypo}", "unknown config field 'temprature'"),
+    ("pretrain --config {twopresets}", "choose one with --preset"),
+    ("pretrain --config {twopresets} --preset c", "unknown preset 'c'"),
+    ("sweep --config {twopresets}", "choose one with --preset"),
+    ("learn-views --config {listyaml} --out {tree}/v", "not a mapping"),
+    ("presets --config {fieldtypo}", "unknown config field"),
+    ("presets --config {listyaml}", "not a mapping"),
+    ("presets --config {runconfig}", "not presets"),
+    # runs: list a folder, compare two runs
+    ("runs {afile}", "is not a folder"),
+    ("runs {tree}/nowhere", "is not a folder"),
+    ("runs {run} {adir}", "is not a run folder"),
+    ("runs {run} {run} {run}", "give one folder"),
+    ("runs {run} --results {tree}/nowhere.csv", "is not a file"),
+    ("runs {run} --results {png}", ""),
     # learn-views
     ("learn-views --labelled 0 --out {tree}/v", "--labelled"),
     ("learn-views --labelled 1.5 --out {tree}/v", "--labelled"),
@@ -331,6 +369,8 @@ CASES: list[tuple[str, str]] = [
     ("datasets show embedded --out {afile}/s.png", "is a file"),
     ("datasets show embedded --out {long}.png", "longer than"),
     ("probe {long}", "longer than"),
+    ("runs {run} --results {afile}/r.csv", "is not a file"),  # read, not written: named all the same
+    ("runs {run} --results {long}.csv", "longer than"),
     ("export {long} --format torchvision --out {tree}/r.pth", "longer than"),
     # objectives and the top level
     ("objectives --bogus", "No such option"),
@@ -357,7 +397,16 @@ def _declared_option_cases() -> list[tuple[str, str]]:
     return rows
 
 
-CASES += [row for row in dict.fromkeys(_declared_option_cases()) if row[0] not in {line for line, _ in CASES}]
+def _probe_option_cases() -> list[tuple[str, str]]:
+    """Rows that follow from each probe task's option declarations: every value it must refuse."""
+    from infomin_cli.evaluate.probes import PROBES
+
+    return [(f"probe {{run}} --task {name} {option.cli_flag} {value}", option.cli_flag)
+            for name, task in PROBES.items() for option in task.options for value in option.bad_values()]
+
+
+CASES += [row for row in dict.fromkeys(_declared_option_cases() + _probe_option_cases())
+          if row[0] not in {line for line, _ in CASES}]
 
 # rows the code does not answer yet, each failing as it should until it does (strict: a row that
 # starts passing fails here, and moves up into CASES)
@@ -569,6 +618,13 @@ def tree(tmp_path_factory) -> dict[str, Path]:
     places["png"].write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     places["empty"] = root / "empty.csv"
     places["empty"].write_bytes(b"")
+    places["listyaml"] = root / "list.yaml"
+    places["listyaml"].write_text("- epochs: 3\n")
+    places["fieldtypo"] = root / "typo.yaml"
+    places["fieldtypo"].write_text("temprature: 0.1\n")
+    places["twopresets"] = root / "two.yaml"
+    places["twopresets"].write_text("presets:\n  a: {config: {epochs: 2}}\n  b: {config: {epochs: 3}}\n")
+    places["runconfig"] = run / "config.yaml"
     places["afile"] = root / "afile.txt"
     places["afile"].write_text("a plain file\n")
     places["adir"] = root / "adir"

@@ -268,7 +268,7 @@ def test_bf16_and_fp32_runs_start_from_the_same_views():
 def test_learn_views_trains_a_step_at_bf16(tmp_path):
     with conv_dtypes() as seen:
         out = invoke("learn-views", "--dataset", "tiny", "--precision", "bf16", "--epochs", 1, "--batch-size", 32,
-                     "--limit", 32, "--out", tmp_path / "g", "--quiet")
+                     "--limit", 32, "--out", tmp_path / "g", "--quiet", "--json")
     assert set(seen) == {torch.bfloat16}
     assert torch.isfinite(torch.tensor(json.loads(out.strip().splitlines()[-1])["loss"]))
     assert json.loads((tmp_path / "g" / "summary.json").read_text())["precision"] == "bf16"

@@ -166,3 +166,28 @@ def test_log_tensorboard_writes_event_files_beside_metrics(tmp_path, tiny_config
     pretrain(tiny_config.merged({"log": "tensorboard", "epochs": 1}), tmp_path / "run", progress=False)
     events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
+
+
+def test_settings_that_cannot_mean_what_they_say_are_warned_about_not_refused(tmp_path, tiny_config, capsys):
+    from rich.console import Console
+
+    from infomin_cli.engine.pretrain import pretrain
+
+    config = tiny_config.merged({"objective": "moco", "queue": 128, "batch_size": 8, "epochs": 1, "knn_monitor": False})
+    pretrain(config, tmp_path / "run", progress=False, console=Console(stderr=True, width=300))
+    err = capsys.readouterr().err
+    assert "warning: --queue 128 is at least the 96 training images" in err
+    assert "warning: the training K is" not in err  # K = 129
+    small = tiny_config.merged({"batch_size": 8, "epochs": 1, "knn_monitor": False})
+    pretrain(small, tmp_path / "small", progress=False, console=Console(stderr=True, width=300))
+    assert "warning: the training K is 8 (log K = 2.08 nats)" in capsys.readouterr().err
+
+
+def test_a_sensible_run_starts_without_warnings(tmp_path, tiny_config, capsys):
+    from rich.console import Console
+
+    from infomin_cli.engine.pretrain import pretrain
+
+    pretrain(tiny_config.merged({"epochs": 1, "knn_monitor": False}), tmp_path / "run", progress=False,
+             console=Console(stderr=True, width=300))
+    assert "warning" not in capsys.readouterr().err

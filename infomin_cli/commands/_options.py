@@ -4,6 +4,10 @@
 signature) and hands their values to the command as one dict, `training`; `overrides(training)`
 turns that dict into RunConfig overrides (None = not given, so presets and defaults apply).
 
+`--threads` is declared once here too (`THREADS`), for every command that computes: those with the
+training options get it with them, the others through `@threads_option()`; either way it is
+applied (`runtime/threads.py`) before the command runs, and never reaches the command.
+
 Two kinds of option: the general ones below, and each method's own, which are not written here but
 generated from the methods' declarations (`Objective.options`): a flag per declared option, its
 help naming the methods that take it, its default and the paper's value. A method flag given on the
@@ -14,13 +18,18 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from infomin_cli.options import Option
+from infomin_cli.runtime import threads
 from infomin_cli.runtime.precision import PRECISION
+
+THREADS = typer.Option(None, "--threads", help="torch CPU threads of this process (default: the cores it may use, "
+                                               "shared among the processes it starts; OMP_NUM_THREADS when set).")
 
 # name -> (type, typer.Option). Help texts say what the paper uses where it says.
 TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
@@ -51,10 +60,61 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
                                          help="Image folders: read from disk in worker processes (default: when the folder would not fit in memory).")),
     "strict_data": (bool | None, typer.Option(None, "--strict-data", help="Stop on the first unreadable image file (default: skip and count it).")),
     "workers": (int | None, typer.Option(None, help="Processes decoding a streamed folder (default: the cores less one, at most 16).")),
-    "preset": (str | None, typer.Option(None, help="A preset from the packaged experiments.yaml; flags override it.")),
+    "preset": (str | None, typer.Option(None, help="A preset (see `infomin presets`); --config and flags override it.")),
     "scale": (str, typer.Option("embedded", help="With --preset: embedded (small, CPU) or paper (the paper's settings).")),
+    "config": (Path | None, typer.Option(None, help="A run's config.yaml (or any YAML of config fields), or a preset file "
+                                         "(a `presets:` mapping like experiments.yaml); flags override it.")),
+    "print_config": (bool, typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit; "
+                                        "nothing is read or written.")),
 }
-NOT_CONFIG = ("preset", "scale")
+NOT_CONFIG = ("preset", "scale", "config", "print_config")
+
+
+def added_options(into: str, options: Mapping[str, tuple[Any, Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command (which takes `into: dict`) each of `options` (name -> (type, typer.Option)) as a
+    keyword parameter; their values reach it as that one dict."""
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command)
+        own = [p for p in signature.parameters.values() if p.name != into]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+                 for name, (kind, option) in options.items()]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            collected = {name: kwargs.pop(name) for name in options}
+            return command(**kwargs, **{into: collected})
+
+        hints = {k: v for k, v in inspect.get_annotations(command, eval_str=True).items() if k != into}
+        wrapper.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**hints, **{name: kind for name, (kind, _) in options.items()}}
+        del wrapper.__wrapped__  # Typer must read our signature, not the wrapped function's
+        return wrapper
+
+    return decorate
+
+
+def declared_flags(owners: Mapping[str, Sequence[Option]]) -> dict[str, tuple[Any, Any]]:
+    """One flag per option name that any owner declares (a method, a probe task), typed as declared
+    and unset by default (None: the owner's default applies, and the owner checks a given value);
+    its help says what it means to each owner, with the default and the paper's value."""
+    named: dict[str, list[tuple[str, Option]]] = {}
+    for owner, options in owners.items():
+        for option in options:
+            named.setdefault(option.name, []).append((owner, option))
+    out = {}
+    for name, declared in named.items():
+        meanings: dict[tuple[str, Any, Any], list[str]] = {}  # owners that mean the same share one sentence
+        for owner, option in declared:
+            meanings.setdefault((option.help, option.default, option.paper), []).append(owner)
+        sentences = []
+        for (meaning, default, paper), who in meanings.items():
+            facts = [f"default {default}"] if default is not None else []
+            facts += [f"paper: {paper}"] if paper is not None else []
+            sentences.append(f"{', '.join(who)}: {meaning}" + (f" ({'; '.join(facts)})" if facts else ""))
+        option = declared[0][1]
+        flags = (f"{option.cli_flag}/--no-{option.cli_flag[2:]}",) if option.kind is bool else (option.cli_flag,)
+        out[name] = (option.kind | None, typer.Option(None, *flags, help="; ".join(sentences) + "."))
+    return out
 
 
 def method_options(objectives: Iterable[str] | None = None) -> dict[str, tuple[Any, Any]]:
@@ -62,48 +122,70 @@ def method_options(objectives: Iterable[str] | None = None) -> dict[str, tuple[A
     `pretrain` trains), each once however many methods take it."""
     from infomin_cli.objectives import OBJECTIVES
 
-    owners: dict[str, list[tuple[str, Any]]] = {}
-    for name, method in OBJECTIVES.items():
-        if (objectives is None and method.command) or (objectives is not None and name not in objectives):
-            continue
-        for option in method.options:
-            owners.setdefault(option.name, []).append((name, option))
-    out = {}
-    for name, declared in owners.items():
-        option = declared[0][1]
-        paper = f"; paper: {option.paper}" if option.paper is not None else ""
-        help_text = f"{', '.join(owner for owner, _ in declared)}: {option.help} (default {option.default}{paper})."
-        flags = (f"{option.cli_flag}/--no-{option.cli_flag[2:]}",) if option.kind is bool else (option.cli_flag,)
-        out[name] = (option.kind | None, typer.Option(None, *flags, help=help_text))
-    return out
+    return declared_flags({name: method.options for name, method in OBJECTIVES.items()
+                           if (name in objectives if objectives is not None else not method.command)})
 
 
-def training_options(only: Iterable[str] | None = None, objectives: Iterable[str] | None = None
-                     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Give a command (which takes `training: dict`) the shared options as keyword parameters: the
-    general ones (`only` those names, if given) and the method options of `objectives` (default:
-    every method `pretrain` trains)."""
-    general = {k: v for k, v in TRAINING_OPTIONS.items() if only is None or k in only}
-    options = {**general, **method_options(objectives)}
+def threads_option(processes: str | None = None, default: Callable[[dict[str, Any]], int | None] | None = None
+                   ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command `--threads` and set torch's threads before it runs. `processes`: the name of
+    the command's option holding how many processes share the cores (a sweep's `jobs`);
+    `default(arguments)`: a command's own default for some arguments (None: the shared one), which
+    yields to an OMP_NUM_THREADS the user set."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        signature = inspect.signature(command)
-        own = [p for p in signature.parameters.values() if p.name != "training"]
-        shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
-                  for name, (kind, option) in options.items()]
-
         @functools.wraps(command)
-        def wrapper(**kwargs: Any) -> Any:
-            training = {name: kwargs.pop(name) for name in options}
-            return command(**kwargs, training=training)
+        def run(*, computing: dict[str, Any], **kwargs: Any) -> Any:
+            given = computing["threads"]
+            if given is None and default is not None and threads.user_choice() is None:
+                given = default(kwargs)
+            threads.apply(given, processes=(kwargs.get(processes) or 1) if processes else 1)
+            return command(**kwargs)
 
-        hints = {k: v for k, v in inspect.get_annotations(command, eval_str=True).items() if k != "training"}
-        wrapper.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {**hints, **{name: kind for name, (kind, _) in options.items()}}
-        del wrapper.__wrapped__  # Typer must read our signature, not the wrapped function's
-        return wrapper
+        signature = inspect.signature(command)
+        computing = inspect.Parameter("computing", inspect.Parameter.KEYWORD_ONLY)
+        run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), computing])  # type: ignore[attr-defined]
+        run.__annotations__ = inspect.get_annotations(command, eval_str=True)
+        del run.__wrapped__
+        return added_options("computing", {"threads": (int | None, THREADS)})(run)
 
     return decorate
+
+
+def training_options(only: Iterable[str] | None = None, objectives: Iterable[str] | None = None,
+                     processes: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command (which takes `training: dict`) the shared options as keyword parameters: the
+    general ones (`only` those names, if given), the method options of `objectives` (default:
+    every method `pretrain` trains) and `--threads` (`processes`: as in `threads_option`)."""
+    general = {k: v for k, v in TRAINING_OPTIONS.items() if only is None or k in only}
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        return threads_option(processes)(added_options("training", {**general, **method_options(objectives)})(command))
+
+    return decorate
+
+
+def resolve_training(training: dict[str, Any], **extra: Any) -> Any:
+    """The run's config from the shared options: defaults <- --preset <- --config <- flags (and `extra`,
+    what the command itself fixes). With --print-config, print it validated and exit."""
+    from infomin_cli.config import chosen_preset, get_preset, read_config_file, resolve_config
+
+    config_file = read_config_file(training["config"]) if training.get("config") is not None else None
+    config = resolve_config(training["preset"], overrides(training, **extra), training["scale"], config_file=config_file)
+    preset = chosen_preset(training["preset"], config_file)
+    if preset and training["scale"] == "embedded":
+        paper = get_preset(preset, extra=config_file.presets if config_file else None).get("paper") or {}
+        if isinstance(paper.get("epochs"), int) and config.epochs > paper["epochs"]:
+            typer.echo(f"warning: --epochs {config.epochs} is more than the paper's own {paper['epochs']} for preset "
+                       f"{preset}, on its far larger data (--scale paper); at embedded scale that is long", err=True)
+    if training.get("print_config"):
+        import yaml
+
+        from infomin_cli.runs import validate
+
+        typer.echo(yaml.safe_dump(validate(config).to_dict(), sort_keys=False), nl=False)
+        raise typer.Exit(0)
+    return config
 
 
 def overrides(training: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from infomin_cli.commands._options import overrides, training_options
+from infomin_cli.commands._options import resolve_training, training_options
 
 OBJECTIVE = "learn-views"
 MODE_PRESETS = {"unsupervised": "learned-views-unsup", "semi-supervised": "learned-views-semi",
@@ -23,7 +23,7 @@ MODE_PRESETS = {"unsupervised": "learned-views-unsup", "semi-supervised": "learn
 
 # the shared training options learn-views takes (declared once, in _options.py)
 TRAINING = ("lr", "epochs", "batch_size", "temperature", "encoder", "dataset", "data_root", "image_size", "limit",
-            "seed", "device", "precision", "preset", "scale")
+            "seed", "device", "precision", "preset", "scale", "config", "print_config")
 
 
 def register(app: typer.Typer) -> None:
@@ -35,12 +35,12 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("views/latest"), help="The view learner's folder."),
         resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
         quiet: bool = typer.Option(False, help="No progress bars."),
+        json_out: bool = typer.Option(False, "--json", help="End with the summary as one JSON line instead of a few human lines."),
         training: dict[str, Any] = None,
     ) -> None:
         """Learn views: a generator g minimises I_NCE(v1; v2) against a critic that maximises it (B.5).
         The critic's rate is --lr (paper: 6e-4), g's --generator-lr (paper: 2e-4); --preset defaults to
         learned-views-unsup / -semi / -sup by --mode."""
-        from infomin_cli.config import resolve_config
         from infomin_cli.engine.pretrain import pretrain
         from infomin_cli.errors import InfominError
 
@@ -52,7 +52,14 @@ def register(app: typer.Typer) -> None:
             knobs["crop-scale"] = crop_scale
         # g re-mixes a colour-space split; the k-NN monitor would read the critic on un-mixed views
         fixed = {"objective": OBJECTIVE, "views": "colorspace-split", "knobs": knobs, "knn_monitor": False}
-        config = resolve_config(training["preset"] or MODE_PRESETS[mode], overrides(training, **fixed), training["scale"])
+        config = resolve_training({**training, "preset": training["preset"] or MODE_PRESETS[mode]}, **fixed)
         summary = pretrain(config, out, resume=resume, progress=not quiet)
         keys = ("run_id", "config_hash", "loss", "i_nce_train", "K_train", "epochs", "wall_seconds")
-        typer.echo(json.dumps({k: summary.get(k) for k in keys}))
+        if json_out:
+            typer.echo(json.dumps({k: summary.get(k) for k in keys}))
+            return
+        typer.echo(f"views   {out}  ({summary['epochs']} epochs, {summary['wall_seconds']:.0f} s; g saved per epoch "
+                   f"in {out}/generators)\n"
+                   f"I_NCE   {summary['i_nce_train']:.2f} of log K = {summary['log_K_train']:.2f} nats (the critic's, "
+                   f"last epoch's views)\n"
+                   f"next    infomin pretrain --views learned --knob generator={out} --out runs/learned")

@@ -22,7 +22,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet, checked_labels, checked_pixels, require_root
+from infomin_cli.data.base import (
+    Dataset,
+    ImageSet,
+    checked_labels,
+    checked_pixels,
+    register_dataset,
+    require_root,
+)
 from infomin_cli.errors import InfominError
 
 EXPECTED = "cifar-10-batches-py/{data_batch_1..5,test_batch}, the CIFAR-10 python pickle batches"
@@ -95,7 +102,7 @@ def resize_uint8(images: torch.Tensor, size: int, chunk: int = 4096) -> torch.Te
     return out
 
 
-@DATASETS.register("cifar10")
+@register_dataset("cifar10", needs="--data-root with cifar-10-batches-py/ (python pickles), resized to 64 px")
 def load_cifar10(root: Path | None, image_size: int | None = None) -> Dataset:
     root = require_root("cifar10", root, EXPECTED)
     folder = root / "cifar-10-batches-py" if (root / "cifar-10-batches-py").is_dir() else root

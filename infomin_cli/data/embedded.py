@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet
+from infomin_cli.data.base import Dataset, ImageSet, register_dataset
 from infomin_cli.data.cache import cache_dir, cached, shape_check
 
 FONTS = (
@@ -160,7 +160,9 @@ def _to_imageset(arrays: dict[str, np.ndarray], sl: slice) -> ImageSet:
     return ImageSet(torch.from_numpy(arrays["images"][sl]), labels, masks=torch.from_numpy(arrays["masks"][sl]))
 
 
-@DATASETS.register("embedded")
+@register_dataset("embedded", needs="nothing: generated from installed packages, cached",
+                  labels=("class", "background", "position", "font"), masks=True, mask_label="glyph",
+                  default_for="images")
 def load_embedded(root: Path | None = None, image_size: int | None = None) -> Dataset:
     spec = EmbeddedSpec()
     arrays = load_arrays(spec)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from infomin_cli.data.base import Dataset, ImageSet, register_streaming, require_root, rgb_uint8
+from infomin_cli.data.base import Dataset, ImageSet, register_dataset, require_root, rgb_uint8
 from infomin_cli.data.stream import Fit, StreamSource, stream_decision
 from infomin_cli.errors import InfominError
 
@@ -172,9 +172,11 @@ def _store_size(image_size: int | None, default: int) -> int:
     return round((default if image_size is None else image_size) * 256 / 224)
 
 
-register_streaming("imagefolder", lambda root, image_size=None, **kw: load_folder(
-    "imagefolder", root, _store_size(image_size, 64), **kw))
-register_streaming("imagenet", lambda root, image_size=None, **kw: load_folder(
-    "imagenet", root, _store_size(image_size, 224), **kw))
-register_streaming("tinyimagenet", lambda root, image_size=None, **kw: load_folder(
-    "tinyimagenet", root, 64 if image_size is None else image_size, **kw))
+register_dataset("imagefolder", needs="--data-root with train/<class>/ and val/<class>/ image folders", storage="stream")(
+    lambda root, image_size=None, **kw: load_folder("imagefolder", root, _store_size(image_size, 64), **kw))
+register_dataset("imagenet", needs="--data-root with train/<class>/ and val/<class>/ (in memory if it fits, else "
+                 "streamed; --stream)", storage="stream")(
+    lambda root, image_size=None, **kw: load_folder("imagenet", root, _store_size(image_size, 224), **kw))
+register_dataset("tinyimagenet", needs="--data-root with train/<wnid>/images/ and val/ + val_annotations.txt",
+                 storage="stream")(
+    lambda root, image_size=None, **kw: load_folder("tinyimagenet", root, 64 if image_size is None else image_size, **kw))

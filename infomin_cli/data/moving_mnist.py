@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from infomin_cli.data.base import DATASETS, Dataset, require_root
+from infomin_cli.data.base import Dataset, register_dataset, require_root
 from infomin_cli.data.cache import cache_dir, cached, shape_check
 from infomin_cli.errors import InfominError
 
@@ -231,7 +231,7 @@ class FreshSequences(MovingMnistSource):
     so every training epoch sees new ones and a rerun (or a resume) sees the same ones. `batch`
     still reads its fixed sequences (the k-NN monitor, `datasets show`)."""
 
-    generated = True  # summary.json: fresh items every epoch, nothing read from disk while training
+    storage = "generated"  # fresh items every epoch, nothing read from disk while training (data.source.ServesEpochs)
 
     def epoch_batches(self, order: torch.Tensor, batch_size: int, device: torch.device | str | None,
                       generator: torch.Generator | None, crops=None) -> Iterator[torch.Tensor]:
@@ -383,7 +383,10 @@ def world_of(arrays: dict, split: str, canvas: int) -> MovingMnistWorld:
                             tensor("background_labels").long(), canvas)
 
 
-@DATASETS.register("moving-mnist")
+@register_dataset("moving-mnist", needs="nothing (embedded glyphs over sample photos), or --data-root with MNIST idx files "
+                  "(+ stl10_binary/ for backgrounds); sequences generated on the device", item="sequence",
+                  labels=("digit", "background"), targets=("position",), storage="generated", encoder="seq-convnet",
+                  default_for="sequences")
 def load_moving_mnist(root: Path | None = None, image_size: int | None = None) -> Dataset:
     """Embedded glyphs over sample photos by default; MNIST (+ STL-10) from `root` when given.
     `image_size` is the canvas (the paper's 64; 32 by default, to fit a CPU)."""

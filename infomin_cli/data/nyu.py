@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from infomin_cli.data.base import DATASETS, MASK_IGNORE, Dataset, ImageSet, require_root
+from infomin_cli.data.base import MASK_IGNORE, Dataset, ImageSet, register_dataset, require_root
 from infomin_cli.data.cache import cached, shape_check
 from infomin_cli.errors import InfominError
 
@@ -209,6 +209,7 @@ def load_nyu(root: Path | str | None, size: int | None = None, classes: int = 40
                    mask_names=list(NAMES_40 if classes == 40 else NAMES_13))
 
 
-@DATASETS.register(NAME)
-def load_nyu_depth_v2(root: Path | None = None, image_size: int | None = None) -> Dataset:
-    return load_nyu(root, image_size, 40)
+@register_dataset(NAME, needs=f"--data-root with {MAT} (HDF5), {SPLITS}, {MAP40} (+ {MAP13})", labels=(), masks=True,
+                  mask_label="nyu{classes}", class_sets=CLASS_SETS)
+def load_nyu_depth_v2(root: Path | None = None, image_size: int | None = None, classes: int = CLASS_SETS[0]) -> Dataset:
+    return load_nyu(root, image_size, classes)

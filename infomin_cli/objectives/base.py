@@ -143,5 +143,10 @@ class Objective(nn.Module):
         """K of the training loss, for summaries and CSV rows."""
         raise NotImplementedError
 
+    def cautions(self, n_samples: int) -> list[str]:
+        """Settings of this method that cannot mean what they say for `n_samples` training images (a
+        MoCo queue longer than the data), said as warnings when a run starts. Nothing by default."""
+        return []
+
 
 OBJECTIVES: Registry[type[Objective]] = Registry("objective")

@@ -16,6 +16,7 @@ from torch import nn
 from infomin_cli.objectives.base import OBJECTIVES, Objective, StepOutput, i_nce_of, make_views
 from infomin_cli.objectives.jigsaw import JIGSAW_BETA, JigsawBranch, make_tiles
 from infomin_cli.runtime import distributed
+from infomin_cli.views.base import HasJigsaw
 
 
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> StepOutput:
@@ -34,7 +35,7 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> StepOutp
 
 def jigsaw_branch_for(model: nn.Module, views, config: Any) -> JigsawBranch | None:
     """A JigSaw head when the views offer tiles (level=infomin+jigsaw), else None."""
-    if not getattr(views, "has_jigsaw", False):
+    if not (isinstance(views, HasJigsaw) and views.has_jigsaw):
         return None
     return JigsawBranch(model.encoders[0].out_dim, config.feat_dim, config.head)
 

@@ -111,3 +111,9 @@ class MemoryBank(Objective):
 
     def train_k(self) -> int:
         return self.negatives + 1
+
+    def cautions(self, n_samples: int) -> list[str]:
+        if self.negatives < n_samples:
+            return []
+        return [f"--bank-negatives {self.negatives} draws at least as many negatives as the {n_samples} training "
+                "images: each sample meets most of the data, many of it twice (CMC draws 16,384 of 1.28 M)"]

@@ -169,3 +169,10 @@ class MoCo(Objective):
 
     def train_k(self) -> int:
         return self.queue.shape[1] + 1
+
+    def cautions(self, n_samples: int) -> list[str]:
+        if self.queue.shape[1] < n_samples:
+            return []
+        return [f"--queue {self.queue.shape[1]} is at least the {n_samples} training images: the queue holds every "
+                "image, some many times, in keys from encoders of many steps ago; MoCo queues a few % of the data "
+                "(65,536 of 1.28 M)"]
