@@ -4,11 +4,10 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 INFOMIN := $(VENV)/bin/infomin
-# One torch thread per process unless told otherwise: on small shared CPUs, more threads than
-# free cores made views and training many times slower (see benchmarks/RESULTS.md).
-export OMP_NUM_THREADS ?= 2
+# torch's threads are set by the CLI itself (the cores it may use; --threads overrides it), see
+# infomin_cli/runtime/threads.py and benchmarks/RESULTS.md, section threads.
 
-.PHONY: install demo test test-fast bench bench-gpu gpu-check lint clean
+.PHONY: install demo test test-slow test-all bench bench-gpu gpu-check lint clean
 
 install: $(VENV)/.installed
 
@@ -23,13 +22,21 @@ demo: install
 	$(INFOMIN) probe runs/demo --label class --label background --label position --results results/demo.csv
 	$(INFOMIN) probe runs/demo --random-init --label class --label background --label position --results results/demo.csv
 
-test: install  # two workers, one torch thread each: the suite takes ~8 min on 2 cores instead of ~15
-	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2
+# two workers, one torch thread each. `make test` leaves out the tests marked slow (each trains or
+# launches processes for more than a few seconds); CI (.ci/run) runs them too, with `make test-slow`.
+test: install
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -m "not slow"
+
+test-slow: install
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -m slow
+
+test-all: test test-slow
 
 bench: install
 	$(PY) -m benchmarks.bench_pretrain_step
 	$(PY) -m benchmarks.bench_views
 	$(PY) -m benchmarks.bench_mi_staircase
+	$(PY) -m benchmarks.bench_threads
 
 bench-gpu: install  # on a machine with a CUDA GPU: views, colour conversion, training steps
 	$(PY) -m benchmarks.bench_gpu

@@ -10,6 +10,7 @@ never shows a traceback or a boxed panel. `--help` stays rich.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import pkgutil
@@ -25,8 +26,23 @@ from typer.core import TyperGroup
 
 from infomin_cli import __version__, commands, ranges
 from infomin_cli.errors import InfominError
+from infomin_cli.progress import clear_announcement
+from infomin_cli.runtime import threads
 
 INTERRUPTED = 130
+RESUME_ADVICE = "interrupted; the last finished epoch's checkpoint is kept: rerun with --resume to continue"
+
+
+def interrupt_advice(command: click.Command | None) -> str:
+    """What Ctrl-C leaves and how to continue, as the command declares it: its callback's
+    `interrupt_advice`, else the checkpoint line for a command that takes --resume, else nothing
+    beyond the fact."""
+    if command is None:
+        return "interrupted"
+    declared = getattr(command.callback, "interrupt_advice", None)
+    if declared:
+        return declared
+    return RESUME_ADVICE if any(param.name == "resume" for param in command.params) else "interrupted"
 
 
 def _walk(command: click.Command) -> Iterator[click.Command]:
@@ -71,6 +87,7 @@ def _is_number(descriptor: Any) -> bool:
 
 def _say(line: str) -> None:
     """One line on stderr; under torchrun the ranks other than 0 name themselves."""
+    clear_announcement()
     rank = os.environ.get("RANK", "0")
     print(line if rank == "0" else line.replace("error:", f"error (rank {rank}):", 1), file=sys.stderr)
 
@@ -83,6 +100,16 @@ class InfominGroup(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
         install_ranges(self)
+        self.interrupted: click.Command | None = None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Remember which command a Ctrl-C stopped, so the advice printed is that command's."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            name = ctx.invoked_subcommand
+            self.interrupted = self.get_command(ctx, name) if name else None
+            raise
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -105,8 +132,16 @@ class InfominGroup(TyperGroup):
         except InfominError as exc:
             _say(f"error: {one_line(exc)}")
             sys.exit(2)
+        except OSError as exc:  # a path given to read whose name no filesystem takes (outputs: paths.py)
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            name = str(exc.filename or "")
+            shown = name if len(name) <= 80 else f"{name[:40]}...{name[-20:]}"
+            _say(f"error: {shown}: a name longer than the filesystem allows; choose a shorter path")
+            sys.exit(2)
         if code == INTERRUPTED and os.environ.get("RANK", "0") == "0":  # Click turned a KeyboardInterrupt into this
-            print("interrupted; the last finished epoch's checkpoint is kept (resume with --resume)", file=sys.stderr)
+            clear_announcement()
+            print(interrupt_advice(self.interrupted), file=sys.stderr)
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
@@ -135,6 +170,7 @@ def _root(
     pass
 
 
+threads.quiet_waiting()  # before any command module imports torch (and with it, OpenMP)
 for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
     if _info.name.startswith("_"):  # helpers shared by commands, not commands
         continue

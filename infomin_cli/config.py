@@ -19,6 +19,23 @@ from infomin_cli.errors import InfominError
 PRESETS_FILE = Path(__file__).resolve().parent / "experiments.yaml"  # shipped in the package
 
 
+# Fields that choose how a run is computed or where its files live, not what it learns.
+NOT_HASHED = frozenset({"data_root", "device", "precision", "preset", "knn_monitor", "log", "stream", "strict_data", "workers"})
+# The fields of the first release: every run since hashes them. Any other field is hashed only where
+# it differs from its default, so a field added later leaves every earlier run's hash as it was.
+HASHED_ALWAYS = frozenset({"dataset", "views", "knobs", "encoder", "head", "feat_dim", "objective", "temperature",
+                           "batch_size", "epochs", "optimizer", "lr", "weight_decay", "sgd_momentum", "seed",
+                           "image_size", "limit"})
+LEGACY_NAMES = {"sgd_momentum": "momentum"}  # hashed (and read from old config.yaml) under the old name
+# Method options that config.yaml files of the first releases held as flat fields, and whose they were
+LEGACY_OPTIONS = {
+    "queue": ("moco",), "key_momentum": ("moco",), "symmetric": ("moco",), "bank_negatives": ("memory-bank",), "bank_loss": ("memory-bank",),
+    "jigsaw_beta": ("infonce", "moco"), "flow": ("learn-views",), "flow_blocks": ("learn-views",),
+    "view_mode": ("learn-views",), "labelled": ("learn-views",), "generator_lr": ("learn-views",),
+    "save_every": ("learn-views",),
+}
+
+
 @dataclass
 class RunConfig:
     dataset: str | None = None  # None -> the view family's default data (embedded, or highres for patches)
@@ -28,19 +45,10 @@ class RunConfig:
     encoder: str = "convnet"
     head: str = "linear"
     feat_dim: int = 128
-    objective: str = "infonce"  # see `infomin objectives`; its options follow
-    queue: int = 65536  # moco: negatives in the queue
-    key_momentum: float = 0.999  # moco: f_k <- m f_k + (1 - m) f_q (not SGD's momentum)
-    symmetric: bool = False  # moco: with a shared encoder, both views query the other's keys
-    bank_negatives: int = 16384  # memory-bank: negatives drawn per sample
-    bank_loss: str = "softmax"  # memory-bank: softmax or nce
-    jigsaw_beta: float = 0.5  # weight of the JigSaw loss with level=infomin+jigsaw
-    flow: str = "vp"  # learn-views: vp or nvp coupling
-    flow_blocks: int = 3  # learn-views: coupling blocks of the generator
-    view_mode: str = "semi-supervised"  # learn-views: unsupervised, semi-supervised or supervised
-    labelled: float = 0.1  # learn-views: fraction of the labelled train split
-    generator_lr: float = 2e-4  # learn-views: the generator's Adam rate (the critic's is lr)
-    save_every: int = 2  # learn-views: keep the generator every N epochs
+    objective: str = "infonce"  # see `infomin objectives`
+    # each method's own options, in a namespace per method ({"moco": {"queue": 4096}}); the method
+    # declares them (`Objective.options`), and only the chosen objective's apply
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
     temperature: float = 0.07
     batch_size: int = 128
     epochs: int = 30
@@ -61,25 +69,31 @@ class RunConfig:
     strict_data: bool = False  # an unreadable image file stops the run (default: skipped and counted)
     workers: int | None = None  # processes decoding a streamed dataset (None: the cores less one, at most 16)
 
-    # fields that do not change what is learned
-    _NOT_HASHED = ("data_root", "device", "precision", "preset", "knn_monitor", "log", "stream", "strict_data", "workers")
-    # fields added with the objectives: hashed only where the objective uses them and only when they
-    # differ from the default, so every run and CSV row made before them keeps its hash
-    _OBJECTIVE_FIELDS = ("queue", "key_momentum", "symmetric", "bank_negatives", "bank_loss", "jigsaw_beta",
-                         "flow", "flow_blocks", "view_mode", "labelled", "generator_lr", "save_every")
-    _LEGACY_NAMES = {"sgd_momentum": "momentum"}  # hashed (and read from old config.yaml) under the old name
-    _HASHED_WHEN_SET = ("sync_bn",)  # added later: hashed only when not the default, so older hashes hold
+    def method_options(self) -> dict[str, Any]:
+        """The chosen objective's own options as given (its defaults fill the rest: `Objective.settings`)."""
+        return dict(self.methods.get(self.objective) or {})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        """A config from a mapping: a config.yaml, a preset's block. Flat method options of the first
+        releases' files (`queue: 4096`) go into the namespace of the methods they belonged to."""
         names = {f.name for f in dataclasses.fields(cls)}
         data = dict(data)
-        for new, old in cls._LEGACY_NAMES.items():
+        for new, old in LEGACY_NAMES.items():
             if old in data and new not in data:
                 data[new] = data.pop(old)
+        methods = data.get("methods") or {}
+        if not isinstance(methods, Mapping) or not all(isinstance(v, Mapping) for v in methods.values()):
+            raise InfominError("'methods' must map each method's name to its options, e.g. {moco: {queue: 4096}}")
+        methods = {str(name): dict(values) for name, values in methods.items()}
+        for key in [k for k in data if k in LEGACY_OPTIONS]:
+            value = data.pop(key)
+            for owner in LEGACY_OPTIONS[key]:
+                methods.setdefault(owner, {}).setdefault(key, value)
+        data["methods"] = methods
         unknown = sorted(set(data) - names)
         if unknown:
             raise InfominError(
@@ -89,15 +103,33 @@ class RunConfig:
 
     def merged(self, overrides: Mapping[str, Any], keep_none: bool = False) -> RunConfig:
         """A copy with the non-None overrides applied (flags the user did not give stay None).
-        With `keep_none`, None is a value too (a preset's `paper:` block resets `limit: null`)."""
+        With `keep_none`, None is a value too (a preset's `paper:` block resets `limit: null`; for a
+        method option it restores the method's default). A name that is no field of the config is
+        an option of the objective the result trains (`--queue` goes to moco's namespace), checked
+        against that method's declaration when the config is validated."""
+        names = {f.name for f in dataclasses.fields(RunConfig)}
         data = self.to_dict()
+        own: dict[str, Any] = {}
         for key, value in overrides.items():
+            key = {old: new for new, old in LEGACY_NAMES.items()}.get(key, key)
             if value is None and not keep_none:
                 continue
             if key == "knobs":
                 data["knobs"] = {**data["knobs"], **value}
-            else:
+            elif key == "methods":
+                for method, values in (value or {}).items():
+                    data["methods"][method] = {**data["methods"].get(method, {}), **values}
+            elif key in names:
                 data[key] = value
+            else:
+                own[key] = value
+        if own:
+            mine = data["methods"].setdefault(data["objective"], {})
+            for key, value in own.items():
+                if value is None:
+                    mine.pop(key, None)
+                else:
+                    mine[key] = value
         return RunConfig.from_dict(data)
 
     def save(self, path: Path) -> None:
@@ -106,28 +138,59 @@ class RunConfig:
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
+def _read_yaml(path: Path, what: str) -> Any:
+    try:
+        return yaml.safe_load(Path(path).read_bytes().decode())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InfominError(f"{path} is not valid YAML ({str(exc).splitlines()[0]}); fix {what}") from None
+    except OSError as exc:
+        raise InfominError(f"cannot read {path} ({exc.strerror or type(exc).__name__}); check {what}") from None
+
+
 def load_presets(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The presets of a file: the packaged experiments.yaml by default."""
     path = Path(path) if path else PRESETS_FILE
     if not path.is_file():
-        raise InfominError(f"preset file {path} not found; pass --presets FILE or reinstall infomin (the presets ship inside the package)")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise InfominError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    presets = data.get("presets")
-    if not isinstance(presets, dict):
-        raise InfominError(f"{path} has no 'presets:' mapping at the top level")
+        raise InfominError(f"preset file {path} not found; reinstall infomin (the presets ship inside the package)")
+    data = _read_yaml(path, "the file")
+    presets = data.get("presets") if isinstance(data, dict) else None
+    if not isinstance(presets, dict) or not all(isinstance(v, dict) for v in presets.values()):
+        raise InfominError(f"{path} has no 'presets:' mapping of preset names to their settings at the top level")
     return presets
 
 
-def get_preset(name: str, path: Path | None = None) -> dict[str, Any]:
-    """A preset, with `base: OTHER` resolved: its config/paper/sweep blocks start from OTHER's."""
-    presets = load_presets(path)
+@dataclass
+class ConfigFile:
+    """What `--config FILE` brings: a run's config.yaml or any mapping of config fields (`fields`), or a
+    preset file (`presets`, beside the packaged ones and taking their place where the names meet)."""
+
+    path: Path
+    fields: dict[str, Any] = field(default_factory=dict)
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def read_config_file(path: str | Path) -> ConfigFile:
+    path = Path(path)
+    if not path.is_file():
+        raise InfominError(f"--config {path} is not a file; pass a run's config.yaml or a preset file")
+    data = _read_yaml(path, "--config")
+    if not isinstance(data, dict):
+        raise InfominError(f"--config {path} holds a {type(data).__name__}, not a mapping of config fields or presets")
+    if "presets" in data:
+        return ConfigFile(path, presets=load_presets(path))
+    RunConfig.from_dict(data)  # a field this version does not know is one line now, not after the data loads
+    return ConfigFile(path, fields=data)
+
+
+def get_preset(name: str, path: Path | None = None, extra: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A preset, with `base: OTHER` resolved: its config/paper/sweep blocks start from OTHER's. `extra`:
+    a user's presets, beside the packaged ones (a user preset may start from a packaged one)."""
+    presets = {**load_presets(path), **(extra or {})}
     if name not in presets:
-        raise InfominError(f"unknown preset {name!r}; choose one of: {', '.join(sorted(presets))}")
+        raise InfominError(f"unknown preset {name!r}; choose one of: {', '.join(sorted(presets))} (or see `infomin presets`)")
     entry = dict(presets[name])
     if "base" in entry:
-        base = get_preset(entry.pop("base"), path)
+        base = get_preset(entry.pop("base"), path, extra)
         for block in ("config", "paper", "sweep"):
             if block in base or block in entry:
                 entry[block] = _merge(base.get(block) or {}, entry.get(block) or {})
@@ -142,13 +205,26 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def chosen_preset(preset: str | None, config_file: ConfigFile | None) -> str | None:
+    """--preset, or the one preset a --config preset file holds."""
+    if preset or config_file is None or not config_file.presets:
+        return preset
+    if len(config_file.presets) == 1:
+        return next(iter(config_file.presets))
+    raise InfominError(f"--config {config_file.path} holds presets {', '.join(sorted(config_file.presets))}; "
+                       "choose one with --preset")
+
+
 def resolve_config(
-    preset: str | None, overrides: Mapping[str, Any], scale: str = "embedded", presets_file: Path | None = None
+    preset: str | None, overrides: Mapping[str, Any], scale: str = "embedded", presets_file: Path | None = None,
+    config_file: ConfigFile | None = None,
 ) -> RunConfig:
-    """defaults <- preset's `config` (<- its `paper` block when scale == 'paper') <- explicit flags."""
+    """defaults <- preset's `config` (<- its `paper` block when scale == 'paper') <- a --config file's
+    fields <- explicit flags. A --config preset file adds its presets to the packaged ones."""
     config = RunConfig()
+    preset = chosen_preset(preset, config_file)
     if preset:
-        entry = get_preset(preset, presets_file)
+        entry = get_preset(preset, presets_file, config_file.presets if config_file else None)
         config = config.merged(entry.get("config", {}))
         if scale == "paper":
             if "paper" not in entry:
@@ -157,4 +233,6 @@ def resolve_config(
         elif scale != "embedded":
             raise InfominError(f"--scale {scale!r} is not valid; choose embedded or paper")
         config.preset = preset
+    if config_file is not None and config_file.fields:
+        config = config.merged(config_file.fields, keep_none=True)
     return config.merged(overrides)

@@ -18,7 +18,8 @@ from infomin_cli.ranges import Range
 @dataclass(frozen=True)
 class Option:
     """`name` is the Python name (`key_momentum`); the flag is `--key-momentum` unless `flag` names
-    another (the view learner's `flow_blocks` is `--blocks`). The type is the default's."""
+    another (the view learner's `flow_blocks` is `--blocks`). The type is the default's; a bool is a
+    switch (`--symmetric/--no-symmetric`)."""
 
     name: str
     default: Any
@@ -27,16 +28,17 @@ class Option:
     choices: tuple[str, ...] | None = None
     paper: Any = None  # the paper's value, where it gives one (listings show it beside the default)
     flag: str | None = None
+    of: type | None = None  # the type when the default is None: the user of the value then chooses it (`help` says how)
 
     def __post_init__(self) -> None:
-        if isinstance(self.default, bool) or self.kind not in (int, float, str):
-            raise TypeError(f"option {self.name}: default {self.default!r} is not an int, float or str")
+        if self.kind not in (bool, int, float, str):
+            raise TypeError(f"option {self.name}: default {self.default!r} is not a bool, int, float or str")
         if self.choices is not None and self.default not in self.choices:
             raise TypeError(f"option {self.name}: default {self.default!r} is not one of {self.choices}")
 
     @property
     def kind(self) -> type:
-        return type(self.default)
+        return self.of if self.default is None and self.of is not None else type(self.default)
 
     @property
     def cli_flag(self) -> str:
@@ -44,6 +46,10 @@ class Option:
 
     def check(self, value: Any) -> Any:
         """The value as the option's type, or one line naming the flag and what it accepts."""
+        if self.kind is bool:
+            if not isinstance(value, bool):
+                raise InfominError(f"{self.cli_flag} {value!r} is not valid; it is a switch: true or false")
+            return value
         if self.kind is str:
             if not isinstance(value, str) or (self.choices is not None and value not in self.choices):
                 accepted = f"choose one of: {', '.join(self.choices)}" if self.choices else "give a name"
@@ -66,12 +72,16 @@ class Option:
         return number
 
     def describe(self) -> str:
+        if self.kind is bool:
+            return "true or false"
         if self.choices is not None:
             return "one of " + ", ".join(self.choices)
         return self.range.describe() if self.range is not None else "a finite number"
 
     def bad_values(self) -> list[str]:
         """Values this option must refuse, as typed on a command line: the fuzz rows follow from these."""
+        if self.kind is bool:
+            return []  # a switch: --name or --no-name, nothing to mistype
         if self.kind is str:
             return ["''", "nonsense"] if self.choices is not None else []
         bad = ["abc", "nan"]

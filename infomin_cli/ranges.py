@@ -7,7 +7,8 @@ it accepts. Two places read it, so a flag and a preset can never disagree:
   Click parses it, before the command body runs and so before anything is read or written;
 - `runs.validate` checks the numeric fields of a `RunConfig` (flags, presets, paper scale).
 
-A new option joins by adding one line here. Checks that relate two values (`--negatives` >= the
+A new general option joins by adding one line here; a method's own options carry their range on
+their declaration (`options.Option`), where the method declares them. Checks that relate two values (`--negatives` >= the
 batch, an image size the encoder can take, a MoCo queue that is a multiple of the batch) stay with
 the code that knows both values and run right after these. (KSG's k is fixed at 3, so "samples
 > k" is a plain range.)
@@ -85,20 +86,11 @@ RANGES: dict[str, Range] = {
     "lr": Range(0, low_open=True, hint="e.g. 0.002 with adam"),
     "weight_decay": Range(0),
     "sgd_momentum": FRACTION_BELOW_1,
-    "key_momentum": Range(0, 1, high_open=True, hint="e.g. 0.999"),
-    "queue": MANY,
-    "bank_negatives": MANY,
-    "jigsaw_beta": Range(0, 1, hint="the paper uses 0.5"),
     "image_size": SIZE,
     "limit": AT_LEAST_1,
     "seed": Range(0, 2**32 - 1, hint="torch and numpy seeds are 32-bit here"),
     "workers": Range(0, 1024, hint="0 decodes in the training process"),
-    # learn-views (the view learner's own fields)
-    "labelled": Range(0, 1, low_open=True, hint="a fraction of the labelled train split, e.g. 0.1"),
-    "generator_lr": Range(0, low_open=True, hint="the paper: 2e-4"),
-    "blocks": Range(1, 64),
-    "flow_blocks": Range(1, 64),
-    "save_every": EPOCHS,
+    # learn-views' knob of the colour-space split (the view learner's own options are declared on it)
     "crop_scale": Range(0, 1, low_open=True, hint="CMC: 0.2"),
     # sweep
     "seeds": Range(1, 10_000),

@@ -16,14 +16,13 @@ from typing import Any
 import torch
 
 from infomin_cli import ranges
-from infomin_cli.config import RunConfig
+from infomin_cli.config import HASHED_ALWAYS, LEGACY_NAMES, NOT_HASHED, RunConfig, load_presets
 from infomin_cli.data import Dataset, load_dataset
-from infomin_cli.data.base import DATASETS
+from infomin_cli.data.base import DATASETS, ImageSet, default_dataset
+from infomin_cli.data.source import BatchSource, as_source
 from infomin_cli.errors import InfominError
 from infomin_cli.models import ENCODERS, HEADS, ContrastiveModel, build_model
 from infomin_cli.objectives import OBJECTIVES
-from infomin_cli.objectives.memory_bank import VARIANTS as BANK_LOSSES
-from infomin_cli.objectives.moco import check_queue
 from infomin_cli.run_files import (
     CHECKPOINT,
     CONFIG,
@@ -45,20 +44,22 @@ __all__ = ["CHECKPOINT", "CONFIG", "METRICS", "SUMMARY", "load_run", "validate"]
 
 def config_hash(config: RunConfig) -> str:
     """16 hex digits naming what a run learns: the fields that change the result (not where files
-    live or which device ran it), and the objective's own options where they differ from its defaults,
-    so every run keeps its hash when an unrelated method gains an option."""
-    used = {o.name.replace("-", "_") for o in OBJECTIVES.get(config.objective).options} \
-        if config.objective in OBJECTIVES else set()
+    live or which device ran it), and the chosen objective's own options where they differ from its
+    declared defaults. So a run keeps its hash when any method gains an option, and a field added to
+    the config is hashed only where it is set away from its default."""
     defaults = RunConfig()
     payload = {}
     for key, value in config.to_dict().items():
-        if key in config._NOT_HASHED:
+        if key in NOT_HASHED or key == "methods":
             continue
-        if key in config._OBJECTIVE_FIELDS and (key not in used or value == getattr(defaults, key)):
+        if key not in HASHED_ALWAYS and value == getattr(defaults, key):
             continue
-        if key in config._HASHED_WHEN_SET and value == getattr(defaults, key):
-            continue
-        payload[config._LEGACY_NAMES.get(key, key)] = value
+        payload[LEGACY_NAMES.get(key, key)] = value
+    declared = {o.name: o.default for o in OBJECTIVES.get(config.objective).options} \
+        if config.objective in OBJECTIVES else {}
+    for name, value in config.method_options().items():
+        if name not in declared or value != declared[name]:
+            payload[name] = value
     if config.knobs.get("level") == "infomin+jigsaw":  # the JigSaw rung became PyContrast's branch (v0.2)
         payload["jigsaw"] = "branch"
     text = json.dumps(payload, sort_keys=True, default=str)
@@ -71,7 +72,7 @@ def validate(config: RunConfig) -> RunConfig:
     family = VIEWS.get(config.views)
     defaults: dict[str, Any] = {}
     if config.dataset is None:
-        defaults["dataset"] = DEFAULT_DATA.get(family.data_kind, "embedded")
+        defaults["dataset"] = default_dataset(family.data_kind)
     if config.image_size is None and family.image_size is not None:
         defaults["image_size"] = family.image_size
     config = config.merged(defaults)
@@ -86,14 +87,11 @@ def validate(config: RunConfig) -> RunConfig:
                            f"{smallest} px (its total stride); use at least {smallest}")
     if config.optimizer not in ("sgd", "adam"):
         raise InfominError(f"--optimizer {config.optimizer!r} is not valid; choose sgd or adam")
-    if config.objective == "moco":
-        check_queue(config.queue, config.batch_size)
-    if config.bank_loss not in BANK_LOSSES:
-        raise InfominError(f"--bank-loss {config.bank_loss!r} is not valid; choose {' or '.join(BANK_LOSSES)}")
-    if config.objective == "learn-views":
-        check_view_learner(config, family)
+    settings = objective.settings(config)  # its own options, defaults filled in, each checked
+    objective.check(config, settings, family)
     check_log(config.log)
     resolved = RunConfig.from_dict({**config.to_dict(), "knobs": family.resolve(config.knobs),
+                                    "methods": {config.objective: vars(settings)},
                                     "precision": check_precision(config.precision)})
     if resolved.knobs.get("level") == "infomin+jigsaw" and not objective.supports_jigsaw:
         raise InfominError(f"--objective {config.objective} has no JigSaw branch; use moco or infonce with "
@@ -101,36 +99,22 @@ def validate(config: RunConfig) -> RunConfig:
     return resolved
 
 
-DEFAULT_DATA = {"highres": "highres", "sequences": "moving-mnist"}  # a family's data_kind -> its default dataset
-SEQUENCE_DATASETS = ("moving-mnist",)  # items are (T, C, H, W) frame sequences with their v2 layers
-
-
 def check_sequences(config: RunConfig, family) -> None:
-    """Sequence views need sequence data and an encoder that reads frames, and nothing else does."""
-    sequences = family.data_kind == "sequences"
-    if sequences and config.dataset not in SEQUENCE_DATASETS:
-        raise InfominError(f"--views {config.views} needs sequences: use --dataset moving-mnist "
+    """Sequence views need a dataset of frame sequences and the encoder those frames need, and no
+    other views read such a dataset (the dataset's registered capabilities say which it is)."""
+    reads_sequences, data = family.data_kind == "sequences", DATASETS.get(config.dataset)
+    if reads_sequences and data.item != "sequence":
+        raise InfominError(f"--views {config.views} needs sequences: use --dataset {default_dataset(family.data_kind)} "
                            f"(not {config.dataset})")
-    if not sequences and config.dataset in SEQUENCE_DATASETS:
-        raise InfominError(f"--dataset {config.dataset} holds frame sequences; use --views moving-mnist "
-                           f"(or --preset moving-mnist), not {config.views}")
-    if sequences and config.encoder != "seq-convnet":
-        raise InfominError(f"--views {config.views} feeds frame sequences to the encoder; use --encoder seq-convnet "
-                           f"(ConvNet + LSTM, the paper's B.4), not {config.encoder}")
-
-
-def check_view_learner(config: RunConfig, family) -> None:
-    """learn-views' own options; its views are a colour-space split that g re-mixes."""
-    from infomin_cli.objectives.view_learner import MODES
-    from infomin_cli.views.flow import COUPLINGS
-
-    if "colorspace-split" not in (family.name, family.aliases_of):
-        raise InfominError(f"learn-views starts from a colour-space split, not --views {config.views}; "
-                           "pass --from SPACE (e.g. rgb, ydbdr)")
-    COUPLINGS.get(config.flow)
-    if config.view_mode not in MODES:
-        raise InfominError(f"--mode {config.view_mode!r} is not valid; choose one of: {', '.join(MODES)}")
-    # --labelled, --generator-lr, --blocks and --save-every are checked with every range (ranges.py)
+    if not reads_sequences and data.item == "sequence":
+        views = [name for name, other in VIEWS.items() if other.data_kind == "sequences"]
+        presets = [name for name, preset in load_presets().items()
+                   if (preset.get("config") or {}).get("dataset") == config.dataset]
+        raise InfominError(f"--dataset {config.dataset} holds frame sequences; use --views {' or '.join(views)}"
+                           + (f" (or --preset {presets[0]})" if presets else "") + f", not {config.views}")
+    if reads_sequences and data.encoder is not None and config.encoder != data.encoder:
+        raise InfominError(f"--views {config.views} feeds frame sequences to the encoder; use --encoder {data.encoder} "
+                           f"(the encoder {config.dataset}'s frames need), not {config.encoder}")
 
 
 def check_log(log: str | None) -> None:
@@ -145,9 +129,9 @@ def check_log(log: str | None) -> None:
         raise InfominError("--log tensorboard needs the tensorboard package: pip install 'infomin[tensorboard]'") from None
 
 
-def item_side(split) -> int:
-    """Side of a split's stored items: an `ImageSet`'s tensor, or a streaming source's `shape`."""
-    return int(split.images.shape[-1] if hasattr(split, "images") else split.shape[-1])
+def item_side(split: ImageSet | BatchSource) -> int:
+    """Side of a split's stored items."""
+    return int(as_source(split).shape[-1])
 
 
 def image_size_of(config: RunConfig, dataset: Dataset) -> int:
@@ -211,6 +195,14 @@ class LoadedRun:
     precision: Precision = FP32  # what probes and estimates run the encoders at
 
 
+def run_config(folder: str | Path) -> RunConfig:
+    """The config.yaml of a run folder (one line when the folder is not a run or the file is damaged)."""
+    folder = Path(folder)
+    if not (folder / CONFIG).is_file():
+        raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")
+    return read_config(folder / CONFIG)
+
+
 def load_run(folder: str | Path, device: str = "auto", random_init: bool = False,
              dataset: str | None = None, data_root: str | Path | None = None, stream: bool | None = None,
              precision: str | None = None) -> LoadedRun:
@@ -222,10 +214,7 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     if precision is not None:
         check_precision(precision)  # before any file is read
     folder = Path(folder)
-    if not (folder / CONFIG).is_file():
-        raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")
-    # every run file is read (and a damaged one named) before the dataset is
-    config = read_config(folder / CONFIG)
+    config = run_config(folder)  # every run file is read (and a damaged one named) before the dataset is
     summary = read_summary(folder / SUMMARY)
     trained = not random_init
     state = None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet
+from infomin_cli.data.base import DATASETS, Dataset, ImageSet, register_dataset
 
 torch.set_num_threads(1)
+os.environ["OMP_NUM_THREADS"] = "1"  # the user's choice for every command a test runs, in process or not (runtime/threads.py)
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +37,7 @@ def _load_tiny(root=None, image_size=None) -> Dataset:
 
 
 if "tiny" not in DATASETS:
-    DATASETS.add("tiny", _load_tiny)
+    register_dataset("tiny", labels=("class", "colour"))(_load_tiny)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def run_main(capsys, *args):
         (["pretrain", "--objective", "byol"], "memory-bank"),
         (["pretrain", "--objective", "moco", "--queue", "1000"], "multiple of --batch-size 128"),
         (["pretrain", "--objective", "moco", "--key-momentum", "1.5"], "--key-momentum"),
-        (["pretrain", "--objective", "memory-bank", "--bank-loss", "hinge"], "softmax or nce"),
+        (["pretrain", "--objective", "memory-bank", "--bank-loss", "hinge"], "softmax, nce"),
         (["pretrain", "--objective", "memory-bank", "--views", "infomin-aug", "--knob", "level=infomin+jigsaw"],
          "no JigSaw branch"),
         (["pretrain", "--log", "wandb"], "tensorboard"),
@@ -67,7 +67,7 @@ def test_more_held_out_negatives_than_held_out_images_fails_before_training(tmp_
 
 
 @pytest.mark.parametrize(("args", "listed"), [
-    (["--task", "bogus"], "classification or segmentation"),
+    (["--task", "bogus"], "choose one of: classification, factors, linear-protocol, segmentation"),
     (["--task", "segmentation", "--classes", "7"], "40 or 13"),
 ])
 def test_bad_probe_task_or_class_set_is_one_line(tmp_path, capsys, args, listed):
@@ -150,7 +150,7 @@ def test_bad_streamed_probe_input_is_one_line(tmp_path, capsys, args, listed):
 
 @pytest.mark.parametrize(("args", "listed"), [
     (["learn-views", "--from", "cmyk"], "choose one of: rgb"),
-    (["learn-views", "--flow", "glow"], "unknown flow 'glow'; choose one of: nvp, vp"),
+    (["learn-views", "--flow", "glow"], "--flow 'glow' is not valid; choose one of: nvp, vp"),
     (["learn-views", "--mode", "weak"], "unsupervised, semi-supervised, supervised"),
     (["learn-views", "--labelled", "0"], "--labelled 0.0"),
     (["learn-views", "--labelled", "1.5"], "--labelled 1.5"),
@@ -172,9 +172,38 @@ def test_bad_learned_views_input_is_one_line_exit_2(tmp_path, capsys, args, list
 
 
 def test_a_sweep_over_a_folder_that_is_not_a_view_learner_is_one_line(tmp_path, capsys):
+    from infomin_cli.config import RunConfig
+
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "config.yaml").write_text("objective: infonce\n")
+    RunConfig(objective="infonce").save(tmp_path / "run" / "config.yaml")  # a contrastive run's folder
     code, err = run_main(capsys, "sweep", "generator", f"{tmp_path / 'run'}@0", "--preset", "learned-views",
                          "--runs-dir", tmp_path / "runs", "--out", tmp_path / "r.csv")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "is not a view learner" in err
     assert not (tmp_path / "runs").exists()
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("args", "where", "advice", "never"),
+    [
+        # pretrain keeps the last finished epoch and continues with --resume
+        (["pretrain", "--dataset", "tiny", "--views", "lab-split", "--epochs", "1"], "infomin_cli.pipeline.train_run",
+         "rerun with --resume", "rerun the same command"),
+        # sweep has no --resume: its points are found again by rerunning the command
+        (["sweep", "crop-scale", "0.5", "--dataset", "tiny", "--views", "lab-split", "--epochs", "1", "--quiet"],
+         "infomin_cli.sweep.runner.run_sweep", "rerun the same command", "--resume"),
+        # an estimate keeps nothing: no advice beyond the fact
+        (["mi-estimate", "--source", "gaussian"], "infomin_cli.estimate.synthetic_rows", "interrupted", "--resume"),
+    ],
+)
+def test_ctrl_c_names_the_commands_own_way_to_continue(tmp_path, capsys, monkeypatch, args, where, advice, never):
+    module, name = where.rsplit(".", 1)
+    monkeypatch.setattr(f"{module}.{name}", _interrupt)
+    out = ["--out", tmp_path / ("r.csv" if args[0] == "sweep" else "run")] if args[0] != "mi-estimate" else []
+    if args[0] == "sweep":
+        out += ["--runs-dir", tmp_path / "runs"]
+    code, err = run_main(capsys, *args, *out)
+    assert code == 130 and advice in err and never not in err, err

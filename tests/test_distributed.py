@@ -9,14 +9,15 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 
+from infomin_cli.config import RunConfig
 from infomin_cli.models.contrastive import ContrastiveModel
-from infomin_cli.objectives.infonce import InfoNCE
+from infomin_cli.objectives import OBJECTIVES
+from infomin_cli.objectives.base import Objective
 from infomin_cli.runtime import distributed
 
 B, SIDE = 6, 16
@@ -46,9 +47,9 @@ def images() -> torch.Tensor:
     return torch.randint(0, 256, (2 * B, 3, SIDE, SIDE), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
 
 
-def objective_for(model: nn.Module) -> InfoNCE:
-    config = SimpleNamespace(temperature=0.2, batch_size=2 * B, jigsaw_beta=0.5)
-    return InfoNCE(model, FixedViews(), config, 2 * B)
+def objective_for(model: nn.Module, name: str) -> Objective:
+    config = RunConfig(temperature=0.2, batch_size=2 * B, objective=name)
+    return OBJECTIVES.get(name)(model, FixedViews(), config, 2 * B)
 
 
 def local_only_gather(x: torch.Tensor) -> torch.Tensor:
@@ -60,21 +61,21 @@ def local_only_gather(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts)
 
 
-def one_rank(rank: int, world: int, port: int, out: str) -> None:
+def one_rank(rank: int, world: int, port: int, out: str, name: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank), OMP_NUM_THREADS="1")
     torch.set_num_threads(1)
     device = distributed.setup("cpu")
     index = distributed.shard(torch.arange(2 * B))
     results = {}
-    for name, gather in (("gather", distributed.gather_with_grad), ("local_only", local_only_gather)):
+    for how, gather in (("gather", distributed.gather_with_grad), ("local_only", local_only_gather)):
         distributed.gather_with_grad = gather  # this process only
         model = model_without_bn()
-        objective = objective_for(model)
+        objective = objective_for(model, name)
         step = distributed.wrap(objective, model, FixedViews(), torch.Generator(), device)
         result = step(images()[index], index)
         result.loss.backward()  # DDP averages the ranks' gradients
-        results[name] = {"loss": float(distributed.mean(result.loss.detach())), "k": result.k,
+        results[how] = {"loss": float(distributed.mean(result.loss.detach())), "k": result.k,
                          "grads": {n: p.grad.clone() for n, p in model.named_parameters()}}
     torch.save(results, Path(out) / f"rank{rank}.pt")
 
@@ -86,19 +87,20 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_ranks_of_batch_b_give_the_loss_and_gradients_of_one_process_of_batch_2b(tmp_path):
+@pytest.mark.parametrize(("name", "k"), [("infonce", 2 * B), ("simclr", 4 * B - 1)])
+def test_two_ranks_of_batch_b_give_the_loss_and_gradients_of_one_process_of_batch_2b(tmp_path, name, k):
     model = model_without_bn()
-    reference = objective_for(model)(model, images(), FixedViews(), torch.Generator(), torch.arange(2 * B))
+    reference = objective_for(model, name)(model, images(), FixedViews(), torch.Generator(), torch.arange(2 * B))
     reference.loss.backward()
     reference_loss = float(reference.loss.detach())
     expected = {n: p.grad for n, p in model.named_parameters()}
 
-    torch.multiprocessing.spawn(one_rank, args=(2, free_port(), str(tmp_path)), nprocs=2)
+    torch.multiprocessing.spawn(one_rank, args=(2, free_port(), str(tmp_path), name), nprocs=2)
 
     for rank in (0, 1):
         got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
         right, wrong = got["gather"], got["local_only"]
-        assert right["k"] == 2 * B == reference.k  # K = world x batch
+        assert right["k"] == k == reference.k  # K over the global batch: world x batch (x 2 - 1 for NT-Xent)
         assert right["loss"] == pytest.approx(reference_loss, abs=1e-6)
         for name, grad in expected.items():
             # float tolerance per tensor: 1e-3 of its largest entry. The head's bias gradient is a sum of

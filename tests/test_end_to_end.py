@@ -18,7 +18,8 @@ def invoke(*args):
 
 
 def test_embedded_default_pretrain_then_probe(tmp_path):
-    out = invoke("pretrain", "--limit", 256, "--epochs", 1, "--batch-size", 64, "--out", tmp_path / "run", "--quiet")
+    out = invoke("pretrain", "--limit", 256, "--epochs", 1, "--batch-size", 64, "--out", tmp_path / "run", "--quiet",
+                 "--json")
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["i_nce"] <= summary["log_K"]
     invoke("probe", tmp_path / "run", "--label", "class", "--label", "background", "--epochs", 3,
@@ -37,3 +38,11 @@ def test_cmc_colour_splits_train_on_stl10_files(tmp_path):
     frame = read_results(tmp_path / "r.csv")
     assert frame["views"].tolist() == ["lab-split", "ycbcr-split"]
     assert (frame["probe_layer"] == "conv5").all() and (frame["K"] == 16).all()
+
+
+def test_pretrain_ends_with_human_lines_naming_the_run_and_the_next_command(tmp_path):
+    out = invoke("pretrain", "--limit", 128, "--epochs", 1, "--batch-size", 64, "--out", tmp_path / "run", "--quiet")
+    lines = out.strip().splitlines()[-4:]
+    assert lines[0].startswith(f"run     {tmp_path / 'run'}") and "I_NCE" in lines[1] and "of log K = 4.16" in lines[1]
+    assert lines[-1].startswith(f"next    infomin probe {tmp_path / 'run'}")
+    assert "{" not in out  # no JSON unless asked (--json)

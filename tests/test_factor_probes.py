@@ -23,6 +23,7 @@ from infomin_cli.evaluate.factors import (
     train_position_probe,
     train_supervised,
 )
+from infomin_cli.evaluate.probes.factors import FACTOR_LABELS, FACTOR_LAYERS, SUPERVISED
 from infomin_cli.models import ContrastiveModel
 from infomin_cli.results import read_results
 from infomin_cli.runs import LoadedRun
@@ -119,7 +120,7 @@ def test_factor_probes_read_each_label_from_both_layers(tmp_path):
     """Even an untrained ConvNet + LSTM keeps colour (digit, background) linearly readable."""
     csv, run = tmp_path / "results.csv", fake_run(tmp_path)
     guess = mean_predictor_error(run.dataset.train.targets["position"], run.dataset.test.targets["position"])
-    rows = factor_probe_run(None, results=csv, epochs=30, run=run)
+    rows = factor_probe_run(None, FACTOR_LABELS, FACTOR_LAYERS, results=csv, epochs=30, run=run)
     assert [(r["probe_label"], r["probe_layer"]) for r in rows] == [
         ("digit", "sequence"), ("digit", "image"), ("position", "sequence"), ("position", "image"),
         ("background", "sequence"), ("background", "image")]
@@ -143,9 +144,9 @@ def test_factor_probes_of_the_untrained_baseline_are_named_so(tmp_path):
 
 def test_an_unknown_factor_or_layer_lists_the_valid_ones(tmp_path):
     with pytest.raises(InfominError, match="digit, background, position|background, digit, position"):
-        factor_probe_run(None, labels=("colour",), run=fake_run(tmp_path))
+        factor_probe_run(None, labels=("colour",), layers=FACTOR_LAYERS, run=fake_run(tmp_path))
     with pytest.raises(InfominError, match="sequence, image"):
-        factor_probe_run(None, layers=("conv4",), run=fake_run(tmp_path))
+        factor_probe_run(None, labels=FACTOR_LABELS, layers=("conv4",), run=fake_run(tmp_path))
 
 
 @pytest.mark.parametrize("task, layer", [("digit", "image"), ("background", "image"), ("position", "image"),
@@ -162,7 +163,7 @@ def test_the_supervised_reference_learns_its_own_factor(task, layer):
 
 def test_supervised_rows_share_the_probe_schema(tmp_path):
     csv = tmp_path / "results.csv"
-    rows = supervised_rows(config(), labels=("digit", "position"), layers=("image",), epochs=1, device="cpu",
+    rows = supervised_rows(config(), labels=("digit", "position"), layers=("image",), epochs=1, device="cpu", kind=SUPERVISED,
                            results=csv, data=fake_data(64, 32), views=FakeViews())
     assert [(r["probe_label"], r["metric_name"], r["unit"]) for r in rows] == [("digit", "top1", "%"),
                                                                                ("position", "px_error", "px")]
@@ -171,7 +172,7 @@ def test_supervised_rows_share_the_probe_schema(tmp_path):
     assert row["knob_name"] == "shared" and row["objective"] == "supervised" and row["i_nce"] is None
     assert rows[0]["config_hash"] != rows[1]["config_hash"]
     assert len(read_results(csv)) == 2
-    one = supervised_rows(config(), "background", "image", epochs=1, device="cpu", data=fake_data(64, 32),
+    one = supervised_rows(config(), "background", "image", epochs=1, device="cpu", kind=SUPERVISED, data=fake_data(64, 32),
                           views=FakeViews())  # one label and layer by name: one model
     assert [(r["probe_label"], r["probe_layer"]) for r in one] == [("background", "image")]
 

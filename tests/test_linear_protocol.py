@@ -35,7 +35,8 @@ def test_cmcs_steps_sit_at_30_40_50_of_60_epochs_and_scale_with_fewer():
 def test_a_killed_streamed_probe_resumes_to_the_same_classifier(tmp_path, monkeypatch):
     folder = _streamed_run(tmp_path)
     shutil.copytree(folder, tmp_path / "again")
-    straight = linear_protocol_run(load_run(folder, "cpu"), epochs=2, batch_size=4, lr=1.0, results=tmp_path / "a.csv")
+    straight = linear_protocol_run(load_run(folder, "cpu"), epochs=2, batch_size=4, lr=1.0, results=tmp_path / "a.csv",
+                                   probe_task="linear-protocol")
     assert hasattr(load_run(folder, "cpu").dataset.train, "epoch_batches")  # really streamed
 
     real = linear_protocol.save_checkpoint
@@ -48,10 +49,11 @@ def test_a_killed_streamed_probe_resumes_to_the_same_classifier(tmp_path, monkey
 
     monkeypatch.setattr(linear_protocol, "save_checkpoint", dies_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
-        linear_protocol_run(load_run(tmp_path / "again", "cpu"), epochs=2, batch_size=4, lr=1.0, results=tmp_path / "b.csv")
+        linear_protocol_run(load_run(tmp_path / "again", "cpu"), epochs=2, batch_size=4, lr=1.0, results=tmp_path / "b.csv",
+                            probe_task="linear-protocol")
     monkeypatch.setattr(linear_protocol, "save_checkpoint", real)
     resumed = linear_protocol_run(load_run(tmp_path / "again", "cpu"), epochs=2, batch_size=4, lr=1.0,
-                                  results=tmp_path / "b.csv")
+                                  results=tmp_path / "b.csv", probe_task="linear-protocol")
     assert calls == [1]
     a = torch.load(folder / "linear-imagenet-class-pool.pt", weights_only=True)
     b = torch.load(tmp_path / "again" / "linear-imagenet-class-pool.pt", weights_only=True)

@@ -66,3 +66,38 @@ def test_mi_estimate_bad_input_is_one_line_and_exit_2(_cli, args: list[str], exp
     out = _cli(*args)
     assert out.returncode == 2
     assert expected in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_mi_estimate_shows_each_point_and_its_critics_steps_on_stderr(_cli, monkeypatch) -> None:
+    """The README's source sweep runs minutes: a bar over (MI value, estimator) points and one over
+    the current critic's training steps, on stderr; none with --quiet or when stderr is no terminal."""
+    args = ("--source", "gaussian", "--dim", "2", "--mi", "0,1", "--estimators", "infonce,ksg", "--steps", "30",
+            "--batch-size", "32", "--eval-batches", "5", "--ksg-samples", "300")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: stderr is a terminal
+    shown = _cli(*args)
+    assert shown.returncode == 0
+    for text in ("gaussian, d=2", "I = 1 nats, ksg", "4/4", "1 thread"):  # the last frame
+        assert text in shown.stderr, text
+    assert "mutual information" in shown.stdout and "mutual information" not in shown.stderr
+    assert _cli(*args, "--quiet").stderr == ""
+
+
+def test_each_point_and_each_critic_step_moves_a_bar() -> None:
+    from rich.progress import Progress
+
+    from infomin_cli.estimate import synthetic_rows
+
+    class Recording(Progress):
+        def update(self, task_id, **fields):
+            self.seen.append((task_id, dict(fields)))
+            super().update(task_id, **fields)
+
+    progress = Recording(disable=True)
+    progress.seen = []
+    rows = synthetic_rows("gaussian", 2, "0,1", "infonce,ksg", "separable", 30, 32, 5, 5.0, 300, 0, progress=progress)
+    points, steps = progress.task_ids
+    assert len(rows) == 4 and progress.tasks[points].completed == 4 and progress.tasks[points].total == 4
+    named = [fields["stats"] for task, fields in progress.seen if task == points and "stats" in fields]
+    assert named == ["I = 0 nats, infonce", "I = 0 nats, ksg", "I = 1 nats, infonce", "I = 1 nats, ksg"]
+    done = [fields["completed"] for task, fields in progress.seen if task == steps and "completed" in fields]
+    assert done == [*range(1, 31)] * 2  # both infonce critics, step by step; KSG trains nothing

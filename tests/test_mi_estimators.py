@@ -87,3 +87,30 @@ def test_infonce_with_true_density_ratio_critic_stays_below_log_k(mi: float) -> 
     values = _true_critic_values(mi)
     assert max(values["infonce"]) < math.log(128)
     assert sum(values["infonce"]) / len(values["infonce"]) < mi  # a lower bound, strictly here
+
+
+def test_smile_above_log_k_is_an_estimate_not_a_saturated_bound() -> None:
+    """SMILE has no log K ceiling (its partition term is clipped, not bounded by K), so a value above
+    log K is a number to read with its interval, never flagged as stuck at a ceiling."""
+    from infomin_cli.mi.synthetic import estimate_synthetic
+    from infomin_cli.mi.train import CriticSpec
+
+    estimate, _ = estimate_synthetic("gaussian", 2, 4.0, "smile", CriticSpec(batch_size=4, steps=300), eval_batches=10)
+    assert estimate.value > estimate.log_k  # above the ceiling an InfoNCE estimate could never pass
+    assert not estimate.bounded_by_log_k and not estimate.saturated
+    assert estimate.to_dict()["saturated"] is False
+
+
+def test_an_infonce_estimate_above_0_9_log_k_is_saturated() -> None:
+    """InfoNCE's value is at most log K: with the true density-ratio critic at 8 nats and K = 16 it
+    sits at the ceiling, and is flagged."""
+    from infomin_cli.mi.estimators import BOUNDED_BY_LOG_K
+    from infomin_cli.mi.report import from_batches
+
+    g, rho = torch.Generator().manual_seed(0), mi_to_rho(8.0, 2)
+    values = []
+    for _ in range(5):
+        x, y = sample_gaussian(16, 2, rho, g)
+        values.append(float(infonce(gaussian_log_ratio(x.double(), y.double(), rho))))
+    estimate = from_batches("infonce", values, 16, bounded_by_log_k="infonce" in BOUNDED_BY_LOG_K)
+    assert estimate.value > 0.9 * math.log(16) and estimate.saturated

@@ -36,6 +36,13 @@ def test_missing_options_take_their_defaults_and_unknown_ones_name_the_owner():
         check_options((QUEUE, MOMENTUM), {"bank_negatives": 3}, "moco")
 
 
+def test_a_switch_takes_true_or_false_and_nothing_else():
+    switch = Option("symmetric", False, "both views query")
+    assert switch.check(True) is True and switch.bad_values() == [] and switch.describe() == "true or false"
+    with pytest.raises(InfominError, match="--symmetric 'yes' is not valid; it is a switch"):
+        switch.check("yes")
+
+
 def test_a_default_outside_its_choices_is_a_programming_error():
     with pytest.raises(TypeError):
         Option("bank_loss", "hinge", "", choices=("softmax", "nce"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -48,10 +49,12 @@ def test_sweet_spot_is_the_best_mean_accuracy(hand_csv):
     assert list(best["knob_value"]) == ["0.2"]
 
 
-def test_error_metrics_put_the_sweet_spot_at_the_minimum(tmp_path):
+def test_error_metrics_take_the_minimum_as_best(tmp_path):
     path = tmp_path / "pos.csv"
     path.write_text(HAND.replace("top1", "rmse"))
-    assert list(load_curves([path], y="rmse").sweet_spots()["knob_value"]) == ["1"]
+    curves = load_curves([path], y="rmse")
+    assert list(curves.best_points()["knob_value"]) == ["1"]
+    assert curves.sweet_spots().empty  # the lowest error is an end of the sweep: no sweet spot
 
 
 def test_figure_files_are_written_next_to_the_csv(hand_csv):
@@ -125,6 +128,8 @@ CATEGORICAL = textwrap.dedent(
     c,toy,{views},space,lab,0,2.0,top1,60,%
     """
 )
+SECOND_SEED = "d,toy,{views},space,hsv,1,1.1,top1,42,%\ne,toy,{views},space,rgb,1,3.1,top1,52,%\n" \
+              "f,toy,{views},space,lab,1,2.1,top1,72,%\n"
 
 
 def test_categorical_knob_follows_the_familys_declared_order(tmp_path, monkeypatch):
@@ -166,11 +171,22 @@ def test_a_categorical_knob_is_judged_along_i_nce_not_its_listed_order(tmp_path)
     from infomin_cli.plots.curves import shape_report
 
     path = tmp_path / "spaces.csv"
-    # listed hsv, rgb, lab; by I_NCE hsv (1.0) < lab (2.0) < rgb (3.0): lab is interior by I_NCE only
-    path.write_text(CATEGORICAL.format(views="not-registered").replace("top1,60", "top1,70"))
+    # listed hsv, rgb, lab; by I_NCE hsv (1.05) < lab (2.05) < rgb (3.05): lab is interior by I_NCE only
+    path.write_text(CATEGORICAL.format(views="not-registered").replace("top1,60", "top1,70")
+                    + SECOND_SEED.format(views="not-registered"))
     (line,) = shape_report(load_curves([path]))
     assert line.startswith("categorical knob, ends = lowest and highest I_NCE: reverse-U")
-    assert "best space=lab beats ends by hsv: +30.00, rgb: +20.00" in line
+    assert "best space=lab beats ends by hsv: +30.00 (21.2 s.e.), rgb: +20.00 (14.1 s.e.)" in line
+
+
+def test_one_seed_per_value_has_no_standard_error_to_clear_the_bar_with(tmp_path):
+    from infomin_cli.plots.curves import shape_report
+
+    path = tmp_path / "spaces.csv"
+    path.write_text(CATEGORICAL.format(views="not-registered"))
+    curves = load_curves([path])
+    (line,) = shape_report(curves)
+    assert "no standard error (one seed per value)" in line and curves.sweet_spots().empty
 
 
 def test_knob_values_are_labelled_with_three_significant_digits(tmp_path):
@@ -199,3 +215,95 @@ def test_miou_rows_beside_accuracy_rows_plot_with_y_miou(tmp_path):
     result = CliRunner().invoke(app, ["plot-reverse-u", str(path), "--y", "miou", "--out", str(tmp_path / "m.png")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m.png").stat().st_size > 5000 and "sweet spot crop-scale=0.2" in result.output
+
+
+# --- the figure: an honest mark, and labels that overlap nothing ---
+
+FIGURES = Path(__file__).resolve().parents[1] / "docs" / "figures"
+
+
+def _figure(paths, **kwargs):
+    from infomin_cli.plots.reverse_u import draw
+
+    return draw(load_curves(paths, **kwargs))
+
+
+def _stars(figure):
+    from infomin_cli.plots.reverse_u import SWEET_SPOT
+
+    return [line for line in figure.axes[0].lines if line.get_gid() == SWEET_SPOT]
+
+
+def _legend_lines(figure) -> list[str]:
+    return [text.get_text().replace("\n", " ") for text in figure.legends[0].get_texts()]
+
+
+def test_a_curve_that_clears_the_bar_is_starred_and_says_by_how_much(hand_csv):
+    figure = _figure([hand_csv])
+    (star,) = _stars(figure)
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == pytest.approx((3.1, 71.0))
+    # 71 ± 1 over 59 ± 1 and 51 ± 1: 12 / sqrt(2) = 8.5 s.e., 20 / sqrt(2) = 14.1 s.e.
+    assert "sweet spot crop-scale = 0.2: +8.5 s.e. over 0.08, +14.1 s.e. over 1" in _legend_lines(figure)
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    # the interior best 71 ± 1 is only 1.4 s.e. above the 0.08 end (69 ± 1)
+    ({"top1,60": "top1,70", "top1,58": "top1,68"}, "no sweet spot: best crop-scale = 0.2 is +1.4 s.e. over 0.08"),
+    ({"top1,70": "top1,40", "top1,72": "top1,41"}, "no sweet spot: the best mean, crop-scale = 0.08, is an end"),
+])
+def test_a_curve_that_does_not_clear_the_bar_has_no_star_and_says_why(tmp_path, edit, says):
+    text = HAND
+    for old, new in edit.items():
+        text = text.replace(old, new)
+    path = tmp_path / "flat.csv"
+    path.write_text(text)
+    figure = _figure([path])
+    assert _stars(figure) == [] and any(line.startswith(says) for line in _legend_lines(figure)), _legend_lines(figure)
+
+
+def _boxes_clear(figure) -> None:
+    """No two point labels intersect, each lies inside the axes, and none meets the legend."""
+    from infomin_cli.plots.labels import label_boxes
+
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    axes = figure.axes[0]
+    boxes = label_boxes(axes, renderer)
+    assert len(boxes) == len(load_points(figure))
+    frame, legend = axes.get_window_extent(renderer), figure.legends[0].get_window_extent(renderer)
+    for i, box in enumerate(boxes):
+        assert frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
+        assert not box.overlaps(legend)
+        for other in boxes[i + 1 :]:
+            assert not box.overlaps(other), (box, other)
+
+
+def load_points(figure) -> list:
+    return [text for text in figure.axes[0].texts if text.get_gid() == "point-label"]
+
+
+@pytest.mark.parametrize(("csvs", "group_by"), [
+    (["frequency-sigma.csv"], ()),  # four points within 0.03 nats and 2 points of accuracy
+    (["augmentation-ladder.csv", "augmentation-ladder-linear.csv"], ("head",)),  # two curves crossing
+    (["crop-scale-linear-moco.csv", "crop-scale-linear-8ep.csv"], ("objective",)),
+])
+def test_labels_of_the_committed_figures_overlap_nothing_even_after_saving(csvs, group_by):
+    import io
+
+    from infomin_cli.commands.plot import declared_choices
+
+    figure = _figure([FIGURES / name for name in csvs], group_by=group_by, declared_choices=declared_choices)
+    _boxes_clear(figure)
+    figure.savefig(io.BytesIO(), format="png", dpi=figure.dpi, bbox_inches="tight")  # the layout runs again
+    _boxes_clear(figure)
+
+
+def test_labels_of_a_dense_cluster_overlap_nothing(tmp_path):
+    rows = ["run_id,dataset,views,knob_name,knob_value,seed,i_nce,metric_name,metric_value,unit"]
+    for i in range(9):  # nine values within 1 % of the axes of each other, beside one far point
+        rows += [f"r{i}{s},toy,aug,sigma,{0.1 * (i + 1):.2f},{s},{5 + 0.001 * i + 0.01 * s},top1,{50 + 0.05 * i + s},%"
+                 for s in (0, 1)]
+    rows += [f"far{s},toy,aug,sigma,9,{s},{1 + 0.1 * s},top1,{20 + s},%" for s in (0, 1)]
+    path = tmp_path / "dense.csv"
+    path.write_text("\n".join(rows) + "\n")
+    _boxes_clear(_figure([path]))

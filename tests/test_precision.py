@@ -40,7 +40,7 @@ VIEW_SETTINGS = {
     "infomin+jigsaw": {"views": "infomin-aug", "knobs": {"level": "infomin+jigsaw"}, "image_size": 16},
 }
 # small enough for 96 tiny images in batches of 32
-SMALL = {"queue": 64, "bank_negatives": 64}
+SMALL = {"methods": {"moco": {"queue": 64}, "memory-bank": {"bank_negatives": 64}}}  # small enough for the tiny set
 
 
 @contextlib.contextmanager
@@ -67,8 +67,8 @@ def invoke(*args) -> str:
 
 
 def config_for(objective: str, setting: str, **extra) -> RunConfig:
-    return RunConfig(dataset="tiny", encoder="convnet", batch_size=32, epochs=1, seed=0, objective=objective,
-                     **SMALL, **VIEW_SETTINGS[setting], **extra)
+    return RunConfig(dataset="tiny", encoder="convnet", batch_size=32, epochs=1, seed=0, objective=objective
+                     ).merged({**SMALL, **VIEW_SETTINGS[setting], **extra})
 
 
 # --- the fault: C.3's recipe inside a bf16 autocast region --------------------------------------
@@ -268,7 +268,7 @@ def test_bf16_and_fp32_runs_start_from_the_same_views():
 def test_learn_views_trains_a_step_at_bf16(tmp_path):
     with conv_dtypes() as seen:
         out = invoke("learn-views", "--dataset", "tiny", "--precision", "bf16", "--epochs", 1, "--batch-size", 32,
-                     "--limit", 32, "--out", tmp_path / "g", "--quiet")
+                     "--limit", 32, "--out", tmp_path / "g", "--quiet", "--json")
     assert set(seen) == {torch.bfloat16}
     assert torch.isfinite(torch.tensor(json.loads(out.strip().splitlines()[-1])["loss"]))
     assert json.loads((tmp_path / "g" / "summary.json").read_text())["precision"] == "bf16"

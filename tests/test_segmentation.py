@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from infomin_cli.data.base import DATASETS, MASK_IGNORE, Dataset, ImageSet
+from infomin_cli.data.base import DATASETS, MASK_IGNORE, Dataset, ImageSet, register_dataset
 from infomin_cli.evaluate.miou import confusion_matrix, iou_per_class, mean_iou, pixel_accuracy
 from infomin_cli.evaluate.segmentation import Decoder, segmentation_probe_run, train_decoder
 from infomin_cli.results import read_results
@@ -83,7 +83,7 @@ def _load_tinyseg(root=None, image_size=None) -> Dataset:
 
 
 if "tinyseg" not in DATASETS:
-    DATASETS.add("tinyseg", _load_tinyseg)
+    register_dataset("tinyseg", labels=("class", "colour"), masks=True)(_load_tinyseg)
 
 
 def test_probe_rows_resume_and_skip(tmp_path, tiny_config):
@@ -91,14 +91,15 @@ def test_probe_rows_resume_and_skip(tmp_path, tiny_config):
 
     pretrain(tiny_config.merged({"dataset": "tinyseg", "epochs": 1}), tmp_path / "run", progress=False)
     csv = tmp_path / "results.csv"
-    rows = segmentation_probe_run(tmp_path / "run", results=csv, epochs=2, layer="conv3")
+    rows = segmentation_probe_run(tmp_path / "run", results=csv, epochs=2, layer="conv3", probe_task="segmentation")
     assert [r["metric_name"] for r in rows] == ["miou", "pixel_acc"]
     assert rows[0]["probe_label"] == "mask" and rows[0]["probe_layer"] == "conv3" and rows[0]["unit"] == "%"
     assert 0 <= rows[0]["metric_value"] <= 100 and 0 <= rows[1]["metric_value"] <= 100
     assert list((tmp_path / "run").glob("seg-probe-mask-conv3-*.pt"))  # the decoder's checkpoint
-    again = segmentation_probe_run(tmp_path / "run", results=csv, epochs=2, layer="conv3")
+    again = segmentation_probe_run(tmp_path / "run", results=csv, epochs=2, layer="conv3", probe_task="segmentation")
     assert all(r["skipped"] for r in again)  # its rows exist: not redone
-    segmentation_probe_run(tmp_path / "run", results=csv, epochs=2, layer="conv3", random_init=True)
+    segmentation_probe_run(tmp_path / "run", results=csv, epochs=2, layer="conv3", random_init=True,
+                           probe_task="segmentation")
     frame = read_results(csv)
     assert frame["metric_name"].tolist() == ["miou", "pixel_acc"] * 2
     assert frame["run_id"].tolist()[-1] == "run+random-init"

@@ -6,10 +6,13 @@ from __future__ import annotations
 import torch
 
 from infomin_cli.config import resolve_config
+from infomin_cli.evaluate.probes import PROBES
 from infomin_cli.run_files import CONFIG
 from infomin_cli.runs import load_run, untrained_run, validate
 from infomin_cli.sweep.plan import plan_points, reference_points
 from infomin_cli.views.base import VIEWS
+
+FACTORS = PROBES.get("factors")
 
 
 def _points(tmp_path, values=("digit", "position"), seeds=2):
@@ -18,7 +21,7 @@ def _points(tmp_path, values=("digit", "position"), seeds=2):
 
 
 def test_each_seed_gets_one_untrained_and_one_supervised_reference(tmp_path):
-    references = reference_points(_points(tmp_path), tmp_path / "runs")
+    references = reference_points(_points(tmp_path), tmp_path / "runs", FACTORS.references)
     assert [(p.value, p.seed) for p in references] == [("untrained", 0), ("supervised", 0),
                                                        ("untrained", 1), ("supervised", 1)]
     assert all(p.run_dir.name.startswith(f"shared-{p.value}-seed{p.seed}-") for p in references)
@@ -26,10 +29,11 @@ def test_each_seed_gets_one_untrained_and_one_supervised_reference(tmp_path):
 
 def test_a_reference_hash_is_its_own_and_does_not_depend_on_the_shared_factors(tmp_path):
     points = _points(tmp_path)
-    references = reference_points(points, tmp_path / "runs")
+    references = reference_points(points, tmp_path / "runs", FACTORS.references)
     hashes = [p.config_hash for p in points + references]
     assert len(set(hashes)) == len(hashes)  # no reference row can pass for a view setting's, or each other's
-    other = reference_points(_points(tmp_path, values=("background+position",)), tmp_path / "runs")
+    other = reference_points(_points(tmp_path, values=("background+position",)), tmp_path / "runs",
+                             FACTORS.references)
     assert [p.config_hash for p in other] == [p.config_hash for p in references]
 
 

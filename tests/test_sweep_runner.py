@@ -22,8 +22,10 @@ from infomin_cli.config import RunConfig
 from infomin_cli.errors import InfominError
 from infomin_cli.results.table import COLUMNS, read_results
 from infomin_cli.runs import config_hash
-from infomin_cli.sweep.plan import completed_hashes, plan_points
-from infomin_cli.sweep.runner import SweepJob, point_to_dict, run_sweep
+from infomin_cli.sweep.done import done_hashes
+from infomin_cli.sweep.job import SweepJob, point_to_dict
+from infomin_cli.sweep.plan import plan_points
+from infomin_cli.sweep.runner import run_sweep
 from infomin_cli.views.base import VIEWS
 
 FAKE = '''
@@ -65,15 +67,29 @@ def pretrain(config, out_dir, resume=False, progress=False):
     return {"run_id": out.name, "i_nce": 2.0 + crop + 0.01 * config.seed}
 
 
-def probe_run(run_dir, label="class", results=None, epochs=100, device="auto", knob=None, dataset=None, data_root=None):
-    return {"run_id": Path(run_dir).name, "metric_name": "top1", "metric_value": 60.0, "probe_label": label,
-            "unit": "%", "views": "fake-sweep-aug", "dataset": "fake" + (f"->{dataset}" if dataset else "")}
+SEGMENTED = []  # the points a segmentation probe ran on, in this process
+
+
+def probe(task, folder, ask, run=None):
+    """The sweep's probe hook: the task's rows, each emitted as it is made."""
+    base = {"run_id": Path(folder).name, "unit": "%", "views": "fake-sweep-aug",
+            "dataset": "fake" + (f"->{ask.dataset}" if ask.dataset else "")}
+    if task.name == "segmentation":
+        SEGMENTED.append(Path(folder).name)
+        rows = [{**base, "probe_label": "glyph", "metric_name": metric, "metric_value": value}
+                for metric, value in (("miou", 40.0), ("pixel_acc", 90.0))]
+    else:
+        rows = [{**base, "probe_label": ask.labels[0], "metric_name": "top1", "metric_value": 60.0}]
+    for row in rows:
+        ask.emit(row)
+    return rows
 '''
 
 SCRIPT = '''
 import json, sys
 from pathlib import Path
-from infomin_cli.sweep.runner import point_from_dict, run_sweep
+from infomin_cli.sweep.job import point_from_dict
+from infomin_cli.sweep.runner import run_sweep
 
 # points planned by the test (as the GPU worker receives them), so this process never imports torch
 specs = json.loads(Path(sys.argv[1]).read_text())
@@ -103,8 +119,9 @@ def _points(root: Path):
     return plan_points(RunConfig(epochs=4), VIEWS.get("fake-sweep-aug"), "fake-crop", [0.1, 0.5, 1.0], 2, root / "runs")
 
 
-def _job(root: Path) -> SweepJob:
-    return SweepJob(csv=root / "sweep.csv", pretrain="fake_point:pretrain", probe="fake_point:probe_run")
+def _job(root: Path, **settings) -> SweepJob:
+    return SweepJob(**{"csv": root / "sweep.csv", "pretrain": "fake_point:pretrain", "probe": "fake_point:probe",
+                       "probe_task": "classification", "label": "class", **settings})
 
 
 def _sweep(root: Path, *extra: str, points=None, **env: str) -> subprocess.Popen:
@@ -136,8 +153,7 @@ def test_rows_say_which_point_they_are(fake):
 
 
 def test_a_transfer_probe_dataset_reaches_every_points_probe(fake):
-    job = SweepJob(csv=fake / "sweep.csv", pretrain="fake_point:pretrain", probe="fake_point:probe_run",
-                   probe_dataset="stl10", probe_data_root="/data/stl10")
+    job = _job(fake, probe_dataset="stl10", probe_data_root="/data/stl10")
     run_sweep(_points(fake), job, gpus=[], show=False)
     assert set(read_results(fake / "sweep.csv", required=COLUMNS)["dataset"]) == {"fake->stl10"}
 
@@ -185,7 +201,7 @@ def test_kill_9_mid_sweep_then_rerun_loses_and_duplicates_nothing(fake):
         pytest.fail(f"the sweep never got going: {proc.communicate()[1].decode()[-500:]}")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_before = completed_hashes(csv)
+    done_before = done_hashes(_job(fake), _points(fake))
     assert 2 <= len(done_before) < 6
 
     rerun = _sweep(fake)
@@ -228,7 +244,7 @@ def test_a_diverged_point_is_reported_and_the_rest_of_the_curve_still_runs(fake,
     monkeypatch.setenv("FAKE_DIVERGE", "1")
     with pytest.raises(InfominError, match=r"2 of 6 points failed \(fake-crop=0.5 seed 0: loss became nan"):
         run_sweep(_points(fake), _job(fake), gpus=[], show=False)
-    assert len(completed_hashes(fake / "sweep.csv")) == 4
+    assert len(done_hashes(_job(fake), _points(fake))) == 4
 
 
 def test_live_display_renders_the_finished_points_table(fake, capsys):
@@ -264,46 +280,29 @@ def test_family_defaults_give_the_same_hash_the_trainer_saves(fake):
     assert config_hash(validate(point.config)) == point.config_hash
 
 
-FAKE_SEG = '''
-from pathlib import Path
-
-CALLS = []
-
-
-def segmentation_probe_run(run_dir, results=None, device="auto", knob=None, epochs=10, dataset=None, data_root=None):
-    CALLS.append(Path(run_dir).name)
-    base = {"run_id": Path(run_dir).name, "probe_label": "glyph", "unit": "%", "views": "fake-sweep-aug"}
-    return [{**base, "metric_name": "miou", "metric_value": 40.0}, {**base, "metric_name": "pixel_acc", "metric_value": 90.0}]
-'''
-
-
 def test_a_segmentation_sweep_adds_miou_rows_to_finished_points_without_reprobing(fake):
     """A point is done per metric it needs: the accuracy rows stay, the mIoU rows are added once."""
-    (fake / "fake_seg.py").write_text(FAKE_SEG)
-    import fake_seg
+    import fake_point
 
     points = _points(fake)
     run_sweep(points, _job(fake), gpus=[], show=False)  # accuracy only
-    seg_job = SweepJob(csv=fake / "sweep.csv", pretrain="fake_point:pretrain", probe="fake_point:probe_run",
-                       probe_task="segmentation", seg_probe="fake_seg:segmentation_probe_run")
+    seg_job = _job(fake, probe_task="segmentation")
     run_sweep(points, seg_job, gpus=[], show=False)
     run_sweep(points, seg_job, gpus=[], show=False)  # all done: nothing runs
     rows = read_results(fake / "sweep.csv", required=COLUMNS)
     counts = rows.groupby("metric_name")["config_hash"].agg(lambda h: sorted(h))
     expected = sorted(p.config_hash for p in points)
     assert counts["top1"] == counts["miou"] == counts["pixel_acc"] == expected
-    assert len(fake_seg.CALLS) == len(points)
+    assert len(fake_point.SEGMENTED) == len(points)
     miou = rows[rows["metric_name"] == "miou"].set_index("config_hash")
     top1 = rows[rows["metric_name"] == "top1"].set_index("config_hash")
     assert (miou["i_nce"] == top1.loc[miou.index, "i_nce"]).all()  # the point's I_NCE, for the x-axis
-    sys.modules.pop("fake_seg", None)
 
 
 def test_a_rerun_with_other_probe_epochs_re_probes_without_retraining(fake):
     points = _points(fake)[:2]
     run_sweep(points, _job(fake), gpus=[], show=False)
-    longer = SweepJob(csv=fake / "sweep.csv", pretrain="fake_point:pretrain", probe="fake_point:probe_run",
-                      probe_epochs=30)
+    longer = _job(fake, probe_epochs=30)
     run_sweep(points, longer, gpus=[], show=False)
     run_sweep(points, longer, gpus=[], show=False)  # now in the CSV: nothing more
     rows = read_results(fake / "sweep.csv", required=COLUMNS)
@@ -316,9 +315,9 @@ def test_a_rerun_with_other_negatives_re_estimates_without_re_probing(tmp_path, 
     family = VIEWS.get("lab-split")
     points = plan_points(tiny_config.merged({"epochs": 1}), family, "crop-scale", [0.5], 1, tmp_path / "runs")
     run_sweep(points, SweepJob(csv=tmp_path / "sweep.csv", probe_epochs=2), gpus=[], show=False)
-    (tmp_path / "no_probe.py").write_text("def probe_run(*a, **k):\n    raise AssertionError('re-probed')\n")
+    (tmp_path / "no_probe.py").write_text("def probe(*a, **k):\n    raise AssertionError('re-probed')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    job = SweepJob(csv=tmp_path / "sweep.csv", probe_epochs=2, negatives=64, probe="no_probe:probe_run")
+    job = SweepJob(csv=tmp_path / "sweep.csv", probe_epochs=2, negatives=64, probe="no_probe:probe")
     run_sweep(points, job, gpus=[], show=False)
     rows = read_results(tmp_path / "sweep.csv", required=COLUMNS)
     assert rows["K"].tolist() == [32, 64] and rows["metric_value"].nunique() == 1

@@ -56,12 +56,46 @@ def test_runs_made_before_the_objectives_keep_their_config_hash(tmp_path):
 
 def test_objective_options_change_the_hash_only_where_the_objective_uses_them():
     base = RunConfig()
-    assert config_hash(base.merged({"queue": 4096})) == config_hash(base)  # infonce has no queue
+    assert config_hash(base.merged({"methods": {"moco": {"queue": 4096}}})) == config_hash(base)  # infonce: no queue
     moco = base.merged({"objective": "moco"})
     assert config_hash(moco.merged({"queue": 4096})) != config_hash(moco)
     assert config_hash(moco.merged({"symmetric": False})) == config_hash(moco)  # runs made before the option keep theirs
     assert config_hash(moco.merged({"symmetric": True})) != config_hash(moco)
-    assert config_hash(base.merged({"symmetric": True})) == config_hash(base)
+    assert config_hash(base.merged({"methods": {"moco": {"symmetric": True}}})) == config_hash(base)
+
+
+def test_an_option_given_at_its_default_hashes_as_if_it_were_not_given():
+    moco = RunConfig().merged({"objective": "moco"})
+    assert config_hash(moco.merged({"queue": 65536, "key_momentum": 0.999})) == config_hash(moco)
+
+
+def test_a_run_keeps_its_hash_when_a_method_gains_an_option(monkeypatch):
+    from infomin_cli.objectives import OBJECTIVES
+    from infomin_cli.options import Option
+
+    runs = [RunConfig(), RunConfig().merged({"objective": "moco", "queue": 4096})]
+    before = [config_hash(config) for config in runs]
+    for name in ("memory-bank", "moco", "infonce"):
+        method = OBJECTIVES.get(name)
+        monkeypatch.setattr(method, "options", (*method.options, Option("new_setting", 1.0, "added later")))
+    assert [config_hash(config) for config in runs] == before
+
+
+def test_a_flag_of_another_method_is_refused_naming_the_objective_and_its_options():
+    import pytest
+
+    from infomin_cli.errors import InfominError
+    from infomin_cli.runs import validate
+
+    with pytest.raises(InfominError, match="--queue is not an option of --objective infonce .its options: --jigsaw-beta"):
+        validate(RunConfig().merged({"queue": 4096}))
+
+
+def test_a_validated_config_holds_the_chosen_method_options_with_defaults_filled_in():
+    from infomin_cli.runs import validate
+
+    config = validate(RunConfig().merged({"methods": {"moco": {"queue": 4096}}, "objective": "memory-bank"}))
+    assert config.methods == {"memory-bank": {"bank_negatives": 16384, "bank_loss": "softmax"}}
 
 
 def test_sgd_momentum_reads_old_configs_that_called_it_momentum():
@@ -132,3 +166,28 @@ def test_log_tensorboard_writes_event_files_beside_metrics(tmp_path, tiny_config
     pretrain(tiny_config.merged({"log": "tensorboard", "epochs": 1}), tmp_path / "run", progress=False)
     events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
+
+
+def test_settings_that_cannot_mean_what_they_say_are_warned_about_not_refused(tmp_path, tiny_config, capsys):
+    from rich.console import Console
+
+    from infomin_cli.engine.pretrain import pretrain
+
+    config = tiny_config.merged({"objective": "moco", "queue": 128, "batch_size": 8, "epochs": 1, "knn_monitor": False})
+    pretrain(config, tmp_path / "run", progress=False, console=Console(stderr=True, width=300))
+    err = capsys.readouterr().err
+    assert "warning: --queue 128 is at least the 96 training images" in err
+    assert "warning: the training K is" not in err  # K = 129
+    small = tiny_config.merged({"batch_size": 8, "epochs": 1, "knn_monitor": False})
+    pretrain(small, tmp_path / "small", progress=False, console=Console(stderr=True, width=300))
+    assert "warning: the training K is 8 (log K = 2.08 nats)" in capsys.readouterr().err
+
+
+def test_a_sensible_run_starts_without_warnings(tmp_path, tiny_config, capsys):
+    from rich.console import Console
+
+    from infomin_cli.engine.pretrain import pretrain
+
+    pretrain(tiny_config.merged({"epochs": 1, "knn_monitor": False}), tmp_path / "run", progress=False,
+             console=Console(stderr=True, width=300))
+    assert "warning" not in capsys.readouterr().err

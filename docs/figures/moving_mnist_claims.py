@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import sys
 
+from infomin_cli.evaluate.probes.factors import UNTRAINED
 from infomin_cli.plots.factors import TASKS, load_factor_table
-from infomin_cli.sweep.plan import UNTRAINED
 
 SINGLE = ("digit", "position", "background")
 

@@ -1,21 +1,35 @@
-"""The training options that `pretrain` and `sweep` share, declared once so they cannot drift.
+"""The training options that `pretrain`, `sweep` and `learn-views` share, declared once so they cannot drift.
 
-`@training_options` appends these parameters to a command's signature (Typer reads the
+`@training_options()` appends these parameters to a command's signature (Typer reads the
 signature) and hands their values to the command as one dict, `training`; `overrides(training)`
 turns that dict into RunConfig overrides (None = not given, so presets and defaults apply).
+
+`--threads` is declared once here too (`THREADS`), for every command that computes: those with the
+training options get it with them, the others through `@threads_option()`; either way it is
+applied (`runtime/threads.py`) before the command runs, and never reaches the command.
+
+Two kinds of option: the general ones below, and each method's own, which are not written here but
+generated from the methods' declarations (`Objective.options`): a flag per declared option, its
+help naming the methods that take it, its default and the paper's value. A method flag given on the
+command line lands in the namespace of the objective the run trains, and is checked there.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from infomin_cli.options import Option
+from infomin_cli.runtime import threads
 from infomin_cli.runtime.precision import PRECISION
+
+THREADS = typer.Option(None, "--threads", help="torch CPU threads of this process (default: the cores it may use, "
+                                               "shared among the processes it starts; OMP_NUM_THREADS when set).")
 
 # name -> (type, typer.Option). Help texts say what the paper uses where it says.
 TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
@@ -24,14 +38,7 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "data_root": (Path | None, typer.Option(None, help="Folder holding the dataset's files (never downloaded).")),
     "encoder": (str | None, typer.Option(None, help="convnet (fast CPU), alexnet-half (CMC), resnet18, resnet50.")),
     "head": (str | None, typer.Option(None, help="Projection head: linear or mlp.")),
-    "objective": (str | None, typer.Option(None, help="infonce (default), moco or memory-bank (see `infomin objectives`).")),
-    "queue": (int | None, typer.Option(None, help="moco: negatives in the queue, a multiple of the batch size (paper: 65536).")),
-    "key_momentum": (float | None, typer.Option(None, help="moco: momentum of the key encoder (default 0.999).")),
-    "symmetric": (bool | None, typer.Option(None, "--symmetric/--no-symmetric",
-                                             help="moco: both views query the other's keys, two queues (solo-learn's MoCo v2+).")),
-    "bank_negatives": (int | None, typer.Option(None, help="memory-bank: negatives drawn per sample (CMC: 16384).")),
-    "bank_loss": (str | None, typer.Option(None, help="memory-bank: softmax (default) or nce.")),
-    "jigsaw_beta": (float | None, typer.Option(None, help="Weight of the JigSaw loss with level=infomin+jigsaw (paper: 0.5).")),
+    "objective": (str | None, typer.Option(None, help="infonce (default), moco, memory-bank, ... (see `infomin objectives`).")),
     "temperature": (float | None, typer.Option(None, help="Temperature tau of the contrastive loss.")),
     "batch_size": (int | None, typer.Option(None, help="Batch size; in-batch InfoNCE has K = batch size.")),
     "epochs": (int | None, typer.Option(None, help="Pretraining epochs.")),
@@ -53,29 +60,132 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
                                          help="Image folders: read from disk in worker processes (default: when the folder would not fit in memory).")),
     "strict_data": (bool | None, typer.Option(None, "--strict-data", help="Stop on the first unreadable image file (default: skip and count it).")),
     "workers": (int | None, typer.Option(None, help="Processes decoding a streamed folder (default: the cores less one, at most 16).")),
-    "preset": (str | None, typer.Option(None, help="A preset from the packaged experiments.yaml; flags override it.")),
+    "preset": (str | None, typer.Option(None, help="A preset (see `infomin presets`); --config and flags override it.")),
     "scale": (str, typer.Option("embedded", help="With --preset: embedded (small, CPU) or paper (the paper's settings).")),
+    "config": (Path | None, typer.Option(None, help="A run's config.yaml (or any YAML of config fields), or a preset file "
+                                         "(a `presets:` mapping like experiments.yaml); flags override it.")),
+    "print_config": (bool, typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit; "
+                                        "nothing is read or written.")),
 }
-NOT_CONFIG = ("preset", "scale")
+NOT_CONFIG = ("preset", "scale", "config", "print_config")
 
 
-def training_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Give `command` (which takes `training: dict`) every shared option as a keyword parameter."""
-    signature = inspect.signature(command)
-    own = [p for p in signature.parameters.values() if p.name != "training"]
-    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
-              for name, (kind, option) in TRAINING_OPTIONS.items()]
+def added_options(into: str, options: Mapping[str, tuple[Any, Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command (which takes `into: dict`) each of `options` (name -> (type, typer.Option)) as a
+    keyword parameter; their values reach it as that one dict."""
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command)
+        own = [p for p in signature.parameters.values() if p.name != into]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+                 for name, (kind, option) in options.items()]
 
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> Any:
-        training = {name: kwargs.pop(name) for name in TRAINING_OPTIONS}
-        return command(**kwargs, training=training)
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            collected = {name: kwargs.pop(name) for name in options}
+            return command(**kwargs, **{into: collected})
 
-    hints = {k: v for k, v in inspect.get_annotations(command, eval_str=True).items() if k != "training"}
-    wrapper.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {**hints, **{name: kind for name, (kind, _) in TRAINING_OPTIONS.items()}}
-    del wrapper.__wrapped__  # Typer must read our signature, not the wrapped function's
-    return wrapper
+        hints = {k: v for k, v in inspect.get_annotations(command, eval_str=True).items() if k != into}
+        wrapper.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**hints, **{name: kind for name, (kind, _) in options.items()}}
+        del wrapper.__wrapped__  # Typer must read our signature, not the wrapped function's
+        return wrapper
+
+    return decorate
+
+
+def declared_flags(owners: Mapping[str, Sequence[Option]]) -> dict[str, tuple[Any, Any]]:
+    """One flag per option name that any owner declares (a method, a probe task), typed as declared
+    and unset by default (None: the owner's default applies, and the owner checks a given value);
+    its help says what it means to each owner, with the default and the paper's value."""
+    named: dict[str, list[tuple[str, Option]]] = {}
+    for owner, options in owners.items():
+        for option in options:
+            named.setdefault(option.name, []).append((owner, option))
+    out = {}
+    for name, declared in named.items():
+        meanings: dict[tuple[str, Any, Any], list[str]] = {}  # owners that mean the same share one sentence
+        for owner, option in declared:
+            meanings.setdefault((option.help, option.default, option.paper), []).append(owner)
+        sentences = []
+        for (meaning, default, paper), who in meanings.items():
+            facts = [f"default {default}"] if default is not None else []
+            facts += [f"paper: {paper}"] if paper is not None else []
+            sentences.append(f"{', '.join(who)}: {meaning}" + (f" ({'; '.join(facts)})" if facts else ""))
+        option = declared[0][1]
+        flags = (f"{option.cli_flag}/--no-{option.cli_flag[2:]}",) if option.kind is bool else (option.cli_flag,)
+        out[name] = (option.kind | None, typer.Option(None, *flags, help="; ".join(sentences) + "."))
+    return out
+
+
+def method_options(objectives: Iterable[str] | None = None) -> dict[str, tuple[Any, Any]]:
+    """One flag per option the methods declare (`objectives`: those names; default: every method that
+    `pretrain` trains), each once however many methods take it."""
+    from infomin_cli.objectives import OBJECTIVES
+
+    return declared_flags({name: method.options for name, method in OBJECTIVES.items()
+                           if (name in objectives if objectives is not None else not method.command)})
+
+
+def threads_option(processes: str | None = None, default: Callable[[dict[str, Any]], int | None] | None = None
+                   ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command `--threads` and set torch's threads before it runs. `processes`: the name of
+    the command's option holding how many processes share the cores (a sweep's `jobs`);
+    `default(arguments)`: a command's own default for some arguments (None: the shared one), which
+    yields to an OMP_NUM_THREADS the user set."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def run(*, computing: dict[str, Any], **kwargs: Any) -> Any:
+            given = computing["threads"]
+            if given is None and default is not None and threads.user_choice() is None:
+                given = default(kwargs)
+            threads.apply(given, processes=(kwargs.get(processes) or 1) if processes else 1)
+            return command(**kwargs)
+
+        signature = inspect.signature(command)
+        computing = inspect.Parameter("computing", inspect.Parameter.KEYWORD_ONLY)
+        run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), computing])  # type: ignore[attr-defined]
+        run.__annotations__ = inspect.get_annotations(command, eval_str=True)
+        del run.__wrapped__
+        return added_options("computing", {"threads": (int | None, THREADS)})(run)
+
+    return decorate
+
+
+def training_options(only: Iterable[str] | None = None, objectives: Iterable[str] | None = None,
+                     processes: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command (which takes `training: dict`) the shared options as keyword parameters: the
+    general ones (`only` those names, if given), the method options of `objectives` (default:
+    every method `pretrain` trains) and `--threads` (`processes`: as in `threads_option`)."""
+    general = {k: v for k, v in TRAINING_OPTIONS.items() if only is None or k in only}
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        return threads_option(processes)(added_options("training", {**general, **method_options(objectives)})(command))
+
+    return decorate
+
+
+def resolve_training(training: dict[str, Any], **extra: Any) -> Any:
+    """The run's config from the shared options: defaults <- --preset <- --config <- flags (and `extra`,
+    what the command itself fixes). With --print-config, print it validated and exit."""
+    from infomin_cli.config import chosen_preset, get_preset, read_config_file, resolve_config
+
+    config_file = read_config_file(training["config"]) if training.get("config") is not None else None
+    config = resolve_config(training["preset"], overrides(training, **extra), training["scale"], config_file=config_file)
+    preset = chosen_preset(training["preset"], config_file)
+    if preset and training["scale"] == "embedded":
+        paper = get_preset(preset, extra=config_file.presets if config_file else None).get("paper") or {}
+        if isinstance(paper.get("epochs"), int) and config.epochs > paper["epochs"]:
+            typer.echo(f"warning: --epochs {config.epochs} is more than the paper's own {paper['epochs']} for preset "
+                       f"{preset}, on its far larger data (--scale paper); at embedded scale that is long", err=True)
+    if training.get("print_config"):
+        import yaml
+
+        from infomin_cli.runs import validate
+
+        typer.echo(yaml.safe_dump(validate(config).to_dict(), sort_keys=False), nl=False)
+        raise typer.Exit(0)
+    return config
 
 
 def overrides(training: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -5,24 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-# name -> (what it needs on disk, labels); the loaders themselves live in infomin_cli.data
-NEEDS = {
-    "embedded": ("nothing: generated from installed packages, cached", "class, background, position, font; glyph masks"),
-    "stl10": ("--data-root with stl10_binary/*.bin (official binary files)", "class"),
-    "cifar10": ("--data-root with cifar-10-batches-py/ (python pickles), resized to 64 px", "class"),
-    "div2k": ("--data-root with DIV2K_train_HR/ (+ DIV2K_valid_HR/) or a folder of images", "image"),
-    "highres": ("nothing: scikit-image / scikit-learn sample photos", "image"),
-    "imagenet": ("--data-root with train/<class>/ and val/<class>/ (in memory if it fits, else streamed; --stream)", "class"),
-    "tinyimagenet": ("--data-root with train/<wnid>/images/ and val/ + val_annotations.txt", "class"),
-    "nyu-depth-v2": ("--data-root with nyu_depth_v2_labeled.mat (HDF5), splits.mat, classMapping40.mat (+ class13Mapping.mat)",
-                     "segmentation masks (40 or 13 classes)"),
-    "imagefolder": ("--data-root with train/<class>/ and val/<class>/ image folders", "class"),
-    "moving-mnist": ("nothing (embedded glyphs over sample photos), or --data-root with MNIST idx files "
-                     "(+ stl10_binary/ for backgrounds); sequences generated on the device", "digit, background, position (px)"),
-}
+HEADERS = ("name", "needs", "items", "labels")
+
+
+def dataset_rows() -> list[tuple[str, ...]]:
+    """One row per registered dataset: what it needs on disk, what an item is, its labels."""
+    from infomin_cli.data import DATASETS
+
+    return [(name, entry.needs, f"{entry.item}s, {entry.storage}", entry.describe()) for name, entry in DATASETS.items()]
 
 
 def register(app: typer.Typer) -> None:
@@ -33,15 +24,9 @@ def register(app: typer.Typer) -> None:
     def list_datasets(ctx: typer.Context) -> None:
         if ctx.invoked_subcommand:
             return
-        from infomin_cli.data import DATASETS
+        from infomin_cli.commands._listing import print_listing
 
-        table = Table(title="datasets (never downloaded)")
-        for column in ("name", "needs", "labels"):
-            table.add_column(column)
-        for name in DATASETS.names():
-            needs, labels = NEEDS.get(name, ("", ""))
-            table.add_row(name, needs, labels)
-        Console().print(table)
+        print_listing("datasets (never downloaded)", HEADERS, dataset_rows())
 
     @sub.command("show")
     def show(
@@ -51,20 +36,17 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("samples.png")),
         scale: int = typer.Option(3, help="Pixel upscaling for readability."),
     ) -> None:
-        """Save a grid of the first N test images, with their labels printed."""
-        import math
-
+        """Save a grid of the first N test images, each named by its first label, with their labels printed."""
         import torch
-        from PIL import Image
 
-        from infomin_cli.data import load_dataset
+        from infomin_cli.data import DATASETS, load_dataset
         from infomin_cli.data.source import as_source
         from infomin_cli.paths import check_image_file
 
         check_image_file(out, "--out")
         data = load_dataset(name, data_root)
         test = as_source(data.test)
-        if len(test.shape) == 4:  # frame sequences: one per row, with v2 for every choice of shared factors
+        if DATASETS.get(name).item == "sequence":  # one sequence a row, with v2 for every choice of shared factors
             from infomin_cli.views.moving_mnist import contact_sheet
 
             n = min(n, 8)
@@ -74,28 +56,27 @@ def register(app: typer.Typer) -> None:
             _echo_labels(data, test, n)
             typer.echo(f"wrote {out}")
             return
+        from infomin_cli.views.display import sample_grid
+
         images = test.batch(torch.arange(min(n, len(test))))
-        side = math.ceil(math.sqrt(len(images)))
-        h, w = images.shape[-2:]
-        grid = torch.full((3, side * (h + 2), side * (w + 2)), 255, dtype=torch.uint8)
-        for i, image in enumerate(images):
-            while image.ndim > 3:  # a frame sequence (T, C, H, W): show its first frame
-                image = image[0]
-            r, c = divmod(i, side)
-            grid[:, r * (h + 2) + 1 : r * (h + 2) + 1 + h, c * (w + 2) + 1 : c * (w + 2) + 1 + w] = image[:3]
-        picture = Image.fromarray(grid.permute(1, 2, 0).numpy())
-        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+        key, names = next(iter(test.labels), None), []
+        if key is not None:  # each image named by its first label (the class, where there is one)
+            values, label_names = test.labels[key][: len(images)].tolist(), data.label_names.get(key)
+            names = [label_names[v] if label_names else str(v) for v in values]
+        title = f"{name}: the first {len(images)} test images" + (f", each with its {key}" if key else "")
         out.parent.mkdir(parents=True, exist_ok=True)
-        picture.save(out)
+        sample_grid(images, names, scale, title).save(out)
         _echo_labels(data, test, n)
         typer.echo(f"wrote {out}")
 
 
 def _echo_labels(data, test, n: int) -> None:
+    from infomin_cli.data.source import targets_of
+
     for key, values in test.labels.items():
         names = data.label_names.get(key)
         shown = [names[v] if names else str(v) for v in values[: min(n, 16)].tolist()]
         typer.echo(f"{key:>10}: {' '.join(shown)}{' ...' if n > 16 else ''}")
-    for key, values in getattr(test, "targets", {}).items():  # regression targets (Moving MNIST's position)
+    for key, values in targets_of(test).items():  # regression targets, e.g. a position in px
         shown = [f"({x:.1f},{y:.1f})" for x, y in values[: min(n, 8)].tolist()]
         typer.echo(f"{key:>10}: {' '.join(shown)}")

@@ -4,6 +4,9 @@ Three inputs, one output shape (`infomin_cli.mi.report.Estimate`):
   RUN_DIR            held-out I_NCE of a trained run's own encoders+heads (K = batch or --negatives)
   --views FAMILY     train a fresh small critic on the views themselves, report held-out I_NCE
   --source NAME      a known-MI source, for checking estimators against the truth
+
+`--source` computes on one thread unless `--threads` (or OMP_NUM_THREADS) says otherwise: its
+critics are small MLPs (256 wide, batches of 128), which more threads do not speed up.
 """
 
 from __future__ import annotations
@@ -11,15 +14,21 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+from infomin_cli.commands._options import threads_option
 from infomin_cli.errors import InfominError
 from infomin_cli.runtime.precision import PRECISION
+
+if TYPE_CHECKING:
+    from infomin_cli.estimate import EstimateRow
 
 
 def register(app: typer.Typer) -> None:
     @app.command("mi-estimate")
+    @threads_option(default=lambda arguments: 1 if arguments["source"] is not None else None)
     def mi_estimate(
         run: Path = typer.Argument(None, help="Run folder of `infomin pretrain` (held-out I_NCE of its encoders)."),
         negatives: int = typer.Option(None, help="Score each query against N held-out keys (K = N) instead of the batch."),
@@ -43,12 +52,13 @@ def register(app: typer.Typer) -> None:
         results: Path = typer.Option(None, help="Append one row per estimate to this results CSV."),
         device: str = typer.Option("auto"),
         precision: str = typer.Option(None, help=PRECISION.help + " RUN_DIR default: the run's own; --views: auto."),
-        threads: int = typer.Option(None, help="torch CPU threads (default 1 for --source: small MLPs gain nothing from more, and on shared cores were ~40x slower)."),
+        quiet: bool = typer.Option(False, help="No progress bars (on stderr: each estimate, its critic's steps)."),
     ) -> None:
         """Estimate mutual information with value, unit, K, log K, 95 % CI and a saturation flag."""
-        import torch
+        from rich.console import Console
 
         from infomin_cli import estimate as support
+        from infomin_cli.progress import make_progress
         from infomin_cli.runtime.precision import check_precision
 
         if precision is not None:
@@ -62,17 +72,18 @@ def register(app: typer.Typer) -> None:
         chosen = [x for x in (run is not None, views is not None, source is not None) if x]
         if len(chosen) != 1:
             raise InfominError("give exactly one of: RUN_DIR, --views FAMILY, or --source gaussian|cubic|shuffled")
-        if threads is not None or source is not None:
-            torch.set_num_threads(1 if threads is None else threads)
         start = time.perf_counter()
-        if source is not None:
-            rows = support.synthetic_rows(source, dim, mi, estimators, critic, steps, batch_size, eval_batches,
-                                          clip, ksg_samples, seed)
-        elif run is not None:
-            rows = support.run_rows(run, negatives, eval_batches, seed, device, precision=precision)
-        else:
-            rows = support.views_rows(views, knob, dataset, data_root, steps, batch_size, eval_batches, seed, device,
-                                      precision or "auto")
+        bars = Console(stderr=True)
+        with make_progress(bars, disable=quiet or not bars.is_terminal) as progress:  # logs get the table alone
+            if source is not None:
+                rows = support.synthetic_rows(source, dim, mi, estimators, critic, steps, batch_size, eval_batches,
+                                              clip, ksg_samples, seed, progress=progress)
+            elif run is not None:
+                rows = support.run_rows(run, negatives, eval_batches, seed, device, precision=precision,
+                                        progress=progress)
+            else:
+                rows = support.views_rows(views, knob, dataset, data_root, steps, batch_size, eval_batches, seed,
+                                          device, precision or "auto", progress=progress)
         for row in rows:
             row.estimate = row.estimate.to(units)
         if results is not None:
@@ -81,4 +92,21 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps([row.to_json() for row in rows], indent=2))
         else:
-            support.print_table(rows, time.perf_counter() - start, results)
+            _print_table(rows, time.perf_counter() - start, results)
+
+
+def _print_table(rows: list[EstimateRow], seconds: float, results: Path | None) -> None:
+    from rich.console import Console
+
+    from infomin_cli.commands._listing import print_listing
+    from infomin_cli.estimate import TABLE_HEADERS, table_rows
+
+    console = Console()
+    unit = rows[0].estimate.unit if rows else "nats"
+    cells, notes = table_rows(rows)
+    print_listing(f"mutual information ({unit}); 95% CI over held-out batches; sat = value > 0.9 log K, for the "
+                  "estimators log K bounds (–: no ceiling)", TABLE_HEADERS, cells, console,
+                  right=TABLE_HEADERS[1:2] + TABLE_HEADERS[3:])
+    for text in notes:
+        console.print(text, markup=False, highlight=False)
+    console.print(f"{len(rows)} estimate(s) in {seconds:.1f}s" + (f"; rows appended to {results}" if results else ""))

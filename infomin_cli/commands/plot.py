@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from infomin_cli.paths import check_output_file
-from infomin_cli.plots.curves import load_curves, shape_report
+from infomin_cli.plots.curves import load_curves, shape_report, shapes
 from infomin_cli.plots.reverse_u import out_stem, write_figure
 
 
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         label: str | None = typer.Option(None, "--label", help="Which probe_label's rows to plot (default: class)."),
         out: Path | None = typer.Option(None, "--out", help="Output path; .png and .pdf are both written. Default: next to the CSV."),
     ) -> None:
-        """Plot accuracy against I_NCE, points labelled by knob value, sweet spot starred."""
+        """Plot accuracy against I_NCE, points labelled by knob value; a sweet spot (> 2 s.e. over both ends) starred."""
         if out is not None:
             check_output_file(out, "--out")  # a folder named by --out is refused, not written beside
         stem = out_stem(csv, out)
@@ -42,10 +42,12 @@ def register(app: typer.Typer) -> None:
         curves = load_curves(csv, y=y, x=x, label=label, group_by=group_by, declared_choices=declared_choices)
         for path in write_figure(curves, stem):
             typer.echo(f"wrote {path}")
-        for _, best in curves.sweet_spots().iterrows():
-            name = f"[{best['series']}] " if best["series"] else ""
+        for shape in shapes(curves):  # "sweet spot" only where the curve clears the bar; else its best point
+            if shape.best is None:
+                continue
+            best, name = shape.best, f"[{shape.series}] " if shape.series else ""
             typer.echo(
-                f"{name}sweet spot {best['knob_name']}={best['knob_value']}: "
+                f"{name}{'sweet spot' if shape.clears else 'best'} {best['knob_name']}={best['knob_value']}: "
                 f"{best['y']:.2f} ± {best['y_se']:.2f} at I_NCE {best['x']:.3f} ± {best['x_se']:.3f} (n={best['n']})"
             )
         for line in shape_report(curves):

@@ -12,33 +12,51 @@ from typing import Any
 
 import typer
 
-from infomin_cli.commands._options import overrides, training_options
-from infomin_cli.config import resolve_config
+from infomin_cli.commands._options import resolve_training, training_options
+from infomin_cli.progress import announce
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    @training_options
+    @training_options()
     def pretrain(
         knob: list[str] = typer.Option(None, help="A view knob, name=value (repeatable), e.g. crop-scale=0.2."),
         out: Path = typer.Option(Path("runs/latest"), help="Run folder: checkpoint, config.yaml, metrics.csv, summary.json."),
         resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
         quiet: bool = typer.Option(False, help="No progress bars."),
+        json_out: bool = typer.Option(False, "--json", help="End with the summary as one JSON line instead of a few human lines."),
         training: dict[str, Any] = None,
     ) -> None:
         """Contrastive pretraining of encoders on two views of the data (any objective)."""
-        from infomin_cli.paths import check_output_dir
+        from infomin_cli.paths import check_run_folder
         from infomin_cli.pipeline import train_run
         from infomin_cli.runtime.distributed import ranks
-
-        check_output_dir(out, "--out")
         from infomin_cli.views import parse_knob_args
 
-        config = resolve_config(training["preset"], overrides(training, knobs=parse_knob_args(knob) or None),
-                                training["scale"])
+        config = resolve_training(training, knobs=parse_knob_args(knob) or None)
+        check_run_folder(out, "--out", resume)  # before any data is read
+        if ranks().main:
+            announce(f"loading data{f' ({config.dataset})' if config.dataset else ''}…", quiet)
         summary = train_run(config, out, resume=resume, progress=not quiet)
         if not ranks().main:  # under torchrun: rank 0 reports for the run
             return
         keys = ("run_id", "config_hash", "objective", "loss", "i_nce_train", "K_train", "i_nce", "K", "log_K",
                 "knn_top1", "epochs", "wall_seconds")
-        typer.echo(json.dumps({k: summary.get(k) for k in keys}))
+        if json_out:
+            typer.echo(json.dumps({k: summary.get(k) for k in keys}))
+            return
+        typer.echo(closing_lines(out, summary))
+
+
+def closing_lines(out: Path, summary: dict[str, Any]) -> str:
+    """Where the run is, what it learned by its own measures, how long it took, and what to run next."""
+    lines = [f"run     {out}  ({summary.get('epochs')} epochs, {summary.get('wall_seconds', 0.0):.0f} s)"]
+    if summary.get("i_nce") is not None:
+        saturated = "  - near log K: raise K with `infomin mi-estimate RUN --negatives N`" \
+            if summary.get("i_nce_saturated") else ""
+        lines.append(f"I_NCE   {summary['i_nce']:.2f} of log K = {summary['log_K']:.2f} nats "
+                     f"(held-out, K = {summary['K']}){saturated}")
+    if summary.get("knn_top1") is not None:
+        lines.append(f"k-NN    {summary['knn_top1']:.1f} % top-1 on the held-out split")
+    lines.append(f"next    infomin probe {out}    (linear probe; --random-init for the untrained baseline)")
+    return "\n".join(lines)

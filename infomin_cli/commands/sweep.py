@@ -8,29 +8,30 @@ from typing import Any
 import typer
 
 from infomin_cli import ranges
-from infomin_cli.commands._options import overrides, training_options
-from infomin_cli.config import get_preset, resolve_config
+from infomin_cli.commands._options import resolve_training, training_options
+from infomin_cli.config import chosen_preset, get_preset, read_config_file
 from infomin_cli.errors import InfominError
+from infomin_cli.evaluate.probes import PROBES
 from infomin_cli.paths import check_output_dir
 from infomin_cli.results.table import check_appendable
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    @training_options
+    @training_options(processes="jobs")  # --jobs N: N processes share the cores
     def sweep(
         knob: str = typer.Argument(None, help="The knob to sweep, e.g. crop-scale, sigma, space, distance."),
         spec: str = typer.Argument(None, help="LOW:HIGH (6 points), LOW:HIGH:N, LOW:HIGH:N:log, a comma list, or names for a choice knob."),
         seeds: int = typer.Option(None, help="Repeat each point with this many seeds (default 1, or the preset's)."),
         out: Path = typer.Option(None, help="Results CSV (default results/<preset or knob>.csv); rows are appended."),
         runs_dir: Path = typer.Option(Path("runs/sweeps"), help="One run folder per point here, named by config hash."),
-        label: str = typer.Option(None, help="Label the probe predicts (default class)."),
+        label: str = typer.Option(None, help="Label the probe predicts (default: the preset's, else the dataset's main label, e.g. class)."),
         probe_epochs: int = typer.Option(None, help="Linear-probe epochs per point (default 100, or the preset's)."),
         probe_dataset: str = typer.Option(None, help="Probe on another dataset than the one pretrained on (default: the preset's, else the same)."),
         probe_data_root: Path = typer.Option(None, help="Where --probe-dataset's files are."),
         negatives: int = typer.Option(None, help="Measure each point's I_NCE against N held-out keys (K = N) instead of the batch (default: the preset's)."),
-        probe_task: str = typer.Option(None, help="classification (default); segmentation: each point also gets a decoder probe's mIoU and pixel-accuracy rows (glyph masks on the embedded data); factors (Moving MNIST, the moving-mnist preset's): digit, position and background probes of the sequence and image encoders per point, plus two reference rows per seed: the untrained architecture and the architecture trained on each task's labels (supervised)."),
-        seg_epochs: int = typer.Option(None, help="Segmentation decoder epochs per point (default 5)."),
+        probe_task: str = typer.Option(None, help=f"The probe task of every point: {', '.join(PROBES.names())} (see `infomin probes`; default: the preset's, else the one the dataset asks for)."),
+        seg_epochs: int = typer.Option(None, help="Segmentation decoder epochs per point (default: the task's, 5)."),
         quiet: bool = typer.Option(False, help="No live display; one line per finished point."),
         jobs: int = typer.Option(None, help="local, without several GPUs: run N points at once in N worker processes, the CPU cores split between them (e.g. 2 on a 2-core laptop)."),
         launcher: str = typer.Option("local", help="local (points run here, one per GPU), slurm (one submitit job per point), or submitit-local (the slurm path on this machine)."),
@@ -45,23 +46,28 @@ def register(app: typer.Typer) -> None:
         training: dict[str, Any] = None,
     ) -> None:
         """Sweep one view knob: each point pretrains, measures held-out I_NCE, probes, appends a row."""
+        from infomin_cli.data import DATASETS
+        from infomin_cli.evaluate.probes import default_task
         from infomin_cli.sweep.cluster import make_launch, run_cluster_sweep
+        from infomin_cli.sweep.job import SweepJob
         from infomin_cli.sweep.plan import plan_points
-        from infomin_cli.sweep.runner import SweepJob, preflight, run_sweep
+        from infomin_cli.sweep.runner import preflight, run_sweep
         from infomin_cli.sweep.spec import find_knob, format_value, parse_spec
 
         launch = make_launch(launcher, gpus_per_point, slurm_partition, slurm_time, slurm_account, slurm_qos,
                              slurm_folder, slurm_option, wait)
 
-        preset, scale, views = training["preset"], training["scale"], training["views"]
-        plan: dict[str, Any] = dict(get_preset(preset).get("sweep") or {}) if preset else {}
+        config_file = read_config_file(training["config"]) if training["config"] is not None else None
+        preset, scale, views = chosen_preset(training["preset"], config_file), training["scale"], training["views"]
+        extra = config_file.presets if config_file else None
+        plan: dict[str, Any] = dict(get_preset(preset, extra=extra).get("sweep") or {}) if preset else {}
         if scale == "paper":  # the paper's own points, seeds and probe length
             plan.update(plan.pop("paper", None) or {})
         knob = knob or plan.get("knob")
         spec = spec or (str(plan["spec"]) if "spec" in plan else None)
         if not knob or not spec:
             raise InfominError("give KNOB and SPEC (e.g. `infomin sweep crop-scale 0.08:1.0`) or a --preset with a sweep")
-        base = resolve_config(preset, overrides(training), scale)
+        base = resolve_training(training)
         family, knob_def = find_knob(knob, views or (base.views if preset else None))
         values = parse_spec(knob_def, spec)
         def given_or_planned(name: str, value: Any, default: Any = None) -> Any:
@@ -75,26 +81,32 @@ def register(app: typer.Typer) -> None:
         check_appendable(csv, "--out")
         check_output_dir(runs_dir, "--runs-dir")
         points = plan_points(base, family, knob_def.name, values, n_seeds, runs_dir)
-        job = SweepJob(csv=csv, label=given_or_planned("label", label, "class"),
+        probed = given_or_planned("probe_dataset", probe_dataset)
+        data_name = probed or points[0].config.dataset
+        data = DATASETS.get(data_name)  # an unknown name fails now, not after the first point's training
+        task_name = given_or_planned("probe_task", probe_task)
+        if task_name is not None and task_name not in PROBES:
+            raise InfominError(f"--probe-task {task_name!r} is not valid; choose one of: {', '.join(PROBES.names())}")
+        task = PROBES.get(task_name) if task_name else default_task(data)
+        job = SweepJob(csv=csv, label=given_or_planned("label", label),
                        probe_epochs=int(given_or_planned("probe_epochs", probe_epochs, 100)),
-                       probe_dataset=given_or_planned("probe_dataset", probe_dataset),
+                       probe_dataset=probed,
                        probe_data_root=given_or_planned("probe_data_root", None if probe_data_root is None
                                                         else str(probe_data_root)),
-                       negatives=given_or_planned("negatives", negatives),
-                       probe_task=given_or_planned("probe_task", probe_task, "classification"),
+                       negatives=given_or_planned("negatives", negatives), probe_task=task.name,
                        seg_epochs=given_or_planned("seg_epochs", seg_epochs))
-        if job.probe_task not in ("classification", "segmentation", "factors"):
-            raise InfominError(f"--probe-task {job.probe_task!r} is not valid; choose classification, segmentation "
-                               "or factors")
-        if job.probe_task == "factors":
+        for needed in (*task.also, task.name):  # before any point trains: a task the dataset cannot serve
+            PROBES.get(needed).check_serves(data, data_name, "--probe-task")
+        refused = [flag for flag, given, allowed in (("--negatives", job.negatives, task.negatives),
+                                                     ("--probe-dataset", job.probe_dataset, task.transfer))
+                   if given is not None and not allowed]
+        if refused:
+            raise InfominError(f"--probe-task {task.name} takes neither --negatives nor --probe-dataset; leave out "
+                               f"{' and '.join(refused)}")
+        if task.references:
             from infomin_cli.sweep.plan import reference_points
 
-            if family.name != "moving-mnist":
-                raise InfominError(f"--probe-task factors probes Moving MNIST's factors; use --views moving-mnist "
-                                   f"(or --preset moving-mnist), not {family.name}")
-            if job.negatives is not None or job.probe_dataset:
-                raise InfominError("--probe-task factors takes neither --negatives nor --probe-dataset; leave them out")
-            points += reference_points(points, runs_dir)
+            points += reference_points(points, runs_dir, task.references)
         if job.negatives is not None and job.negatives < base.batch_size:
             raise InfominError(f"--negatives {job.negatives} must be at least the batch size {base.batch_size}")
         if job.negatives is not None and points:  # more held-out keys than held-out images: say so before training
@@ -105,10 +117,6 @@ def register(app: typer.Typer) -> None:
             if job.negatives > held_out:
                 raise InfominError(f"--negatives {job.negatives} is more than the {held_out} held-out images of "
                                    f"{first.dataset}; use at most {held_out}")
-        if job.probe_dataset:
-            from infomin_cli.data import DATASETS
-
-            DATASETS.get(job.probe_dataset)  # an unknown name fails now, not after the first point's training
         title = (f"{base.dataset} · {family.name} · {knob_def.name} = "
                  f"{', '.join(format_value(v) for v in values)} · {n_seeds} seed(s)")
         preflight(points, job)  # the CSV, the run folders and their files, before any training
@@ -121,5 +129,8 @@ def register(app: typer.Typer) -> None:
             if not launch.wait:
                 typer.echo(f"submitted; rerun the same command to see the points finish in {csv}")
                 return
-        plot = "plot-factors" if job.probe_task == "factors" else "plot-reverse-u"  # the figure this CSV makes
-        typer.echo(f"done: {csv}  (plot it: infomin {plot} {csv})")
+        typer.echo(f"done: {csv}  (plot it: infomin {task.plot} {csv})")
+
+    # what Ctrl-C leaves (cli.interrupt_advice): the finished points' rows, and the way on
+    sweep.interrupt_advice = ("interrupted; finished points are in the CSV and a point's run folder keeps its "
+                              "last epoch: rerun the same command to continue")

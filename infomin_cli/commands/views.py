@@ -7,35 +7,36 @@ from pathlib import Path
 import typer
 
 from infomin_cli import ranges
+from infomin_cli.commands._options import threads_option
 from infomin_cli.paths import check_image_file
 
+TITLE = "View families (infomin views show FAMILY --knob name=value)"
+HEADERS = ("family", "knob", "type", "range", "paper default", "section", "summary")
 
-def family_table():
+
+def family_rows() -> list[tuple[str, ...]]:
     """One row per (family, knob): the same table `sweep` and `--knob` validation read."""
-    from rich.table import Table
-
     from infomin_cli.views import VIEWS
 
-    table = Table(title="View families (infomin views show FAMILY --knob name=value)")
-    for column in ("family", "knob", "type", "range", "paper default", "section", "summary"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for name, family in VIEWS.items():
         fixed = ", ".join(f"{k}={v}" for k, v in family.fixed.items())
         summary = family.summary + (f" [fixed: {fixed}]" if fixed else "")
         if not family.knobs:
-            table.add_row(name, "-", "-", "-", "-", family.section, summary)
+            rows.append((name, "-", "-", "-", "-", family.section, summary))
         for i, knob in enumerate(family.knobs):
             kind = knob.kind + (" (log)" if knob.log else "")
-            table.add_row(
+            choices = ", ".join(knob.choices)  # spaces, so a long choice list wraps between names
+            rows.append((
                 name if i == 0 else "",
                 knob.name,
                 kind,
-                knob.range_text(),
+                choices if knob.choices else knob.range_text(),
                 str(knob.default),
                 knob.section,
                 summary if i == 0 else knob.help,
-            )
-    return table
+            ))
+    return rows
 
 
 def show_views(
@@ -54,26 +55,27 @@ def show_views(
     from infomin_cli.data import load_dataset
     from infomin_cli.data.source import as_source
     from infomin_cli.views import VIEWS, parse_knob_args
-    from infomin_cli.views.display import save_png, view_grid
+    from infomin_cli.views.base import ShowsSequences
+    from infomin_cli.views.display import view_grid
 
     family = VIEWS.get(family_name)
     pair = family.make(parse_knob_args(knobs), image_size)
     ranges.check("n", n)
     ranges.check("image_size", image_size)
     check_image_file(out, "--out")
-    from infomin_cli.runs import DEFAULT_DATA
+    from infomin_cli.data.base import default_dataset
 
-    name = dataset or DEFAULT_DATA.get(family.data_kind, "embedded")
+    name = dataset or default_dataset(family.data_kind)
     data = load_dataset(name, data_root, image_size)
     source = as_source(data.pretrain)
     images = source.batch(torch.arange(min(n, len(source))))
-    if hasattr(pair, "sheet"):  # frame sequences (Moving MNIST): frames, frame t and this v2, one sequence a row
+    if isinstance(pair, ShowsSequences):  # frame sequences: frames, frame t and this v2, one sequence a row
         out.parent.mkdir(parents=True, exist_ok=True)
         pair.sheet(images).save(out)
         return f"wrote {out} ({len(images)} sequences of {family_name} on {name}: frames 1-10 | frame t | v2)"
     grid, caption = view_grid(pair, images, torch.Generator().manual_seed(seed))
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_png(grid, out)
+    grid.save(out)
     return f"wrote {out} ({len(images)} pairs of {family_name} on {name}; {caption})"
 
 
@@ -86,11 +88,12 @@ def register(app: typer.Typer) -> None:
     def list_views(ctx: typer.Context) -> None:
         """Print every view family with its knobs (type, range, paper default, paper section)."""
         if ctx.invoked_subcommand is None:
-            from rich.console import Console
+            from infomin_cli.commands._listing import print_listing
 
-            Console(width=200).print(family_table())
+            print_listing(TITLE, HEADERS, family_rows())
 
     @views_app.command("show")
+    @threads_option()
     def show(
         family: str = typer.Argument(..., help="View family, e.g. infomin-aug, lab-split, freq-split."),
         knob: list[str] = typer.Option(None, help="A knob, name=value (repeatable), e.g. crop-scale=0.2."),

@@ -6,9 +6,10 @@ engine can move them to the device once and build views on whole batches there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -47,15 +48,34 @@ class ImageSet:
         return ImageSet(self.images[:n], {k: v[:n] for k, v in self.labels.items()}, masks)
 
 
+@runtime_checkable
+class BatchSource(Protocol):
+    """What every consumer of images needs, and nothing more."""
+
+    labels: Mapping[str, torch.Tensor]  # name -> int64 (N,) on the CPU; may be empty (unlabelled)
+
+    def __len__(self) -> int: ...
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """One item's shape: (C, H, W) for images, (T, C, H, W) for frame sequences."""
+        ...
+
+    def batch(self, indices: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
+        """uint8 (B, *shape) for `indices` (int64, any device), on `device` (default: where it lives)."""
+        ...
+
+
 @dataclass
 class Dataset:
-    """Splits are `ImageSet`s in memory, or streaming sources (data/stream.py) for folders too
-    large for memory; both are read through `data.source.as_source`."""
+    """Splits are `ImageSet`s in memory, or sources that stream from disk (data/stream.py: folders too
+    large for memory) or generate their items (Moving MNIST's sequences); all are read through
+    `data.source.as_source`, and `data.source.storage_of` says which a split is."""
 
     name: str
-    pretrain: ImageSet  # what contrastive training sees (may include unlabeled images)
-    train: ImageSet  # labelled: the probe is fitted here
-    test: ImageSet  # labelled: probe accuracy and held-out I_NCE are measured here
+    pretrain: ImageSet | BatchSource  # what contrastive training sees (may include unlabeled images)
+    train: ImageSet | BatchSource  # labelled: the probe is fitted here
+    test: ImageSet | BatchSource  # labelled: probe accuracy and held-out I_NCE are measured here
     label_names: dict[str, list[str]] = field(default_factory=dict)  # label -> class names
     source: str = ""  # where it came from, for the saved config
     mask_names: list[str] = field(default_factory=list)  # segmentation class names (mask value -> name)
@@ -63,6 +83,13 @@ class Dataset:
     @property
     def label_keys(self) -> list[str]:
         return sorted(self.test.labels)
+
+    @property
+    def main_label(self) -> str | None:
+        """The label the k-NN monitor reads: the first its registry entry declares that both labelled
+        splits hold (None: none, e.g. DIV2K's per-image ids, where a neighbour's label means nothing)."""
+        declared = DATASETS.get(self.name).labels if self.name in DATASETS else ("class",)
+        return next((name for name in declared if name in self.test.labels and name in self.train.labels), None)
 
     def check_label(self, label: str) -> None:
         if label not in self.test.labels:
@@ -73,15 +100,56 @@ class Dataset:
 
 # loader(root, image_size) -> Dataset. root is None for datasets that need no files.
 Loader = Callable[[Path | None, int | None], Dataset]
-DATASETS: Registry[Loader] = Registry("dataset")
-STREAMING: set[str] = set()  # datasets whose loaders also take stream=, strict=, workers= (data/stream.py)
+ITEMS = ("image", "sequence")
+STORAGE = ("memory", "stream", "generated")
 
 
-def register_streaming(name: str, loader: Callable[..., Dataset]) -> Callable[..., Dataset]:
-    """A dataset that can be read from disk file by file: its loader takes
-    `(root, image_size, stream=None|bool, strict=bool, workers=int|None)`."""
-    STREAMING.add(name)
-    return DATASETS.add(name, loader)
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A registered dataset: its loader and what it is (timm's idea: metadata on the entry), so
+    generic code (run checks, probe tasks, the k-NN monitor, listings) asks it instead of a name."""
+
+    load: Callable[..., Dataset]  # (root, image_size); a "stream" loader also takes stream=, strict=, workers=
+    needs: str = ""  # what it reads from disk, for `infomin datasets`
+    item: str = "image"  # "image": (C, H, W); "sequence": frames (T, C, H, W)
+    labels: tuple[str, ...] = ("class",)  # its class labels, the main one first (k-NN monitor, default probe label)
+    targets: tuple[str, ...] = ()  # regression targets (float (N, d)), e.g. a position in px
+    masks: bool = False  # per-pixel classes, for segmentation probes
+    mask_label: str = "mask"  # what its masks hold (a segmentation row's probe_label; {classes}: the class set)
+    class_sets: tuple[int, ...] = ()  # class sets its loader offers (`classes=`), the default first
+    storage: str = "memory"  # "memory"; "stream": a folder read from disk when it does not fit; "generated"
+    encoder: str | None = None  # the encoder its items need (None: any image encoder)
+    default_for: str | None = None  # the views' data kind (`ViewFamily.data_kind`) it is the default dataset of
+
+    def __post_init__(self) -> None:
+        if self.item not in ITEMS or self.storage not in STORAGE:
+            raise ValueError(f"dataset item {self.item!r} / storage {self.storage!r}: choose from {ITEMS} / {STORAGE}")
+
+    def describe(self) -> str:
+        """Its labels, targets and masks in words (the listing)."""
+        parts = [", ".join(self.labels + tuple(f"{t} (regression)" for t in self.targets))]
+        return "; ".join([p for p in parts if p] + (["segmentation masks"] if self.masks else []))
+
+
+DATASETS: Registry[DatasetEntry] = Registry("dataset")
+
+
+def register_dataset(name: str, **capabilities: Any) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
+    """`@register_dataset("stl10", needs=...)` on a loader: the entry holds the loader and its capabilities."""
+    def add(load: Callable[..., Dataset]) -> Callable[..., Dataset]:
+        DATASETS.add(name, DatasetEntry(load, **capabilities))
+        return load
+
+    return add
+
+
+def default_dataset(data_kind: str) -> str:
+    """The dataset a view family of `data_kind` trains on unless told (the images' default otherwise)."""
+    for kind in (data_kind, "images"):
+        for name, entry in DATASETS.items():
+            if entry.default_for == kind:
+                return name
+    raise InfominError(f"no dataset is registered as the default for {data_kind} views; pass --dataset")
 
 
 def require_root(name: str, root: Path | None, expected: str) -> Path:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet, register_streaming, require_root, rgb_uint8
+from infomin_cli.data.base import Dataset, ImageSet, register_dataset, require_root, rgb_uint8
 from infomin_cli.data.stream import Fit, StreamSource, stream_decision
 from infomin_cli.errors import InfominError
 
@@ -132,5 +132,7 @@ def load_highres(root: Path | None = None, image_size: int | None = None) -> Dat
     return _dataset("highres", photos[:-2], photos[-2:], source="scikit-image + scikit-learn sample photos")
 
 
-register_streaming("div2k", load_div2k)
-DATASETS.add("highres", load_highres)
+register_dataset("div2k", needs="--data-root with DIV2K_train_HR/ (+ DIV2K_valid_HR/) or a folder of images",
+                 labels=(), storage="stream")(load_div2k)
+register_dataset("highres", needs="nothing: scikit-image / scikit-learn sample photos", labels=(),
+                 default_for="highres")(load_highres)

@@ -1,6 +1,6 @@
 """Batches from a source: the one way the trainer, probes, mi-estimate and `views show` read images.
 
-A source knows its length, the shape of one item, its labels, and hands out uint8 batches on a
+A source (`BatchSource`, declared with the data contract in `base.py`) knows its length, the shape of one item, its labels, and hands out uint8 batches on a
 device for a tensor of indices. Nothing downstream indexes a whole-dataset tensor, so a source
 that streams from disk (ImageNet-sized folders) or generates items on the fly (Moving MNIST
 sequences, whose items are `(T, C, H, W)`) fits the same seam as today's in-memory tensors.
@@ -9,29 +9,63 @@ sequences, whose items are `(T, C, H, W)`) fits the same seam as today's in-memo
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from infomin_cli.data.base import ImageSet
+from infomin_cli.data.base import BatchSource, ImageSet
+
+__all__ = ["BatchSource", "InMemorySource", "as_source", "epoch_batches", "iter_batches", "storage_of", "targets_of",
+           "training_source"]
 
 
 @runtime_checkable
-class BatchSource(Protocol):
-    """What every consumer of images needs, and nothing more."""
+class ServesEpochs(Protocol):
+    """A source that serves its training epochs itself: streamed from disk (read ahead by worker
+    processes, cropped from the original photos when the views ask) or generated on the device."""
 
-    labels: Mapping[str, torch.Tensor]  # name -> int64 (N,) on the CPU; may be empty (unlabelled)
+    storage: str  # "stream" or "generated" (summary.json says which)
 
-    def __len__(self) -> int: ...
+    def epoch_batches(self, order: torch.Tensor, batch_size: int, device: torch.device | str | None,
+                      generator: torch.Generator | None, crops: Any = None) -> Iterator[torch.Tensor]: ...
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """One item's shape: (C, H, W) for images, (T, C, H, W) for frame sequences."""
-        ...
 
-    def batch(self, indices: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
-        """uint8 (B, *shape) for `indices` (int64, any device), on `device` (default: where it lives)."""
-        ...
+@runtime_checkable
+class SkipsFiles(Protocol):
+    """A source that skips unreadable files instead of stopping, and says which."""
+
+    skipped: Mapping[str, str]  # path -> why
+
+
+@runtime_checkable
+class HasPrefix(Protocol):
+    """A source that can hand out its first n items as a source of their own (`--limit`)."""
+
+    def subset(self, n: int | None) -> BatchSource: ...
+
+
+@runtime_checkable
+class CropsOriginals(Protocol):
+    """Views whose crops a streaming source cuts from the original photos (`views.crop.OriginalCrops`)."""
+
+    stream_crops: Any
+
+
+def storage_of(source: BatchSource | ImageSet) -> str:
+    """Where a split's items come from while training: "memory", "stream" or "generated"."""
+    return source.storage if isinstance(source, ServesEpochs) else "memory"
+
+
+@runtime_checkable
+class HasTargets(Protocol):
+    """A source whose items carry regression targets beside their class labels."""
+
+    targets: Mapping[str, torch.Tensor]  # name -> float (N, d), e.g. a position in px
+
+
+def targets_of(source: BatchSource | ImageSet) -> dict[str, torch.Tensor]:
+    """A split's regression targets; a split without any has none."""
+    return dict(source.targets) if isinstance(source, HasTargets) else {}
 
 
 class InMemorySource:
@@ -92,9 +126,9 @@ def epoch_batches(source: BatchSource, order: torch.Tensor, batch_size: int,
     partial batch is dropped). A source that streams from disk serves them itself (read ahead by
     worker processes; cropped from the original photos when `views` has `stream_crops`, with seeds
     drawn from `generator`); any other source is asked for each chunk, drawing nothing."""
-    stream = getattr(source, "epoch_batches", None)
-    if stream is not None:
-        return stream(order, batch_size, device, generator, getattr(views, "stream_crops", None))
+    if isinstance(source, ServesEpochs):
+        return source.epoch_batches(order, batch_size, device, generator,
+                                    views.stream_crops if isinstance(views, CropsOriginals) else None)
     return (source.batch(order[s : s + batch_size], device) for s in range(0, len(order) - batch_size + 1, batch_size))
 
 
@@ -103,4 +137,4 @@ def training_source(split: ImageSet | BatchSource, limit: int | None, device: to
     streaming source stays on disk (its first `limit` items)."""
     if isinstance(split, ImageSet):
         return InMemorySource(split.subset(limit), device)
-    return split.subset(limit) if hasattr(split, "subset") else split
+    return split.subset(limit) if isinstance(split, HasPrefix) else split

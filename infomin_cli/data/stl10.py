@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from infomin_cli.data.base import DATASETS, Dataset, ImageSet, checked_labels, require_root
+from infomin_cli.data.base import Dataset, ImageSet, checked_labels, register_dataset, require_root
 from infomin_cli.errors import InfominError
 
 SIDE = 96
@@ -46,7 +46,7 @@ def read_labels(path: Path, n: int) -> torch.Tensor:
     return torch.from_numpy(checked_labels(path, raw, len(CLASS_NAMES), first=1))
 
 
-@DATASETS.register("stl10")
+@register_dataset("stl10", needs="--data-root with stl10_binary/*.bin (official binary files)")
 def load_stl10(root: Path | None, image_size: int | None = None) -> Dataset:
     folder = _folder(root)
     train_x, test_x = read_images(folder / "train_X.bin"), read_images(folder / "test_X.bin")

@@ -42,6 +42,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from infomin_cli.data.prefetch import prefetched
 from infomin_cli.errors import InfominError
+from infomin_cli.runtime.threads import cores, leave_for
 
 # torchvision 0.29 deprecates all of torchvision.io's image decoding in favour of TorchCodec; it is
 # used only in read_image and decode_jpegs, the two functions to change when it goes
@@ -264,8 +265,7 @@ def _pack(places: list[Fetched]) -> Read:
 
 def default_workers() -> int:
     """Decoding processes: the cores this process may use, at most 16, one left for the trainer."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(16, cores - 1))
+    return max(1, min(16, cores() - 1))
 
 
 class StreamSource:
@@ -277,7 +277,7 @@ class StreamSource:
     nvjpeg: how the CPU suite runs the code that CUDA runs); False always decodes in the workers.
     """
 
-    streamed = True  # read from disk as it trains (summary.json); generated sources serve epochs too
+    storage = "stream"  # read from disk as it trains (data.source.ServesEpochs; summary.json's "streamed")
 
     def __init__(self, files: list[str] | np.ndarray, labels: dict[str, torch.Tensor], fit: Fit,
                  strict: bool = False, workers: int | None = None, decode_on_device: bool | None = None) -> None:
@@ -335,6 +335,7 @@ class StreamSource:
         keys = list(zip(order.cpu().tolist(), seeds.tolist(), strict=True))
         chunks = [keys[s : s + batch_size] for s in range(0, len(keys) - batch_size + 1, batch_size)]
         on_device = device.type == "cuda" if self.decode_on_device is None else self.decode_on_device
+        leave_for(self.workers)  # the decoders are processes: this one keeps the cores they leave
         loader = DataLoader(_Files(self.files, self.fit, crops, on_device), batch_sampler=chunks,
                             num_workers=self.workers, collate_fn=_pack if on_device else _collate,
                             prefetch_factor=PREFETCH if self.workers else None, pin_memory=device.type == "cuda",

@@ -18,7 +18,6 @@ from infomin_cli.config import RunConfig
 from infomin_cli.runs import METRICS, Built
 
 COLUMNS = ("epoch", "loss", "i_nce", "K", "knn_top1", "images_per_second", "lr")
-KNN_LABELS = ("class", "digit")  # the first one a dataset has (Moving MNIST's is the digit)
 # a bank of 2,000 train and 1,000 test items: about 1 s a call on the embedded data on one CPU
 # thread (~10 % of an epoch), enough to see learning; the probe measures it properly afterwards
 KNN_TRAIN, KNN_TEST = 2000, 1000
@@ -33,7 +32,7 @@ class EpochLog:
         self.knn_last: float | None = None
         self.monitor = None
         data = built.dataset
-        label = next((name for name in KNN_LABELS if name in data.test.labels and name in data.train.labels), None)
+        label = data.main_label
         if config.knn_monitor and label is not None:
             from infomin_cli.evaluate.knn import KnnMonitor
 

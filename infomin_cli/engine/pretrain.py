@@ -26,11 +26,12 @@ from rich.progress import Progress
 from infomin_cli import __version__
 from infomin_cli.atomic import atomic_write_text
 from infomin_cli.config import RunConfig
-from infomin_cli.data.source import BatchSource, epoch_batches, training_source
+from infomin_cli.data.source import BatchSource, SkipsFiles, epoch_batches, storage_of, training_source
 from infomin_cli.engine.monitor import EpochLog
 from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.objectives import OBJECTIVES
 from infomin_cli.objectives.base import Objective, StepOutput
+from infomin_cli.paths import check_run_folder
 from infomin_cli.progress import make_progress
 from infomin_cli.run_files import RESUME_KEYS, damaged, read_checkpoint, read_config, read_summary
 from infomin_cli.runs import (
@@ -48,6 +49,7 @@ from infomin_cli.runtime.checkpoint import restore_checkpoint, save_checkpoint
 from infomin_cli.runtime.device import make_generator
 from infomin_cli.runtime.schedule import cosine
 from infomin_cli.views import VIEWS
+from infomin_cli.views.base import SavesFiles
 
 SKIPPED = "skipped_images.tsv"  # unreadable files of a streamed dataset: path, reason
 LOG_EVERY = 20  # steps between host syncs for the progress bar and the NaN check
@@ -57,6 +59,17 @@ def build_objective(config: RunConfig, built: Built, n_samples: int) -> Objectiv
     """The objective module for a validated config; it sees the model (MoCo copies it as the key
     encoder) and how many samples an epoch indexes (the memory bank's size)."""
     return OBJECTIVES.get(config.objective).create(built, config, n_samples)
+
+
+SMALL_K = 16  # candidates per positive below which the bound log K caps I_NCE near nothing
+
+
+def cautions(objective: Objective, n_samples: int) -> list[str]:
+    """What a run's settings cannot mean, said once before training (a warning, not an error)."""
+    k = objective.train_k()
+    small = [f"the training K is {k} (log K = {math.log(k):.2f} nats): I_NCE can never exceed that; raise "
+             "--batch-size (or the method's negatives)"] if k < SMALL_K else []
+    return small + objective.cautions(n_samples)
 
 
 def make_optimizer(config: RunConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
@@ -90,7 +103,7 @@ def train_step(objective: Objective, model: torch.nn.Module, optimizers: dict[st
 
 def _note_skipped(out: Path, source: BatchSource) -> str:
     """Unreadable files a streaming source skipped so far: listed in the run folder, counted in the log."""
-    skipped = getattr(source, "skipped", None)
+    skipped = source.skipped if isinstance(source, SkipsFiles) else {}
     if not skipped:
         return ""
     atomic_write_text(out / SKIPPED, "".join(f"{path}\t{reason}\n" for path, reason in sorted(skipped.items())))
@@ -109,16 +122,17 @@ def checkpoint_parts(model: torch.nn.Module, objective: Objective, optimizers: d
 
 
 def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
-    """Refuse to overwrite a different run; with resume, hand back the checkpoint to continue."""
-    if out.exists() and not out.is_dir():
-        raise InfominError(f"--out {out} is a file, not a run folder; choose another --out")
-    if not (out / CHECKPOINT).exists():
+    """Refuse to overwrite a different run, or files of a run's names that no --resume claims (they
+    may be the user's own); with resume, hand back the checkpoint to continue (None: start afresh,
+    in a folder whose config.yaml, if any, is this run's)."""
+    check_run_folder(out, "--out", resume)
+    if not (out / CONFIG).exists() and not (out / CHECKPOINT).exists():
         return None
-    if not resume:
-        raise InfominError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     saved = read_config(out / CONFIG)
     if config_hash(saved) != config_hash(config):
         raise InfominError(f"{out} holds a run with a different config (hash {config_hash(saved)}); choose another --out")
+    if not (out / CHECKPOINT).exists():
+        return None
     return read_checkpoint(out / CHECKPOINT, RESUME_KEYS)
 
 
@@ -154,6 +168,9 @@ def pretrain(
     if config.sync_bn:
         model = distributed.sync_bn(model, device)
     objective = build_objective(config, built, n).to(device)
+    if ranks.main and state is None:
+        for line in cautions(objective, n):
+            console.print(f"warning: {line}", markup=False, highlight=False)
     optimizers = make_optimizers(config, objective, model)
     if ranks.world > 1 and list(optimizers) != ["main"]:
         raise InfominError(f"--objective {config.objective} trains in one process; launch it without torchrun")
@@ -182,7 +199,7 @@ def pretrain(
         config.save(out / CONFIG)
         (out / METRICS).unlink(missing_ok=True)
         objective.snapshot(out, 0)
-        if hasattr(views, "save_to"):  # views that read files (learned views) keep a copy with the run
+        if isinstance(views, SavesFiles):  # views that read files (learned views) keep a copy with the run
             views.save_to(out)
     log = (EpochLog(out, config, built, console, resume=state is not None, extra=objective.metric_names)
            if ranks.main else None)
@@ -267,9 +284,9 @@ def pretrain(
         "wall_seconds": wall_before + time.perf_counter() - started,
         "infomin_version": __version__,
         "world_size": ranks.world,
-        "streamed": getattr(source, "streamed", False),
-        "generated": getattr(source, "generated", False),
-        "skipped_images": len(getattr(source, "skipped", {})),
+        "streamed": storage_of(source) == "stream",
+        "generated": storage_of(source) == "generated",
+        "skipped_images": len(source.skipped) if isinstance(source, SkipsFiles) else 0,
     }
     if ranks.main:
         atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))

@@ -25,35 +25,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli import __version__
 from infomin_cli.data import Dataset
-from infomin_cli.data.source import BatchSource, as_source, iter_batches
+from infomin_cli.data.source import BatchSource, as_source, iter_batches, targets_of
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.features import extract_features
 from infomin_cli.evaluate.fit import fit
 from infomin_cli.evaluate.linear import train_linear_probe
 from infomin_cli.models import ENCODERS
 from infomin_cli.results import append_row
-from infomin_cli.results.rows import clean, main_knob, probe_row, timestamp
+from infomin_cli.results.rows import probe_row, reference_row
 from infomin_cli.runs import LoadedRun, build_views, image_size_of, load_data, load_run, validate
 from infomin_cli.runtime.device import pick_device
 from infomin_cli.runtime.precision import FP32, Precision, full_precision, resolve
 from infomin_cli.runtime.schedule import cosine
 
-FACTOR_LABELS = ("digit", "position", "background")  # Table 1's columns
-FACTOR_LAYERS = ("sequence", "image")  # the encoder's two representations (models/seq_convnet.py)
 RIDGE = 1e-3  # of the (standardised) features' variance: enough to make a rank-deficient Gram solvable
 # The supervised reference's Adam rate (the embedded moving-mnist preset's) and batch. Not the
 # run's batch: it has a fixed number of sequences to learn from, and on the embedded data (frame t's
 # digit, 10 epochs) batch 32 reached 32 % test top-1 where the preset's 128 reached 19 %.
 SUPERVISED_LR = 2e-3
 SUPERVISED_BATCH = 32
-SUPERVISED = "supervised"  # knob_value and objective of the supervised reference rows
-
-
-def targets_of(source: BatchSource) -> dict[str, torch.Tensor]:
-    """A split's regression targets (float (N, d)); sources without any have none."""
-    return dict(getattr(source, "targets", {}) or {})
 
 
 def is_regression(source: BatchSource, label: str) -> bool:
@@ -105,8 +96,7 @@ def train_position_probe(train_x: torch.Tensor, train_xy: torch.Tensor, test_x: 
 # probes of a trained run
 
 
-def factor_probe_run(run_dir: str | Path, labels: str | Sequence[str] = FACTOR_LABELS,
-                     layers: str | Sequence[str] = FACTOR_LAYERS,
+def factor_probe_run(run_dir: str | Path, labels: str | Sequence[str], layers: str | Sequence[str],
                      results: str | Path | None = None, epochs: int = 100, device: str = "auto",
                      knob: str | None = None, *, random_init: bool = False,
                      run: LoadedRun | None = None, precision: str | None = None) -> list[dict[str, Any]]:
@@ -141,19 +131,15 @@ def factor_probe_run(run_dir: str | Path, labels: str | Sequence[str] = FACTOR_L
                 value = train_linear_probe(train_x, train.labels[label].to(run.device), test_x,
                                            test.labels[label].to(run.device), epochs=epochs, seed=run.config.seed)
             seconds += time.perf_counter() - started
-            row = probe_row(run, label, layer, value, seconds, knob, probe_epochs=epochs)
-            if is_regression(test, label):
-                row.update(regression_columns(value))
+            if is_regression(test, label):  # a distance in px, from a fit with no epochs
+                row = probe_row(run, label, layer, value, seconds, knob, probe_epochs=None, probe_task="regression",
+                                metric="px_error", unit="px")
+            else:
+                row = probe_row(run, label, layer, value, seconds, knob, probe_epochs=epochs)
             rows.append(row)
             if results is not None:
                 append_row(results, row)
     return rows
-
-
-def regression_columns(px_error: float) -> dict[str, Any]:
-    """What a regression row says instead of a classifier's top-1 (its probe has no epochs)."""
-    return {"probe_task": "regression", "probe_epochs": None, "metric_name": "px_error", "metric_value": px_error,
-            "unit": "px"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,53 +239,20 @@ def matching_epochs(config, data: Dataset) -> int:
     return max(1, math.ceil(steps * SUPERVISED_BATCH / len(data.train)))
 
 
-def supervised_hash(config, task: str, layer: str, epochs: int) -> str:
-    """What decides a supervised row: the data, the architecture, the seed and this training."""
-    fields = {"method": SUPERVISED, "dataset": config.dataset, "data_root": config.data_root,
+def supervised_hash(config, task: str, layer: str, epochs: int, kind: str) -> str:
+    """What decides a supervised row (`kind`: the reference's name): the data, the architecture, the
+    seed and this training."""
+    fields = {"method": kind, "dataset": config.dataset, "data_root": config.data_root,
               "image_size": config.image_size, "encoder": config.encoder, "seed": config.seed,
               "batch_size": SUPERVISED_BATCH, "lr": SUPERVISED_LR, "task": task, "layer": layer, "epochs": epochs}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def supervised_row(config, task: str, layer: str, epochs: int, result: SupervisedResult, seconds: float,
-                   regression: bool) -> dict[str, Any]:
-    """A row in the factor probes' schema: knob_value and objective `supervised`, no I_NCE."""
-    knob_name, _ = main_knob(config.views, config.knobs)
-    return clean({
-        "run_id": f"{SUPERVISED}-{task}-{layer}-seed{config.seed}",
-        "config_hash": supervised_hash(config, task, layer, epochs),
-        "timestamp": timestamp(),
-        "dataset": config.dataset,
-        "views": config.views,
-        "knob_name": knob_name,
-        "knob_value": SUPERVISED,
-        "seed": config.seed,
-        "encoder": config.encoder,
-        "head": "linear",
-        "objective": SUPERVISED,
-        "temperature": None,
-        "K": None,  # no contrastive estimate behind this row (i_nce and K stay empty together)
-        "K_train": None,
-        "loss": result.loss,
-        "i_nce": None,
-        "probe_label": task,
-        "probe_layer": layer,
-        "probe_task": "regression" if regression else "classification",
-        "probe_epochs": epochs,
-        "metric_name": "px_error" if regression else "top1",
-        "metric_value": result.metric,
-        "unit": "px" if regression else "%",
-        "epochs": epochs,
-        "wall_seconds": seconds,
-        "infomin_version": __version__,
-    })
-
-
-def supervised_rows(config, labels: str | Sequence[str] = FACTOR_LABELS, layers: str | Sequence[str] = FACTOR_LAYERS,
-                    epochs: int | None = None, device: str = "auto", results: str | Path | None = None, *,
+def supervised_rows(config, labels: str | Sequence[str], layers: str | Sequence[str], epochs: int | None = None,
+                    device: str = "auto", results: str | Path | None = None, *, kind: str,
                     data: Dataset | None = None, views=None) -> list[dict[str, Any]]:
     """The paper's supervised reference: one fresh model per (label, layer), trained on that
-    label alone; rows in `factor_probe_run`'s order and schema. `config` is the contrastive run's
+    label alone; rows in `factor_probe_run`'s order and schema, named `kind` (knob_value, objective). `config` is the contrastive run's
     (its dataset, image size, encoder and seed); `epochs` None matches the optimiser steps that
     run took (`matching_epochs`: 5 epochs of the 4,000 train sequences for the embedded preset;
     100 at paper scale, for a GPU). `data` and `views`: already built (a sweep holding the dataset, or a test's fakes); else
@@ -322,8 +275,11 @@ def supervised_rows(config, labels: str | Sequence[str] = FACTOR_LABELS, layers:
             started = time.perf_counter()
             result = train_supervised(train, test, views, label, layer, epochs, dev, seed=config.seed,
                                       encoder=config.encoder, precision=precision)
-            row = supervised_row(config, label, layer, epochs, result, time.perf_counter() - started,
-                                 is_regression(test, label))
+            regression = is_regression(test, label)
+            row = reference_row(config, kind, supervised_hash(config, label, layer, epochs, kind), label, layer, epochs,
+                                "px_error" if regression else "top1", result.metric, "px" if regression else "%",
+                                "regression" if regression else "classification", result.loss,
+                                time.perf_counter() - started)
             rows.append(row)
             if results is not None:
                 append_row(results, row)

@@ -77,8 +77,10 @@ def state_path(run: LoadedRun, dataset: str, label: str, layer: str) -> Path:
 
 def linear_protocol_run(run: LoadedRun, label: str = "class", layer: str | None = None,
                         results: str | Path | None = "results.csv", epochs: int = EPOCHS, batch_size: int = BATCH,
-                        lr: float = LR, dataset: str | None = None, progress=None) -> dict[str, Any]:
-    """Train and score the linear classifier; appends one `top1` row and returns it."""
+                        lr: float = LR, dataset: str | None = None, progress=None, *,
+                        probe_task: str) -> dict[str, Any]:
+    """Train and score the linear classifier; appends one `top1` row (its task `probe_task`, the
+    registry's name) and returns it."""
     started = time.perf_counter()
     if batch_size < 1 or not lr > 0 or epochs < 1:
         raise InfominError(f"--batch-size {batch_size}, --lr {lr} and --epochs {epochs} must be positive")
@@ -132,7 +134,8 @@ def linear_protocol_run(run: LoadedRun, label: str = "class", layer: str | None 
             logits = classifier(frozen_features(run, centre(batch, size), layer))
             y = test.labels[label][start_index : start_index + len(batch)].to(device)
             correct += int((logits.argmax(1) == y).sum())
-    row = probe_row(run, label, layer, 100.0 * correct / len(test), time.perf_counter() - started, None, dataset)
+    row = probe_row(run, label, layer, 100.0 * correct / len(test), time.perf_counter() - started, None, dataset, epochs,
+                    probe_task)
     if results is not None:
         append_row(results, row)
     return row

@@ -30,13 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli import __version__
 from infomin_cli.data.base import MASK_IGNORE, Dataset, ImageSet
 from infomin_cli.data.source import BatchSource, as_source, iter_batches
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.fit import fit
 from infomin_cli.evaluate.miou import confusion_matrix, mean_iou, pixel_accuracy
-from infomin_cli.results.rows import clean, run_columns, timestamp, with_i_nce
+from infomin_cli.results.rows import probe_row, run_columns
 from infomin_cli.run_files import damaged, read_checkpoint
 from infomin_cli.runtime.checkpoint import restore_checkpoint, save_checkpoint
 from infomin_cli.runtime.precision import FP32, Precision, full_precision
@@ -141,35 +140,23 @@ def train_decoder(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
     return confusion
 
 
-def seg_label(dataset: Dataset, classes: int | None) -> str:
-    """The probe_label of a segmentation row: what the masks hold."""
-    if dataset.name == "embedded":
-        return "glyph"
-    if dataset.name == "nyu-depth-v2":
-        return f"nyu{classes}"
-    return "mask"
-
-
 def load_seg_dataset(run, dataset: str | None, data_root: str | Path | None, classes: int,
-                     size: int | None) -> tuple[Dataset, int]:
-    """The dataset whose masks the probe predicts, and the input side the encoder sees."""
-    if dataset is None or dataset == run.config.dataset:
+                     size: int | None) -> tuple[Dataset, int, str]:
+    """The dataset whose masks the probe predicts, the input side the encoder sees, and what the
+    masks hold (the rows' probe_label), as the dataset's registered capabilities say."""
+    from infomin_cli.data import DATASETS, load_dataset
+
+    name = run.config.dataset if dataset is None else dataset
+    entry = DATASETS.get(name)
+    if name == run.config.dataset:
         data, side = run.dataset, int(run.image_size if size is None else size)
-    elif dataset == "nyu-depth-v2":
-        from infomin_cli.data.nyu import DEFAULT_SIZE, load_nyu
-
-        side = int(DEFAULT_SIZE if size is None else size)
-        data = load_nyu(data_root, side, classes)
     else:
-        from infomin_cli.data import DATASETS, load_dataset
-
-        DATASETS.get(dataset)
-        data = load_dataset(dataset, data_root, size)
-        side = int(data.test.images.shape[-1] if size is None else size)
+        data = entry.load(data_root, size, classes=classes) if entry.class_sets else load_dataset(name, data_root, size)
+        side = int(as_source(data.test).shape[-1] if size is None else size)
     if data.train.masks is None or data.test.masks is None:
-        raise InfominError(f"dataset {data.name!r} has no segmentation masks; datasets with masks: "
-                           "embedded, nyu-depth-v2")
-    return data, side
+        masked = [other for other, e in DATASETS.items() if e.masks]
+        raise InfominError(f"dataset {data.name!r} has no segmentation masks; datasets with masks: {', '.join(masked)}")
+    return data, side, entry.mask_label.format(classes=classes)
 
 
 def _existing_rows(results: Path | None, match: dict[str, Any], settings: dict[str, Any]) -> list[dict[str, Any]]:
@@ -190,13 +177,14 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
                            classes: int = 40, layer: str | None = None, random_init: bool = False,
                            results: str | Path | None = "results.csv", epochs: int = SEG_EPOCHS, device: str = "auto",
                            knob: str | None = None, size: int | None = None, progress: Any = None,
-                           *, run=None, precision: str | None = None) -> list[dict[str, Any]]:
+                           *, probe_task: str, run=None, precision: str | None = None,
+                           look_in: str | Path | None = None) -> list[dict[str, Any]]:
     """Train the decoder on the train split's frozen maps; mIoU and pixel accuracy on the test split.
 
     Returns the two rows (`miou`, `pixel_acc`), appended to `results` unless None. When `results`
-    already holds both rows of this probe they are returned, marked `"skipped": True`, untrained.
-    `run`: the already loaded run (a sweep point's), as `load_run(run_dir, device, random_init)`;
-    `precision`: the encoder's (None: the run's own)."""
+    (or `look_in`) already holds both rows of this probe they are returned, marked `"skipped": True`,
+    untrained. `probe_task`: the rows' task (the registry's name). `run`: the already loaded run (a sweep point's), as `load_run(run_dir, device,
+    random_init)`; `precision`: the encoder's (None: the run's own)."""
     from infomin_cli.results import append_row
     from infomin_cli.runs import build_views, load_run
 
@@ -208,12 +196,12 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
     layer = layer or run.model.encoders[0].default_probe_layer
     if layer not in run.model.layers:
         raise InfominError(f"encoder {run.config.encoder!r} has no layer {layer!r}; its layers: {', '.join(run.model.layers)}")
-    data, side = load_seg_dataset(run, dataset, data_root, classes, size)
-    label = seg_label(data, classes)
+    data, side, label = load_seg_dataset(run, dataset, data_root, classes, size)
     columns = run_columns(run, knob, None if data.name == run.config.dataset else data.name)
     match = {**{k: columns[k] for k in ("run_id", "config_hash", "dataset")}, "probe_label": label, "probe_layer": layer}
-    settings = {"probe_task": "segmentation", "probe_epochs": epochs}  # rows from before these columns: trusted
-    existing = _existing_rows(Path(results) if results is not None else None, match, settings)
+    settings = {"probe_task": probe_task, "probe_epochs": epochs}  # rows from before these columns: trusted
+    look_in = results if look_in is None else look_in
+    existing = _existing_rows(Path(look_in) if look_in is not None else None, match, settings)
     if existing:
         return [{**row, "skipped": True} for row in existing]
 
@@ -229,14 +217,9 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
     checkpoint = run.folder / f"seg-probe-{label}-{layer}{'-random-init' if not run.trained else ''}-{tag}.pt"
     confusion = train_decoder(train_x, data.train.masks.to(run.device), test_x, data.test.masks.to(run.device),
                               n_classes, epochs=epochs, seed=run.config.seed, checkpoint=checkpoint, progress=progress)
-    summary = run.summary if run.trained else {}
-    base = with_i_nce(columns, summary.get("i_nce"), summary.get("K"))
-    base.update(timestamp=timestamp(), probe_label=label, probe_layer=layer, probe_task="segmentation",
-                probe_epochs=epochs, unit="%", infomin_version=__version__,
-                wall_seconds=(summary.get("wall_seconds") or 0.0) + time.perf_counter() - started)
-    rows = [{**base, "metric_name": "miou", "metric_value": mean_iou(confusion)},
-            {**base, "metric_name": "pixel_acc", "metric_value": pixel_accuracy(confusion)}]
-    rows = [clean(row) for row in rows]
+    seconds, transfer = time.perf_counter() - started, None if data.name == run.config.dataset else data.name
+    rows = [probe_row(run, label, layer, value, seconds, knob, transfer, epochs, probe_task, metric)
+            for metric, value in (("miou", mean_iou(confusion)), ("pixel_acc", pixel_accuracy(confusion)))]
     if results is not None:
         for row in rows:
             append_row(results, row)

@@ -152,7 +152,9 @@ class MineLoss:
 ESTIMATORS: dict[str, Estimator] = {"infonce": infonce, "nwj": nwj, "smile": smile, "dv": dv}
 """Score-matrix estimators by CLI name (`ksg` is the non-parametric one, in `knn.py`)."""
 
-BOUNDED_BY_LOG_K = {"infonce"}
+BOUNDED_BY_LOG_K = frozenset({"infonce"})
+"""The estimators whose value can never exceed log K (each docstring above says why or why not);
+only these can be saturated (`report.Estimate.saturated`)."""
 
 
 def training_loss(name: str, clip: float = 5.0) -> Callable[[torch.Tensor], torch.Tensor]:

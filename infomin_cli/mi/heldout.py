@@ -20,7 +20,7 @@ from torch import nn
 from infomin_cli.data.base import ImageSet
 from infomin_cli.data.source import BatchSource, as_source, iter_batches
 from infomin_cli.errors import InfominError
-from infomin_cli.mi.estimators import infonce
+from infomin_cli.mi.estimators import BOUNDED_BY_LOG_K, infonce
 from infomin_cli.mi.report import Estimate, from_batches
 from infomin_cli.mi.train import fit_critic
 from infomin_cli.runtime.device import make_generator
@@ -123,7 +123,7 @@ def heldout_estimate(
             model.train(was_training)
     K = batch_size if negatives is None else negatives
     note = note or ("in-batch, symmetric" if negatives is None else f"memory of {negatives} held-out keys")
-    return from_batches("infonce", held, K, train, None, note)
+    return from_batches("infonce", held, K, train, None, note, bounded_by_log_k="infonce" in BOUNDED_BY_LOG_K)
 
 
 def train_view_critic(

@@ -35,10 +35,11 @@ def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, 
 @dataclass(frozen=True)
 class Estimate:
     """One MI estimate. `value` is the held-out estimate; `train_value` the same estimator on the
-    critic's last training batches (the gap shows over-fitting). `saturated` is value > 0.9 log K:
-    for InfoNCE that means the number is at its log K ceiling and says little about the true MI;
-    for the unbounded estimators it means the value is beyond what K samples can certify with
-    high confidence (McAllester & Stratos 2020), where their variance explodes."""
+    critic's last training batches (the gap shows over-fitting). `bounded_by_log_k`: the estimator
+    can never exceed log K (InfoNCE), so near log K its value says only "at least this much".
+    `saturated` is such an estimate above 0.9 log K. Estimators without that ceiling (NWJ, DV,
+    SMILE, KSG) are never flagged: their values above log K are estimates, noisy ones (their
+    variance grows like exp(I), McAllester & Stratos 2020), and the interval reports that."""
 
     estimator: str
     value: float
@@ -50,6 +51,7 @@ class Estimate:
     unit: str = "nats"
     true_mi: float | None = None
     note: str = ""
+    bounded_by_log_k: bool = False
 
     @property
     def log_k(self) -> float:
@@ -62,7 +64,7 @@ class Estimate:
 
     @property
     def saturated(self) -> bool:
-        return self.value > SATURATION * self.log_k
+        return self.bounded_by_log_k and self.value > SATURATION * self.log_k
 
     def to(self, unit: str) -> Estimate:
         """The same estimate in `unit` ('nats' or 'bits')."""
@@ -98,9 +100,12 @@ def from_batches(
     train_values: Sequence[float] = (),
     true_mi: float | None = None,
     note: str = "",
+    *,
+    bounded_by_log_k: bool,
 ) -> Estimate:
     """Summarise per-batch held-out values (nats) into an `Estimate`; non-finite values are kept
     (the estimate becomes nan/inf) rather than dropped, so a diverging estimator is visible."""
     value, low, high = mean_interval(list(batch_values))
     train = math.fsum(train_values) / len(train_values) if train_values else None
-    return Estimate(estimator, value, low, high, K, len(batch_values), train, "nats", true_mi, note)
+    return Estimate(estimator, value, low, high, K, len(batch_values), train, "nats", true_mi, note,
+                    bounded_by_log_k)

@@ -7,6 +7,7 @@ benchmark all go through the same code and get the same `Estimate`.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import torch
 
@@ -54,8 +55,10 @@ def estimate_synthetic(
     eval_batches: int = 50,
     clip: float = 5.0,
     ksg_samples: int = 2000,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> tuple[Estimate, list[str]]:
-    """One estimate and the warnings it raised (e.g. KSG in too many dimensions), as text."""
+    """One estimate and the warnings it raised (e.g. KSG in too many dimensions), as text;
+    `on_step` follows a trained critic's steps."""
     if dim < 1:
         raise InfominError(f"--dim must be at least 1, got {dim}")
     sampler = get_source(source).make(mi, dim)
@@ -68,4 +71,4 @@ def estimate_synthetic(
         return estimate, [str(w.message) for w in caught]
     if estimator not in ESTIMATORS:
         raise InfominError(f"unknown estimator {estimator!r}; choose from: {', '.join(ALL_ESTIMATORS)}")
-    return train_and_estimate(sampler, estimator, dim, spec, seed, eval_batches, clip, truth), []
+    return train_and_estimate(sampler, estimator, dim, spec, seed, eval_batches, clip, truth, on_step), []

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from infomin_cli.mi.critics import CRITICS
-from infomin_cli.mi.estimators import ESTIMATORS, smile, training_loss
+from infomin_cli.mi.estimators import BOUNDED_BY_LOG_K, ESTIMATORS, smile, training_loss
 from infomin_cli.mi.report import Estimate, from_batches
 from infomin_cli.mi.sources import Sampler
 
@@ -106,20 +106,23 @@ def train_and_estimate(
     eval_batches: int = 50,
     clip: float = 5.0,
     true_mi: float | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> Estimate:
-    """Train a fresh critic with `estimator`'s objective and report its held-out estimate."""
+    """Train a fresh critic with `estimator`'s objective and report its held-out estimate
+    (`on_step(step, training estimate)` after every training step: progress)."""
     start = time.perf_counter()
     torch.manual_seed(seed)  # critic initialisation
     train_gen = torch.Generator().manual_seed(2 * seed)
     eval_gen = torch.Generator().manual_seed(2 * seed + 1)
     critic = spec.build(dim, dim)
-    history = fit_critic(critic, sampler, estimator, spec.steps, spec.batch_size, spec.lr, train_gen, clip)
+    history = fit_critic(critic, sampler, estimator, spec.steps, spec.batch_size, spec.lr, train_gen, clip, on_step)
     values = evaluate(critic, sampler, [estimator], eval_batches, spec.batch_size, eval_gen, clip)[estimator]
     tail = history[-min(50, len(history)) :] if history else []
     note = f"{spec.kind} critic, {spec.steps} steps, {time.perf_counter() - start:.1f}s"
     if estimator == "smile":
         note += f", clip tau={clip:g} (not a lower bound)"
-    estimate = from_batches(estimator, values, spec.batch_size, tail, true_mi, note)
+    estimate = from_batches(estimator, values, spec.batch_size, tail, true_mi, note,
+                            bounded_by_log_k=estimator in BOUNDED_BY_LOG_K)
     if not math.isfinite(estimate.value):
         estimate = Estimate(**{**estimate.__dict__, "note": note + ", non-finite: critic diverged"})
     return estimate

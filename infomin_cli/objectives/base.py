@@ -28,11 +28,13 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from infomin_cli.options import Option, check_options
 from infomin_cli.registry import Registry
 from infomin_cli.runtime.precision import FP32, Precision, full_precision
 
@@ -42,15 +44,6 @@ class StepOutput:
     loss: torch.Tensor  # scalar, differentiable: what the optimiser minimises
     i_nce: torch.Tensor  # log K - L of the views' contrastive loss (detached; read it when logging)
     k: int  # candidates per positive behind i_nce (batch, queue + 1, or bank negatives + 1)
-
-
-@dataclass(frozen=True)
-class Option:
-    """One objective option as `infomin objectives` lists it (the CLI flag is --NAME)."""
-
-    name: str
-    default: Any
-    help: str
 
 
 def make_views(views, images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,6 +70,17 @@ class Objective(nn.Module):
     supports_jigsaw: ClassVar[bool] = False
     command: ClassVar[str | None] = None  # a method trained by its own command (learn-views), not by pretrain
     precision: Precision = FP32  # the run's, set by `create`: the region the model's forward passes run in
+
+    @classmethod
+    def settings(cls, config: Any) -> SimpleNamespace:
+        """The method's own options: the config's namespace for it, defaults filled in, each checked
+        against its declaration (a name it does not declare is one line naming its options)."""
+        return SimpleNamespace(**check_options(cls.options, config.method_options(), f"--objective {config.objective}"))
+
+    @classmethod
+    def check(cls, config: Any, settings: SimpleNamespace, family: Any) -> None:
+        """Checks that relate the method's options to the rest of the run (MoCo: the queue holds whole
+        batches), before any data is read. Nothing by default."""
 
     @classmethod
     def create(cls, built: Any, config: Any, n_samples: int) -> Objective:
@@ -138,6 +142,11 @@ class Objective(nn.Module):
     def train_k(self) -> int:
         """K of the training loss, for summaries and CSV rows."""
         raise NotImplementedError
+
+    def cautions(self, n_samples: int) -> list[str]:
+        """Settings of this method that cannot mean what they say for `n_samples` training images (a
+        MoCo queue longer than the data), said as warnings when a run starts. Nothing by default."""
+        return []
 
 
 OBJECTIVES: Registry[type[Objective]] = Registry("objective")

@@ -13,11 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
-from infomin_cli.objectives.jigsaw import JigsawBranch, make_tiles
+from infomin_cli.objectives.base import OBJECTIVES, Objective, StepOutput, i_nce_of, make_views
+from infomin_cli.objectives.jigsaw import JIGSAW_BETA, JigsawBranch, make_tiles
 from infomin_cli.runtime import distributed
-
-JIGSAW_BETA = 0.5  # PyContrast's weight of the JigSaw loss
+from infomin_cli.views.base import HasJigsaw
 
 
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> StepOutput:
@@ -36,7 +35,7 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> StepOutp
 
 def jigsaw_branch_for(model: nn.Module, views, config: Any) -> JigsawBranch | None:
     """A JigSaw head when the views offer tiles (level=infomin+jigsaw), else None."""
-    if not getattr(views, "has_jigsaw", False):
+    if not (isinstance(views, HasJigsaw) and views.has_jigsaw):
         return None
     return JigsawBranch(model.encoders[0].out_dim, config.feat_dim, config.head)
 
@@ -45,14 +44,14 @@ def jigsaw_branch_for(model: nn.Module, views, config: Any) -> JigsawBranch | No
 class InfoNCE(Objective):
     summary = "in-batch symmetric InfoNCE: every other sample of the batch is a negative (K = batch size, over all GPUs)"
     paper = "CMC / SimCLR; the paper's small-scale runs"
-    options = (Option("jigsaw-beta", JIGSAW_BETA, "weight of the JigSaw loss with level=infomin+jigsaw"),)
+    options = (JIGSAW_BETA,)
     supports_jigsaw = True
 
     def __init__(self, model: nn.Module, views, config: Any, n_samples: int) -> None:
         super().__init__()
         self.temperature = config.temperature
         self.batch_size = config.batch_size
-        self.beta = config.jigsaw_beta
+        self.beta = self.settings(config).jigsaw_beta
         self.jigsaw = jigsaw_branch_for(model, views, config)
 
     def forward(self, model, images, views, generator, index) -> StepOutput:

@@ -14,9 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infomin_cli.options import Option
+from infomin_cli.ranges import Range
 from infomin_cli.runtime.precision import full_precision
 
 TILES = 9
+JIGSAW_BETA = Option("jigsaw_beta", 0.5, "weight beta of the JigSaw loss with level=infomin+jigsaw: (1 - beta) L + beta L_jig",
+                     Range(0, 1), paper=0.5)  # PyContrast's weight; an option of every method with a JigSaw branch
 
 
 def make_tiles(views, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

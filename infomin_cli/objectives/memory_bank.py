@@ -25,7 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
+from infomin_cli.objectives.base import OBJECTIVES, Objective, StepOutput, i_nce_of, make_views
+from infomin_cli.options import Option
+from infomin_cli.ranges import MANY
 from infomin_cli.runtime import distributed
 
 BANK_MOMENTUM = 0.5
@@ -39,15 +41,17 @@ class MemoryBank(Objective):
     summary = "CMC memory bank: one bank per view, K negatives drawn per sample, positive from memory (K = negatives + 1)"
     paper = "CMC (Tian et al. 2019): the framework of the paper's B.1-B.3 (16,384 negatives)"
     options = (
-        Option("bank-negatives", 16384, "negatives drawn from the bank per sample"),
-        Option("bank-loss", "softmax", "softmax (cross-entropy over K + 1) or nce (CMC's NCE with a fixed Z)"),
+        Option("bank_negatives", 16384, "negatives drawn from the bank per sample", MANY, paper=16384),
+        Option("bank_loss", "softmax", "softmax (cross-entropy over K + 1) or nce (CMC's NCE with a fixed Z)",
+               choices=VARIANTS),
     )
 
     def __init__(self, model: nn.Module, views, config: Any, n_samples: int) -> None:
         super().__init__()
         self.temperature = config.temperature
-        self.negatives = config.bank_negatives
-        self.variant = config.bank_loss
+        settings = self.settings(config)
+        self.negatives = settings.bank_negatives
+        self.variant = settings.bank_loss
         generator = torch.Generator().manual_seed(config.seed)
         for name in ("bank1", "bank2"):
             self.register_buffer(name, F.normalize(torch.randn(n_samples, config.feat_dim, generator=generator), dim=1))
@@ -107,3 +111,9 @@ class MemoryBank(Objective):
 
     def train_k(self) -> int:
         return self.negatives + 1
+
+    def cautions(self, n_samples: int) -> list[str]:
+        if self.negatives < n_samples:
+            return []
+        return [f"--bank-negatives {self.negatives} draws at least as many negatives as the {n_samples} training "
+                "images: each sample meets most of the data, many of it twice (CMC draws 16,384 of 1.28 M)"]

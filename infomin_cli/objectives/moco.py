@@ -50,9 +50,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from infomin_cli.errors import InfominError
-from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput, i_nce_of, make_views
-from infomin_cli.objectives.infonce import JIGSAW_BETA, jigsaw_branch_for
-from infomin_cli.objectives.jigsaw import make_tiles
+from infomin_cli.objectives.base import OBJECTIVES, Objective, StepOutput, i_nce_of, make_views
+from infomin_cli.objectives.infonce import jigsaw_branch_for
+from infomin_cli.objectives.jigsaw import JIGSAW_BETA, make_tiles
+from infomin_cli.options import Option
+from infomin_cli.ranges import MANY, Range
 from infomin_cli.runtime import distributed
 
 SHUFFLE_BN_GROUPS = 4
@@ -70,28 +72,34 @@ class MoCo(Objective):
     summary = "momentum key encoder + a queue of negatives (K = queue + 1); ShuffleBN over groups of one batch"
     paper = "MoCo (He et al. 2020): the paper's C.2 curves (65,536 negatives) and C.3's InfoMin Aug."
     options = (
-        Option("queue", 65536, "negatives kept in the queue (a multiple of the batch size)"),
-        Option("key-momentum", 0.999, "momentum m of the key encoder: f_k <- m f_k + (1 - m) f_q"),
-        Option("jigsaw-beta", JIGSAW_BETA, "weight of the JigSaw loss with level=infomin+jigsaw"),
-        Option("symmetric", False, "with a shared encoder, both views query the other's keys (two queues, "
-                                   "mean loss), as solo-learn's MoCo v2+ and MoCo v3"),
+        Option("queue", 65536, "negatives kept in the queue, a multiple of the batch size", MANY, paper=65536),
+        Option("key_momentum", 0.999, "momentum m of the key encoder: f_k <- m f_k + (1 - m) f_q (not SGD's momentum)",
+               Range(0, 1, high_open=True, hint="e.g. 0.999"), paper=0.999),
+        JIGSAW_BETA,
+        Option("symmetric", False, "with a shared encoder, both views query the other's keys (two queues, mean loss), "
+                                   "as solo-learn's MoCo v2+ and MoCo v3"),
     )
     supports_jigsaw = True
+
+    @classmethod
+    def check(cls, config: Any, settings: Any, family: Any) -> None:
+        check_queue(settings.queue, config.batch_size)
 
     def __init__(self, model: nn.Module, views, config: Any, n_samples: int) -> None:
         super().__init__()
         self.temperature = config.temperature
-        self.m = config.key_momentum
-        self.beta = config.jigsaw_beta
+        settings = self.settings(config)
+        self.m = settings.key_momentum
+        self.beta = settings.jigsaw_beta
         self.sync_bn = config.sync_bn
         self.key_model = copy.deepcopy(model)
         for p in self.key_model.parameters():
             p.requires_grad_(False)
         # (query view, key view) per direction: one for a shared encoder, both ways for split views
         # or when asked for
-        self.directions = ((0, 1),) if model.shared and not config.symmetric else ((0, 1), (1, 0))
+        self.directions = ((0, 1),) if model.shared and not settings.symmetric else ((0, 1), (1, 0))
         generator = torch.Generator().manual_seed(config.seed)  # the initial queue: random unit vectors
-        shape = (len(self.directions), config.queue, config.feat_dim)
+        shape = (len(self.directions), settings.queue, config.feat_dim)
         self.register_buffer("queue", F.normalize(torch.randn(shape, generator=generator), dim=-1))
         self.register_buffer("queue_index", torch.full(shape[:2], -1, dtype=torch.long))  # dataset index per key
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
@@ -161,3 +169,10 @@ class MoCo(Objective):
 
     def train_k(self) -> int:
         return self.queue.shape[1] + 1
+
+    def cautions(self, n_samples: int) -> list[str]:
+        if self.queue.shape[1] < n_samples:
+            return []
+        return [f"--queue {self.queue.shape[1]} is at least the {n_samples} training images: the queue holds every "
+                "image, some many times, in keys from encoders of many steps ago; MoCo queues a few % of the data "
+                "(65,536 of 1.28 M)"]

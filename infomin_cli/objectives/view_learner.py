@@ -38,12 +38,15 @@ from torch import nn
 from infomin_cli.atomic import atomic_torch_save
 from infomin_cli.errors import InfominError
 from infomin_cli.models.base import ENCODERS
-from infomin_cli.objectives.base import OBJECTIVES, Objective, Option, StepOutput
+from infomin_cli.objectives.base import OBJECTIVES, Objective, StepOutput
 from infomin_cli.objectives.infonce import info_nce
+from infomin_cli.options import Option
+from infomin_cli.ranges import EPOCHS, Range
 from infomin_cli.runtime.precision import full_precision
-from infomin_cli.views.flow import FlowGenerator, snapshot_path
+from infomin_cli.views.flow import COUPLINGS, FlowGenerator, snapshot_path
 
 MODES = ("unsupervised", "semi-supervised", "supervised")
+COUPLING_NAMES = tuple(COUPLINGS.names())
 LABEL = "class"
 BETAS = (0.5, 0.999)  # GenRep's Adam betas (GAN practice); the paper says only "Adam"
 
@@ -77,15 +80,25 @@ class ViewLearner(Objective):
                "the generator minimises it (+ per-view classifiers with labels); run by `infomin learn-views`")
     paper = "InfoMin B.5, main paper §4.2"
     options = (
-        Option("flow", "vp", "vp (additive coupling, log-det 0) or nvp (affine, bounded scale)"),
-        Option("flow-blocks", 3, "learn-views --blocks: coupling blocks; X1 is channel 0, 1, 2, 0, ... in turn"),
-        Option("view-mode", "semi-supervised", "learn-views --mode: unsupervised, semi-supervised or supervised"),
-        Option("labelled", 0.1, "fraction of the labelled train split the classifiers see"),
-        Option("generator-lr", 2e-4, "Adam learning rate of the generator (the critic's is --lr)"),
-        Option("save-every", 2, "keep the generator every N epochs (and at epoch 0 and the last)"),
+        Option("flow", "vp", "coupling of g: vp (additive, log-det 0) or nvp (affine, bounded scale)", choices=COUPLING_NAMES),
+        Option("flow_blocks", 3, "coupling blocks of g; X1 is channel 0, 1, 2, 0, ... in turn", Range(1, 64), paper=3,
+               flag="--blocks"),
+        Option("view_mode", "semi-supervised", "unsupervised, semi-supervised or supervised (classifiers only)",
+               choices=MODES, flag="--mode"),
+        Option("labelled", 0.1, "fraction of the labelled train split the classifiers see",
+               Range(0, 1, low_open=True, hint="e.g. 0.1"), paper=0.1),
+        Option("generator_lr", 2e-4, "Adam learning rate of g (the critic's is --lr)", Range(0, low_open=True), paper=2e-4),
+        Option("save_every", 2, "keep g every N epochs (and at epoch 0 and the last)", EPOCHS),
     )
     metric_names = ("acc_v1", "acc_v2")
     command = "learn-views"
+
+    @classmethod
+    def check(cls, config: Any, settings: Any, family: Any) -> None:
+        """Its views are a colour-space split that g re-mixes."""
+        if "colorspace-split" not in (family.name, family.aliases_of):
+            raise InfominError(f"learn-views starts from a colour-space split, not --views {config.views}; "
+                               "pass --from SPACE (e.g. rgb, ydbdr)")
 
     def __init__(self, model: nn.Module, views, config: Any, n_samples: int,
                  labelled: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
@@ -93,9 +106,10 @@ class ViewLearner(Objective):
         if labelled is None:
             raise InfominError("learned views need labelled images; build the objective from a run (Objective.create)")
         self.images_l, self.labels_l = labelled
-        self.mode, self.temperature, self.batch_size = config.view_mode, config.temperature, config.batch_size
-        self.save_every, self.epochs = config.save_every, config.epochs
-        self.flow = FlowGenerator(config.flow, config.flow_blocks)
+        settings = self.settings(config)
+        self.mode, self.temperature, self.batch_size = settings.view_mode, config.temperature, config.batch_size
+        self.save_every, self.epochs = settings.save_every, config.epochs
+        self.flow = FlowGenerator(settings.flow, settings.flow_blocks)
         n_classes = int(self.labels_l.max()) + 1
         self.classifiers = nn.ModuleList([ViewClassifier(config.encoder, c, n_classes) for c in (1, 2)])
         self._correct: torch.Tensor | None = None
@@ -107,14 +121,14 @@ class ViewLearner(Objective):
         if LABEL not in train.labels:
             raise InfominError(f"dataset {config.dataset} has no {LABEL!r} labels for the view classifiers; "
                                "learn views on a labelled dataset (embedded, stl10, cifar10)")
-        n = max(1, round(config.labelled * len(train)))
+        n = max(1, round(cls.settings(config).labelled * len(train)))
         labelled = (train.images[:n].to(built.device), train.labels[LABEL][:n].to(built.device))
         return cls(built.model, built.views, config, n_samples, labelled)
 
     def optimizers(self, model: nn.Module, config: Any) -> dict[str, torch.optim.Optimizer]:
         critic = torch.optim.Adam(model.parameters(), lr=config.lr, betas=BETAS)
         generator = torch.optim.Adam([
-            {"params": self.flow.parameters(), "lr": config.generator_lr},
+            {"params": self.flow.parameters(), "lr": self.settings(config).generator_lr},
             {"params": self.classifiers.parameters(), "lr": config.lr},
         ], betas=BETAS)
         return {"critic": critic, "generator": generator}

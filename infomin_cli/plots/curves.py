@@ -34,11 +34,17 @@ class Curves:
     title: str
     higher_is_better: bool
 
-    def sweet_spots(self) -> pd.DataFrame:
+    def best_points(self) -> pd.DataFrame:
         """The best mean point of each series (max accuracy, or min for error-like metrics)."""
         pick = "idxmax" if self.higher_is_better else "idxmin"
         index = self.points.groupby("series", sort=False)["y"].agg(pick)
         return self.points.loc[index.values]
+
+    def sweet_spots(self) -> pd.DataFrame:
+        """The best point of each series whose curve clears the bar (`Shape.clears`); the others have none."""
+        clearing = {shape.series for shape in shapes(self) if shape.clears}
+        best = self.best_points()
+        return best[best["series"].isin(clearing)]
 
 
 def load_curves(
@@ -225,47 +231,114 @@ def _title(rows: pd.DataFrame) -> str:
     return " · ".join(p for p in parts if p) or "reverse-U"
 
 
-def shape_report(curves: Curves) -> list[str]:
-    """One line per series: is it a reverse-U, and does I_NCE move monotonically with the knob?
+BAR = 2.0  # standard errors of the difference by which a sweet spot beats each end
 
-    "Reverse-U" here is the issue's bar: the best mean is at an interior knob value and beats each
-    end by more than 2 standard errors of the difference, sqrt(se_best^2 + se_end^2). A categorical
-    knob (colour spaces) has no ends of its own; its values are ordered by I_NCE, as in paper B.2.
-    """
-    lines = []
+
+@dataclass(frozen=True)
+class Shape:
+    """One series' curve judged by the bar: a sweet spot is the best mean at an interior knob value
+    that beats each end by more than `BAR` standard errors of the difference, sqrt(se_best^2 +
+    se_end^2). A categorical knob (colour spaces) has no ends of its own: its values are ordered by
+    I_NCE, as paper B.2 plots them, and its ends are the lowest and highest I_NCE."""
+
+    series: str
+    knob_name: str
+    values: int  # knob values on the curve
+    categorical: bool
+    best: pd.Series | None = None
+    ends: tuple[pd.Series, ...] = ()  # low end, high end
+    gaps: tuple[float, ...] = ()  # best - end, positive where the best is better
+    margins: tuple[float, ...] = ()  # gap / s.e. of the difference; nan where there is no s.e. (one seed)
+    trend: str = ""  # how I_NCE moves as the knob increases
+
+    @property
+    def interior(self) -> bool:
+        return self.best is not None and all(self.best["knob_value"] != end["knob_value"] for end in self.ends)
+
+    @property
+    def clears(self) -> bool:
+        return self.interior and all(margin > BAR for margin in self.margins)  # nan > BAR is False
+
+    @property
+    def verdict(self) -> str:
+        if self.best is None:
+            return f"{self.values} knob values: too few for a shape"
+        if not self.interior:
+            return "no interior maximum"
+        if any(math.isnan(margin) for margin in self.margins):
+            return "interior maximum, no standard error (one seed per value) to test it by"
+        return ("reverse-U (> 2 s.e. above both ends)" if self.clears
+                else "interior maximum, not 2 s.e. above both ends")
+
+    def caption(self) -> str:
+        """The figure's line for this curve: its sweet spot and by how much it clears the bar, or
+        why it has none."""
+        if self.best is None:
+            return f"no shape: {self.values} knob value{'s' if self.values != 1 else ''}, a shape needs 3"
+        best = f"{self.knob_name} = {short_value(self.best['knob_value'])}" if self.knob_name else (
+            short_value(self.best["knob_value"]))
+        if not self.interior:
+            return f"no sweet spot: the best mean, {best}, is an end of the sweep"
+        if any(math.isnan(margin) for margin in self.margins):
+            return f"no sweet spot test: one seed per value, no s.e. (best {best})"
+        where = (" (lowest I_NCE)", " (highest I_NCE)") if self.categorical else ("", "")
+        over = ", ".join(f"{'+' if margin >= 0 else ''}{margin:.1f} s.e. over {short_value(end['knob_value'])}{note}"
+                         for end, margin, note in zip(self.ends, self.margins, where, strict=True))
+        if self.clears:
+            return f"sweet spot {best}: {over}"
+        return f"no sweet spot: best {best} is {over}; the bar is > {BAR:g} over both"
+
+
+def short_value(value: object) -> str:
+    """Knob values as labels: 3 significant digits (log-spaced points print as 0.757858 otherwise)."""
+    try:
+        return f"{float(str(value)):.3g}"
+    except ValueError:
+        return str(value)
+
+
+def shapes(curves: Curves) -> list[Shape]:
+    """The shape of every series, in series order."""
+    out = []
+    sign = 1 if curves.higher_is_better else -1
     for series, group in curves.points.groupby("series", sort=False):
         group = group.sort_values("order")
-        name = f"[{series}] " if series else ""
-        if len(group) < 3:
-            lines.append(f"{name}{len(group)} knob values: too few for a shape")
-            continue
-        sign = 1 if curves.higher_is_better else -1
-        best = group.loc[(sign * group["y"]).idxmax()]
+        knob = str(group["knob_name"].iloc[0])
         categorical = not all(_is_number(v) for v in group["knob_value"])
-        if categorical:  # e.g. colour spaces: the declared order has no ends, so judge along I_NCE (paper B.2)
-            group = group.sort_values("x")
-        margins = []
-        for end in (group.iloc[0], group.iloc[-1]):
-            gap = sign * (best["y"] - end["y"])
-            se = math.hypot(best["y_se"], end["y_se"])
-            margins.append(f"{end['knob_value']}: +{gap:.2f} ({gap / se:.1f} s.e.)" if se > 0 else
-                           f"{end['knob_value']}: +{gap:.2f}")
-        interior = best["knob_value"] not in (group.iloc[0]["knob_value"], group.iloc[-1]["knob_value"])
-        clears = interior and all(
-            sign * (best["y"] - end["y"]) > 2 * math.hypot(best["y_se"], end["y_se"])
-            for end in (group.iloc[0], group.iloc[-1])
-        )
-        verdict = "reverse-U (> 2 s.e. above both ends)" if clears else (
-            "interior maximum, not 2 s.e. above both ends" if interior else "no interior maximum")
-        if categorical:
-            lines.append(f"{name}categorical knob, ends = lowest and highest I_NCE: {verdict}; best "
-                         f"{best['knob_name']}={best['knob_value']} beats ends by {', '.join(margins)}")
+        if len(group) < 3:
+            out.append(Shape(series, knob, len(group), categorical))
             continue
+        best = group.loc[(sign * group["y"]).idxmax()]
         x = group["x"].to_numpy()
         steps = [b - a for a, b in zip(x[:-1], x[1:], strict=True)]
         trend = ("rises" if all(s > 0 for s in steps) else "falls" if all(s < 0 for s in steps) else "is not monotonic")
-        lines.append(f"{name}{verdict}; best {best['knob_name']}={best['knob_value']} beats ends by "
-                     f"{', '.join(margins)}; I_NCE {trend} as the knob increases")
+        if categorical:  # the declared order has no ends: judge along I_NCE (paper B.2)
+            group = group.sort_values("x")
+        ends = (group.iloc[0], group.iloc[-1])
+        gaps = tuple(float(sign * (best["y"] - end["y"])) for end in ends)
+        errors = [math.hypot(best["y_se"], end["y_se"]) for end in ends]
+        margins = tuple(gap / se if se > 0 else math.nan for gap, se in zip(gaps, errors, strict=True))
+        out.append(Shape(series, knob, len(group), categorical, best, ends, gaps, margins, trend))
+    return out
+
+
+def shape_report(curves: Curves) -> list[str]:
+    """One line per series: is it a reverse-U by the bar (`Shape`), and does I_NCE move monotonically
+    with the knob?"""
+    lines = []
+    for shape in shapes(curves):
+        name = f"[{shape.series}] " if shape.series else ""
+        if shape.best is None:
+            lines.append(f"{name}{shape.verdict}")
+            continue
+        margins = ", ".join(
+            f"{end['knob_value']}: +{gap:.2f}" + (f" ({margin:.1f} s.e.)" if not math.isnan(margin) else "")
+            for end, gap, margin in zip(shape.ends, shape.gaps, shape.margins, strict=True))
+        best = f"best {shape.best['knob_name']}={shape.best['knob_value']} beats ends by {margins}"
+        if shape.categorical:
+            lines.append(f"{name}categorical knob, ends = lowest and highest I_NCE: {shape.verdict}; {best}")
+        else:
+            lines.append(f"{name}{shape.verdict}; {best}; I_NCE {shape.trend} as the knob increases")
     return lines
 
 

@@ -25,12 +25,12 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 
 from infomin_cli.errors import InfominError  # noqa: E402
+
+# the factor probes' layers, and the sweep's reference rows (drawn below a rule in this order)
+from infomin_cli.evaluate.probes.factors import FACTOR_LAYERS, REFERENCES  # noqa: E402
 from infomin_cli.plots.save import save_png_pdf  # noqa: E402
 from infomin_cli.results.table import read_results  # noqa: E402
-from infomin_cli.sweep.plan import REFERENCES  # noqa: E402  (the sweep's reference rows, drawn below a rule in this order)
 
-VIEWS = "moving-mnist"
-KNOB = "shared"
 # the paper's Table 1 rows (views/moving_mnist.py declares the same choices; plots/ does not import views/)
 SETTINGS = ("digit", "position", "background", "digit+position", "background+digit", "background+position", "all")
 
@@ -61,6 +61,7 @@ class FactorTable:
     settings: list[str]  # row order
     layer: str
     dataset: str
+    views: str  # the view family (families) of its rows: a dataset of the same name goes unsaid in titles
 
     def cell(self, setting: str, task: Task) -> pd.Series | None:
         found = self.cells[(self.cells["setting"] == setting) & (self.cells["task"] == task.label)]
@@ -75,7 +76,7 @@ class FactorTable:
 
     def title(self) -> str:
         where = LAYERS.get(self.layer, f"probes read layer {self.layer}")
-        named = f" ({self.dataset})" if self.dataset != VIEWS else ""
+        named = f" ({self.dataset})" if self.dataset != self.views else ""
         return f"Colorful Moving MNIST{named}: {where}; {self.seeds_note()}"
 
 
@@ -85,9 +86,10 @@ def load_factor_table(path: str | os.PathLike[str], layer: str = "sequence") -> 
                                          "metric_name", "metric_value"))
     text = {c: frame[c].astype(object).fillna("").astype(str) for c in ("views", "knob_name", "knob_value",
                                                                        "probe_label", "probe_layer", "metric_name")}
-    ours = (text["views"] == VIEWS) & (text["knob_name"] == KNOB)
+    ours = text["probe_layer"].isin(FACTOR_LAYERS) & (text["knob_name"] != "")
     if not ours.any():
-        raise InfominError(f"{path} has no Colorful Moving MNIST rows (views {VIEWS}, knob {KNOB}); make them with "
+        raise InfominError(f"{path} has no Colorful Moving MNIST rows (factor probes of layers "
+                           f"{', '.join(FACTOR_LAYERS)}); make them with "
                            f"`infomin sweep --preset moving-mnist`")
     rows = frame[ours].assign(**{c: v[ours] for c, v in text.items()})
     present = sorted(set(rows["probe_layer"]) - {""})
@@ -113,7 +115,8 @@ def load_factor_table(path: str | os.PathLike[str], layer: str = "sequence") -> 
                            f"of {wanted} and a numeric metric_value; probe the runs with those labels")
     table = pd.DataFrame(cells)
     datasets = [d for d in dict.fromkeys(rows["dataset"].astype(object).fillna("").astype(str)) if d]
-    return FactorTable(table, _order(list(dict.fromkeys(table["setting"]))), layer, ", ".join(datasets) or VIEWS)
+    views = ", ".join(dict.fromkeys(rows["views"])) or "?"
+    return FactorTable(table, _order(list(dict.fromkeys(table["setting"]))), layer, ", ".join(datasets) or views, views)
 
 
 def _identity(rows: pd.DataFrame) -> pd.Series:
@@ -225,7 +228,7 @@ def draw(table: FactorTable) -> plt.Figure:
     if first > 0:  # the references are not view settings
         axes.axhline(first - 0.5, color="black", linewidth=1.2)
     where = LAYERS.get(table.layer, f"probes read layer {table.layer}")
-    named = f" ({table.dataset})" if table.dataset != VIEWS else ""
+    named = f" ({table.dataset})" if table.dataset != table.views else ""
     axes.set_title(f"Colorful Moving MNIST{named}: what the views share vs. what the probes recover\n"
                    f"{where}; {table.seeds_note()}", fontsize=10, pad=12)
     figure.text(0.01, 0.005, "colour: each column on its own scale, darker = lower error in that column; "

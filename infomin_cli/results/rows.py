@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from infomin_cli import __version__
 
 if TYPE_CHECKING:
+    from infomin_cli.config import RunConfig
     from infomin_cli.mi.report import Estimate
     from infomin_cli.runs import LoadedRun
 
@@ -77,26 +78,71 @@ def with_i_nce(row: Mapping[str, Any], value: float | None, K: int | None) -> di
     return {**row, "i_nce": value, "K": K if value is not None else None}
 
 
-def probe_row(run: LoadedRun, label: str, layer: str, top1: float, seconds: float, knob: str | None = None,
-              dataset: str | None = None, probe_epochs: int | None = None) -> dict[str, Any]:
-    """A probe's row: the run, its summary's held-out I_NCE with that estimate's K, and top-1 (%).
-    `wall_seconds` adds the run's training time to the probe's `seconds`; `probe_epochs` is the
-    linear classifier's, which decides top-1 as much as the run does."""
+def probe_row(run: LoadedRun, label: str, layer: str, value: float, seconds: float, knob: str | None = None,
+              dataset: str | None = None, probe_epochs: int | None = None, probe_task: str = "classification",
+              metric: str = "top1", unit: str = "%") -> dict[str, Any]:
+    """A probe's row: the run, its summary's held-out I_NCE with that estimate's K, and the probe's
+    `metric` (top-1 in % unless told). `wall_seconds` adds the run's training time to the probe's
+    `seconds`; `probe_epochs` are the probe's own, which decide its value as much as the run does."""
     summary = run.summary if run.trained else {}
     row = with_i_nce(run_columns(run, knob, dataset), summary.get("i_nce"), summary.get("K"))
     row.update(
         timestamp=timestamp(),
         probe_label=label,
         probe_layer=layer,
-        probe_task="classification",
+        probe_task=probe_task,
         probe_epochs=probe_epochs,
-        metric_name="top1",
-        metric_value=top1,
-        unit="%",
+        metric_name=metric,
+        metric_value=value,
+        unit=unit,
         wall_seconds=(summary.get("wall_seconds") or 0.0) + seconds,
         infomin_version=__version__,
     )
     return clean(row)
+
+
+def sweep_row(row: Mapping[str, Any], config_hash: str, knob_name: str, knob_value: Any, seed: int, probe_task: str,
+              probe_epochs: int | None, i_nce: float | None, K: int | None) -> dict[str, Any]:
+    """A probe's row as a sweep point appends it: the sweep's own facts win (the CSV must say which
+    point a row is even if a probe guesses), with the point's I_NCE and its K."""
+    facts = {"config_hash": config_hash, "knob_name": knob_name, "knob_value": knob_value, "seed": seed,
+             "probe_task": probe_task, "probe_epochs": probe_epochs}
+    return clean(with_i_nce({**{k: v for k, v in row.items() if k != "skipped"}, **facts}, i_nce, K))
+
+
+def reference_row(config: RunConfig, kind: str, config_hash: str, label: str, layer: str, epochs: int,
+                  metric: str, value: float, unit: str, probe_task: str, loss: float, seconds: float) -> dict[str, Any]:
+    """A per-seed reference row of a factors sweep (`kind`: the supervised model, trained on
+    `label` alone): knob_value and objective name the reference, and no I_NCE stands behind it."""
+    knob_name, _ = main_knob(config.views, config.knobs)
+    return clean({
+        "run_id": f"{kind}-{label}-{layer}-seed{config.seed}",
+        "config_hash": config_hash,
+        "timestamp": timestamp(),
+        "dataset": config.dataset,
+        "views": config.views,
+        "knob_name": knob_name,
+        "knob_value": kind,
+        "seed": config.seed,
+        "encoder": config.encoder,
+        "head": "linear",
+        "objective": kind,
+        "temperature": None,
+        "K": None,  # no contrastive estimate behind this row (i_nce and K stay empty together)
+        "K_train": None,
+        "loss": loss,
+        "i_nce": None,
+        "probe_label": label,
+        "probe_layer": layer,
+        "probe_task": probe_task,
+        "probe_epochs": epochs,
+        "metric_name": metric,
+        "metric_value": value,
+        "unit": unit,
+        "epochs": epochs,
+        "wall_seconds": seconds,
+        "infomin_version": __version__,
+    })
 
 
 def estimate_row(estimate: Estimate, context: Mapping[str, Any]) -> dict[str, Any]:

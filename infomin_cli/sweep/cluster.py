@@ -1,6 +1,6 @@
 """Sweep points as cluster jobs, through submitit (the launcher DINO and VISSL use).
 
-Each point not yet in the CSV becomes one job that runs `claim_and_run` (sweep/runner.py): the
+Each point not yet in the CSV becomes one job that runs `claim_and_run` (sweep/point.py): the
 same per-point lock, the same CSV row appended after the probe, the same run folder named by the
 config hash. So the contract is the local one, with the run folders and the CSV on a filesystem
 every node sees; `flock` there is what keeps two jobs (or a rerun sweep) from training one point
@@ -39,17 +39,11 @@ from typing import Any
 
 from infomin_cli.errors import InfominError
 from infomin_cli.sweep.display import SweepDisplay
+from infomin_cli.sweep.done import done_hashes, point_row
+from infomin_cli.sweep.job import SweepJob, point_from_dict, point_to_dict
 from infomin_cli.sweep.plan import SweepPoint
-from infomin_cli.sweep.runner import (
-    POINT_FILE,
-    SweepJob,
-    _row_of,
-    claim_and_run,
-    done_hashes,
-    point_from_dict,
-    point_to_dict,
-    visible_gpus,
-)
+from infomin_cli.sweep.point import claim_and_run
+from infomin_cli.sweep.runner import POINT_FILE, visible_gpus
 
 LAUNCHERS = ("local", "slurm", "submitit-local")
 SUBMITIT_DIR = "submitit"  # under --runs-dir unless --slurm-folder says otherwise
@@ -211,7 +205,7 @@ def run_cluster_sweep(points: list[SweepPoint], job: SweepJob, launch: Launch, r
     one line if any did not (rerun the same command to resume those)."""
     submitted = submit(points, job, launch, runs_dir, executor)
     if not launch.wait:
-        return [_row_of(job, p) for p in points]
+        return [point_row(job, p) for p in points]
     return watch(points, job, submitted, show, title)
 
 
@@ -240,7 +234,7 @@ def watch(points: list[SweepPoint], job: SweepJob, submitted: list[tuple[SweepPo
     with SweepDisplay(title or "finished points", total=len(points), enabled=show) as display:
         for point in points:
             if point.config_hash not in submitted_hashes:
-                display.point_done(point, _row_of(job, point), "(in CSV)")
+                display.point_done(point, point_row(job, point), "(in CSV)")
         pending = list(submitted)
         while pending:
             for entry in [e for e in pending if e[1].done()]:
@@ -251,14 +245,14 @@ def watch(points: list[SweepPoint], job: SweepJob, submitted: list[tuple[SweepPo
                 except Exception as exc:  # a failed or killed job: name it and its log, keep watching the rest
                     failures.append(f"{point.name}: job {running.job_id} {_why(exc)}, log {running.paths.stderr}")
                     continue
-                display.point_done(point, _row_of(job, point), note)
+                display.point_done(point, point_row(job, point), note)
             display.progress.update(display.points_task, stats=f"{len(pending)} job(s) queued or running")
             if pending:
                 time.sleep(POLL_SECONDS)
     if failures:
         raise InfominError(f"{len(failures)} of {len(points)} points failed ({'; '.join(failures)}); rerun the "
                            "same command to resume them from their checkpoints")
-    return [_row_of(job, p) for p in points]
+    return [point_row(job, p) for p in points]
 
 
 def _why(exc: Exception) -> str:

@@ -1,4 +1,4 @@
-"""A sweep as a list of fully resolved points, and which of them the CSV already holds.
+"""A sweep as a list of fully resolved points (and the probe task's reference points per seed).
 
 Every point carries its own RunConfig and hash; the hash (not the point's position) is what links a
 point to its run folder and to its row in the CSV, so a sweep can be stopped, edited (more values,
@@ -14,13 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infomin_cli.config import RunConfig
-from infomin_cli.results.table import read_results
 from infomin_cli.sweep.spec import format_value
 
 if TYPE_CHECKING:
     from infomin_cli.views.base import KnobValue, ViewFamily
-
-PROBE_METRIC = "top1"  # what probe_run appends; a point is complete once its row is in the CSV
 
 
 @dataclass(frozen=True)
@@ -61,30 +58,13 @@ def plan_points(
     return points
 
 
-def completed_hashes(csv: str | os.PathLike[str], label: str | None = "class", metric: str = PROBE_METRIC) -> set[str]:
-    """Config hashes with a `metric` row (for `label`, unless None) in the CSV (empty when there is no CSV yet)."""
-    if not Path(csv).is_file() or Path(csv).stat().st_size == 0:
-        return set()
-    rows = read_results(csv, required=("config_hash", "metric_name"))
-    done = rows["metric_name"].astype(str) == metric
-    labels = rows["probe_label"].astype(object).fillna("").astype(str)
-    if label is not None and (labels != "").any():  # a hand-written CSV without labels counts every probe row
-        done &= labels == label
-    return set(rows.loc[done, "config_hash"].astype(str))
-
-
-SUPERVISED = "supervised"  # a factors sweep's per-seed reference rows (knob_value): the architecture trained on labels
-UNTRAINED = "untrained"  # ... and the architecture at its seeded initialisation, never trained
-REFERENCES = (UNTRAINED, SUPERVISED)
-
-
-def reference_points(points: list[SweepPoint], runs_dir: str | os.PathLike[str]) -> list[SweepPoint]:
-    """A factors sweep's (Moving MNIST's) two reference rows per seed: the untrained architecture,
-    which says what a probe recovers before any training (so a cell can be read as learned, or as
-    kept from the start), and the same architecture trained on each task's labels. Each carries
-    the seed's config (architecture, data, steps); its hash is its own, so its rows never pass for
-    a contrastive point's, and it leaves out the swept knob: the reference is the same whichever
-    factors the views share."""
+def reference_points(points: list[SweepPoint], runs_dir: str | os.PathLike[str],
+                     kinds: tuple[str, ...]) -> list[SweepPoint]:
+    """The probe task's reference points, one of each kind per seed (a factors sweep: the untrained
+    architecture, which says what a probe recovers before any training, and the same architecture
+    trained on each factor's labels). Each carries the seed's config (architecture, data, steps);
+    its hash is its own, so its rows never pass for a contrastive point's, and it leaves out the
+    swept knob: the reference is the same whichever value the knob takes."""
     import dataclasses
     import hashlib
 
@@ -96,7 +76,7 @@ def reference_points(points: list[SweepPoint], runs_dir: str | os.PathLike[str])
             continue
         seen.add(point.seed)
         unshared = dataclasses.replace(point.config, knobs={})
-        for kind in REFERENCES:
+        for kind in kinds:
             digest = hashlib.sha256(f"{kind}:{config_hash(unshared)}".encode()).hexdigest()[:16]
             folder = Path(runs_dir) / f"{point.knob}-{kind}-seed{point.seed}-{digest}"
             out.append(SweepPoint(point.knob, kind, point.seed, point.config, digest, folder))

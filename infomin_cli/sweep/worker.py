@@ -12,7 +12,8 @@ from __future__ import annotations
 import sys
 
 from infomin_cli.errors import InfominError
-from infomin_cli.sweep.runner import claim_and_run, load_function, point_from_file
+from infomin_cli.sweep.job import load_function, point_from_file
+from infomin_cli.sweep.point import claim_and_run
 
 
 def main(argv: list[str]) -> None:

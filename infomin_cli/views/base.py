@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -86,6 +86,35 @@ class ViewPair(Protocol):
     def probe_inputs(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Deterministic encoder inputs for frozen-feature probes: one tensor per encoder."""
         ...
+
+
+# What some pairs offer beyond `ViewPair`; generic code asks `isinstance(pair, ...)`. (Crops cut
+# from a streamed folder's original photos, `stream_crops`, are asked for by the reader itself:
+# `data.source.CropsOriginals`.)
+
+
+@runtime_checkable
+class HasJigsaw(Protocol):
+    """A pair that also cuts JigSaw tiles (InfoMin Aug.'s last rung); `has_jigsaw` says whether it does now."""
+
+    has_jigsaw: bool
+
+    def jigsaw_tiles(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class SavesFiles(Protocol):
+    """A pair that reads files (learned views: a generator) and keeps a copy with the run it trains,
+    so the family's `from_run` rebuilds it from the run folder alone."""
+
+    def save_to(self, folder: Path) -> None: ...
+
+
+@runtime_checkable
+class ShowsSequences(Protocol):
+    """A pair of frame sequences, shown by `views show` as one sequence a row with its views."""
+
+    def sheet(self, images: torch.Tensor, scale: int = 3) -> Any: ...
 
 
 @dataclass(frozen=True)
