@@ -26,6 +26,8 @@ NOT_HASHED = frozenset({"data_root", "device", "precision", "preset", "knn_monit
 HASHED_ALWAYS = frozenset({"dataset", "views", "knobs", "encoder", "head", "feat_dim", "objective", "temperature",
                            "batch_size", "epochs", "optimizer", "lr", "weight_decay", "sgd_momentum", "seed",
                            "image_size", "limit"})
+# What a resumed run may change: how it is computed, and how long it trains (the schedule is re-planned)
+ON_RESUME = NOT_HASHED | {"epochs"}
 LEGACY_NAMES = {"sgd_momentum": "momentum"}  # hashed (and read from old config.yaml) under the old name
 # Method options that config.yaml files of the first releases held as flat fields, and whose they were
 LEGACY_OPTIONS = {
@@ -236,3 +238,28 @@ def resolve_config(
     if config_file is not None and config_file.fields:
         config = config.merged(config_file.fields, keep_none=True)
     return config.merged(overrides)
+
+
+def resumed(saved: RunConfig, overrides: Mapping[str, Any], epochs_done: int = 0) -> RunConfig:
+    """A run's saved config with the flags given to continue it. Only what does not alter what it has
+    learned may change (`ON_RESUME`: the device, precision, data location, ... and --epochs, as long as
+    it keeps the epochs already done); anything else is one line naming the field, its saved value and
+    the given one."""
+    given = saved.merged(overrides)
+    before, after = saved.to_dict(), given.to_dict()
+    for key in before:
+        if key in ON_RESUME or before[key] == after[key]:
+            continue
+        if key == "methods":
+            old, new = saved.method_options(), given.method_options()
+            key, was, now = next((f"{name}", old.get(name), new.get(name)) for name in {*old, *new}
+                                 if old.get(name) != new.get(name))
+        else:
+            was, now = before[key], after[key]
+        raise InfominError(f"--{key.replace('_', '-')} {now} differs from the run's own {key}: {was}; a resumed run "
+                           f"keeps what it trained with (only --epochs and how it runs, e.g. --device, --precision, "
+                           f"may change): leave it out, or choose another --out for a new run")
+    if given.epochs < epochs_done:
+        raise InfominError(f"--epochs {given.epochs} is fewer than the {epochs_done} the run has trained; "
+                           f"give at least {epochs_done} (more extends it)")
+    return given

@@ -73,3 +73,58 @@ def test_bad_names_fail_before_any_data_is_read(tmp_path, tiny_config):
         with pytest.raises(InfominError, match=listed):
             pretrain(tiny_config.merged({field: value}), tmp_path / field, progress=False)
         assert not (tmp_path / field).exists()
+
+
+# --- resuming from the folder: its own config.yaml, and what a resume may change -------------------
+
+def _lr_column(folder) -> list[float]:
+    import csv
+
+    with open(folder / "metrics.csv") as handle:
+        return [float(row["lr"]) for row in csv.DictReader(handle)]
+
+
+def test_resume_folder_alone_continues_the_run_bit_for_bit(tmp_path, tiny_config, crash_after_first_epoch):
+    from typer.testing import CliRunner
+
+    from infomin_cli.cli import app
+
+    config = tiny_config.merged({"epochs": 2, "knn_monitor": False})
+    pretrain(config, tmp_path / "whole", progress=False)
+    with crash_after_first_epoch():
+        pretrain(config, tmp_path / "cut", progress=False)
+    result = CliRunner().invoke(app, ["pretrain", "--resume", str(tmp_path / "cut"), "--quiet"])  # no other flag
+    assert result.exit_code == 0, result.output
+    whole, cut = (torch.load(tmp_path / f / "checkpoint.pt", weights_only=True) for f in ("whole", "cut"))
+    assert all(torch.equal(whole["model"][k], cut["model"][k]) for k in whole["model"])
+
+
+def test_more_epochs_extend_a_finished_run_on_the_longer_cosine(tmp_path, tiny_config):
+    """The schedule is re-planned over the new length: from the step where the run stopped it
+    follows the cosine of a run planned that long from the start."""
+    from typer.testing import CliRunner
+
+    from infomin_cli.cli import app
+    from infomin_cli.run_files import read_config
+
+    short = tiny_config.merged({"epochs": 1, "knn_monitor": False})
+    pretrain(short, tmp_path / "run", progress=False)
+    pretrain(short.merged({"epochs": 3}), tmp_path / "long", progress=False)
+    result = CliRunner().invoke(app, ["pretrain", "--resume", str(tmp_path / "run"), "--epochs", "3", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert read_config(tmp_path / "run" / "config.yaml").epochs == 3
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["epoch"] == 3
+    assert _lr_column(tmp_path / "run")[1:] == pytest.approx(_lr_column(tmp_path / "long")[1:])
+
+
+def test_a_resume_may_change_how_a_run_is_computed_but_not_what_it_learns():
+    from infomin_cli.config import RunConfig, resumed
+    from infomin_cli.errors import InfominError
+
+    saved = RunConfig(epochs=4, objective="moco").merged({"queue": 256})
+    assert resumed(saved, {"device": "cpu", "precision": "bf16", "workers": 2, "epochs": 6}, 4).epochs == 6
+    for given, field in (({"lr": 0.1}, "lr"), ({"queue": 512}, "queue"), ({"views": "ycbcr-split"}, "views")):
+        with pytest.raises(InfominError, match=f"differs from the run's own {field}"):
+            resumed(saved, given, 4)
+    with pytest.raises(InfominError, match="fewer than the 4 the run has trained"):
+        resumed(saved, {"epochs": 3}, 4)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from infomin_cli.options import Option
 from infomin_cli.runtime import threads
@@ -165,11 +166,15 @@ def training_options(only: Iterable[str] | None = None, objectives: Iterable[str
     return decorate
 
 
-def resolve_training(training: dict[str, Any], **extra: Any) -> Any:
+def resolve_training(training: dict[str, Any], resume: Path | None = None, **extra: Any) -> Any:
     """The run's config from the shared options: defaults <- --preset <- --config <- flags (and `extra`,
-    what the command itself fixes). With --print-config, print it validated and exit."""
+    what the command itself fixes); continuing the run in `resume`, its own config.yaml <- the flags
+    that may change on a resume (`config.resumed`). With --print-config, print it validated and exit."""
     from infomin_cli.config import chosen_preset, get_preset, read_config_file, resolve_config
+    from infomin_cli.run_files import CONFIG
 
+    if resume is not None and (resume / CONFIG).is_file():
+        return _print_or_return(training, _resumed(training, resume, extra))
     config_file = read_config_file(training["config"]) if training.get("config") is not None else None
     config = resolve_config(training["preset"], overrides(training, **extra), training["scale"], config_file=config_file)
     preset = chosen_preset(training["preset"], config_file)
@@ -178,6 +183,27 @@ def resolve_training(training: dict[str, Any], **extra: Any) -> Any:
         if isinstance(paper.get("epochs"), int) and config.epochs > paper["epochs"]:
             typer.echo(f"warning: --epochs {config.epochs} is more than the paper's own {paper['epochs']} for preset "
                        f"{preset}, on its far larger data (--scale paper); at embedded scale that is long", err=True)
+    return _print_or_return(training, config)
+
+
+def _resumed(training: dict[str, Any], folder: Path, extra: dict[str, Any]) -> Any:
+    """The saved config of the run in `folder`, with the flags a resume may change."""
+    from infomin_cli.config import resumed
+    from infomin_cli.errors import InfominError
+    from infomin_cli.results.listing import epochs_done
+    from infomin_cli.run_files import CONFIG, read_config
+
+    for name in ("preset", "config"):
+        if training.get(name) is not None:
+            raise InfominError(f"a resumed run reads its own {folder / CONFIG}; leave out --{name}")
+    if training.get("scale") not in (None, "embedded"):
+        raise InfominError(f"a resumed run reads its own {folder / CONFIG}; leave out --scale")
+    saved = read_config(folder / CONFIG)
+    given = {k: v for k, v in overrides(training, **extra).items() if v is not None}
+    return resumed(saved, given, epochs_done(folder))
+
+
+def _print_or_return(training: dict[str, Any], config: Any) -> Any:
     if training.get("print_config"):
         import yaml
 
@@ -194,3 +220,35 @@ def overrides(training: dict[str, Any], **extra: Any) -> dict[str, Any]:
     if out.get("data_root") is not None:
         out["data_root"] = str(out["data_root"])
     return {**out, **extra}
+
+
+class RunFolderCommand(TyperCommand):
+    """A command that trains into a run folder, where `--resume FOLDER` is `--resume --out FOLDER`
+    (click options take a value or none, never either: the folder is moved to a hidden option)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        args = list(args)
+        if RESUME in args:
+            at = args.index(RESUME)
+            if at + 1 < len(args) and not args[at + 1].startswith("-"):
+                args[at + 1:at + 2] = [RESUME_FROM, args[at + 1]]
+        return super().parse_args(ctx, args)
+
+
+RESUME, RESUME_FROM = "--resume", "--resume-from"
+RUN_FOLDER_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "resume": (bool, typer.Option(False, RESUME, help="Continue a run from its last checkpoint, with its own config.yaml: "
+                                  "`--resume FOLDER`, or `--resume` with --out. Only --epochs (the cosine is re-planned "
+                                  "over the new length) and how it runs (--device, --precision, ...) may change.")),
+    "resume_from": (Path | None, typer.Option(None, RESUME_FROM, hidden=True)),
+}
+
+
+def run_folder(out: Path | None, resume: bool, resume_from: Path | None, default: Path) -> tuple[Path, bool]:
+    """(the run folder, whether to resume) from --out, --resume and --resume FOLDER."""
+    from infomin_cli.errors import InfominError
+
+    if resume_from is not None and out is not None and Path(out) != Path(resume_from):
+        raise InfominError(f"--resume {resume_from} and --out {out} name two folders; give one of them")
+    folder = resume_from if resume_from is not None else out if out is not None else default
+    return Path(folder), resume or resume_from is not None

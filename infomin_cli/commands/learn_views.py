@@ -14,7 +14,14 @@ from typing import Any
 
 import typer
 
-from infomin_cli.commands._options import resolve_training, training_options
+from infomin_cli.commands._options import (
+    RUN_FOLDER_OPTIONS,
+    RunFolderCommand,
+    added_options,
+    resolve_training,
+    run_folder,
+    training_options,
+)
 
 OBJECTIVE = "learn-views"
 MODE_PRESETS = {"unsupervised": "learned-views-unsup", "semi-supervised": "learned-views-semi",
@@ -27,16 +34,17 @@ TRAINING = ("lr", "epochs", "batch_size", "temperature", "encoder", "dataset", "
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("learn-views")
+    @app.command("learn-views", cls=RunFolderCommand)
+    @added_options("folder", RUN_FOLDER_OPTIONS)
     @training_options(only=TRAINING, objectives=(OBJECTIVE,))
     def learn_views(
-        from_: str = typer.Option("rgb", "--from", help="Colour space g starts from (any of `infomin views`' colorspace-split spaces)."),
+        from_: str = typer.Option(None, "--from", help="Colour space g starts from (any of `infomin views`' colorspace-split spaces; default rgb)."),
         crop_scale: float = typer.Option(None, help="RandomResizedCrop lower area bound (CMC: 0.2)."),
-        out: Path = typer.Option(Path("views/latest"), help="The view learner's folder."),
-        resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
+        out: Path = typer.Option(None, help="The view learner's folder (default views/latest)."),
         quiet: bool = typer.Option(False, help="No progress bars."),
         json_out: bool = typer.Option(False, "--json", help="End with the summary as one JSON line instead of a few human lines."),
         training: dict[str, Any] = None,
+        folder: dict[str, Any] = None,
     ) -> None:
         """Learn views: a generator g minimises I_NCE(v1; v2) against a critic that maximises it (B.5).
         The critic's rate is --lr (paper: 6e-4), g's --generator-lr (paper: 2e-4); --preset defaults to
@@ -47,12 +55,17 @@ def register(app: typer.Typer) -> None:
         mode = training["view_mode"] or "semi-supervised"
         if mode not in MODE_PRESETS:
             raise InfominError(f"--mode {mode!r} is not valid; choose one of: {', '.join(MODE_PRESETS)}")
-        knobs: dict[str, Any] = {"space": from_}
+        out, resume = run_folder(out, folder["resume"], folder["resume_from"], Path("views/latest"))
+        knobs: dict[str, Any] = {"space": from_} if from_ is not None else {}
         if crop_scale is not None:
             knobs["crop-scale"] = crop_scale
         # g re-mixes a colour-space split; the k-NN monitor would read the critic on un-mixed views
         fixed = {"objective": OBJECTIVE, "views": "colorspace-split", "knobs": knobs, "knn_monitor": False}
-        config = resolve_training({**training, "preset": training["preset"] or MODE_PRESETS[mode]}, **fixed)
+        if resume and (out / "config.yaml").is_file():  # its own config: only what a resume may change
+            config = resolve_training(training, resume=out, **fixed)
+        else:
+            fixed["knobs"] = {"space": "rgb", **knobs}
+            config = resolve_training({**training, "preset": training["preset"] or MODE_PRESETS[mode]}, **fixed)
         summary = pretrain(config, out, resume=resume, progress=not quiet)
         keys = ("run_id", "config_hash", "loss", "i_nce_train", "K_train", "epochs", "wall_seconds")
         if json_out:

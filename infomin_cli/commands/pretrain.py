@@ -12,20 +12,28 @@ from typing import Any
 
 import typer
 
-from infomin_cli.commands._options import resolve_training, training_options
+from infomin_cli.commands._options import (
+    RUN_FOLDER_OPTIONS,
+    RunFolderCommand,
+    added_options,
+    resolve_training,
+    run_folder,
+    training_options,
+)
 from infomin_cli.progress import announce
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    @app.command(cls=RunFolderCommand)
+    @added_options("folder", RUN_FOLDER_OPTIONS)
     @training_options()
     def pretrain(
         knob: list[str] = typer.Option(None, help="A view knob, name=value (repeatable), e.g. crop-scale=0.2."),
-        out: Path = typer.Option(Path("runs/latest"), help="Run folder: checkpoint, config.yaml, metrics.csv, summary.json."),
-        resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
+        out: Path = typer.Option(None, help="Run folder: checkpoint, config.yaml, metrics.csv, summary.json (default runs/latest)."),
         quiet: bool = typer.Option(False, help="No progress bars."),
         json_out: bool = typer.Option(False, "--json", help="End with the summary as one JSON line instead of a few human lines."),
         training: dict[str, Any] = None,
+        folder: dict[str, Any] = None,
     ) -> None:
         """Contrastive pretraining of encoders on two views of the data (any objective)."""
         from infomin_cli.paths import check_run_folder
@@ -33,7 +41,8 @@ def register(app: typer.Typer) -> None:
         from infomin_cli.runtime.distributed import ranks
         from infomin_cli.views import parse_knob_args
 
-        config = resolve_training(training, knobs=parse_knob_args(knob) or None)
+        out, resume = run_folder(out, folder["resume"], folder["resume_from"], Path("runs/latest"))
+        config = resolve_training(training, resume=out if resume else None, knobs=parse_knob_args(knob) or None)
         check_run_folder(out, "--out", resume)  # before any data is read
         if ranks().main:
             announce(f"loading data{f' ({config.dataset})' if config.dataset else ''}…", quiet)

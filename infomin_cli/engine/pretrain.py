@@ -12,6 +12,7 @@ pretrain -> held-out estimate -> probe.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import time
@@ -129,11 +130,15 @@ def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any]
     if not (out / CONFIG).exists() and not (out / CHECKPOINT).exists():
         return None
     saved = read_config(out / CONFIG)
-    if config_hash(saved) != config_hash(config):
-        raise InfominError(f"{out} holds a run with a different config (hash {config_hash(saved)}); choose another --out")
+    if config_hash(dataclasses.replace(saved, epochs=config.epochs)) != config_hash(config):
+        raise InfominError(f"{out} holds a run with a different config (hash {config_hash(saved)}); continue it with "
+                           f"`infomin pretrain --resume {out}` (its own config), or choose another --out")
     if not (out / CHECKPOINT).exists():
         return None
-    return read_checkpoint(out / CHECKPOINT, RESUME_KEYS)
+    state = read_checkpoint(out / CHECKPOINT, RESUME_KEYS)
+    if saved != config and distributed.ranks().main:  # resumed with more epochs, or on another device
+        config.save(out / CONFIG)
+    return state
 
 
 def pretrain(
