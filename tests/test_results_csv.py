@@ -109,7 +109,8 @@ def _run(summary: dict, trained: bool = True, batch_size: int = 32):
 
     config = RunConfig(dataset="tiny", views="lab-split", encoder="convnet", batch_size=batch_size,
                        knobs={"crop-scale": 0.3, "space": "lab"})
-    return SimpleNamespace(folder=Path("runs/abc"), config=config, summary=summary, trained=trained)
+    return SimpleNamespace(folder=Path("runs/abc"), config=config, summary=summary, trained=trained,
+                           epochs_trained=config.epochs if trained else 0)
 
 
 def test_a_probe_rows_k_is_the_heldout_estimates_k_and_k_train_the_objectives():

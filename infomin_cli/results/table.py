@@ -271,6 +271,23 @@ def read_results(path: str | os.PathLike[str], required: tuple[str, ...] = ()) -
     return frame.reindex(columns=[*COLUMNS, *(c for c in frame.columns if c not in COLUMNS)])
 
 
+def rows_where(frame: pd.DataFrame, exact: Mapping[str, Any], trusted: Mapping[str, Any] = {}) -> pd.DataFrame:
+    """Rows whose `exact` columns hold those values (as text; None: any), and whose `trusted` columns
+    hold theirs or are empty (`matching`)."""
+    mask = matching(frame, trusted)
+    for column, value in exact.items():
+        if value is not None:
+            mask &= _same(frame[column] if column in frame.columns else pd.Series(math.nan, index=frame.index), value)
+    return frame[mask]
+
+
+def _same(cells: pd.Series, value: Any) -> pd.Series:
+    """Cells equal to `value`: numerically for numbers (a CSV reads 10 back as 10.0), else as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return pd.to_numeric(cells, errors="coerce") == float(value)
+    return cells.astype(object).fillna("").astype(str) == str(value)
+
+
 def matching(frame: pd.DataFrame, expected: Mapping[str, Any]) -> pd.Series:
     """Rows whose columns hold the `expected` values. An empty cell, or a column the file lacks
     (a row written before the column existed), matches anything: such rows are trusted as before."""
@@ -280,9 +297,5 @@ def matching(frame: pd.DataFrame, expected: Mapping[str, Any]) -> pd.Series:
             continue
         cells = frame[column] if column in frame.columns else pd.Series(math.nan, index=frame.index)
         unknown = cells.isna() | (cells.astype(str) == "")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            same = pd.to_numeric(cells, errors="coerce") == float(value)
-        else:
-            same = cells.astype(str) == str(value)
-        mask &= unknown | same
+        mask &= unknown | _same(cells, value)
     return mask
