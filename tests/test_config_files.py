@@ -30,7 +30,7 @@ def test_a_runs_config_yaml_is_enough_to_repeat_it(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(printed("--preset", "crop-scale-linear-moco", "--seed", "3")))
     again = printed("--config", str(tmp_path / "config.yaml"))
     saved = validate(read_config(tmp_path / "config.yaml"))
-    assert again == saved.to_dict() and again["seed"] == 3 and again["methods"]["moco"]["queue"] == 4096
+    assert again == saved.to_dict() and again["seed"] == 3 and again["objective"] == "moco"
 
 
 def test_flags_override_the_config_file(tmp_path):
