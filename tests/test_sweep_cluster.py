@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -18,7 +19,14 @@ from infomin_cli.sweep.cluster import Launch, parse_time, run_cluster_sweep, sub
 from tests.test_sweep_runner import _job, _points, fake  # noqa: F401 - the fake module's fixture
 
 WORLD_PRETRAIN = '''
+import os
+from pathlib import Path
 
+from fake_point import pretrain
+from infomin_cli.sweep.functions import PRETRAINS
+
+
+@PRETRAINS.register("fake-ranks")
 def pretrain_recording_ranks(config, out_dir, resume=False, progress=False):
     """Under torchrun: each rank notes what torchrun told it; rank 0 alone then writes the run, as
     `pretrain` does (the one-process fake has no ranks: two writers would race on its checkpoint)."""
@@ -95,9 +103,12 @@ def test_a_killed_job_is_reported_in_one_line_and_the_rerun_resumes_it(fake, mon
 
 @pytest.mark.slow
 def test_gpus_per_point_trains_the_point_under_torchrun(fake, monkeypatch):  # noqa: F811
-    (fake / "fake_point.py").write_text((fake / "fake_point.py").read_text() + WORLD_PRETRAIN)
+    (fake / "fake_ranks.py").write_text(WORLD_PRETRAIN)
+    monkeypatch.delitem(sys.modules, "fake_ranks", raising=False)
+    import fake_ranks  # noqa: F401 - registers "fake-ranks" (the fixture forgets it afterwards)
+
     points = one_point(fake)
-    job = _job(fake).__class__(**{**_job(fake).__dict__, "pretrain": "fake_point:pretrain_recording_ranks"})
+    job = _job(fake, pretrain="fake-ranks")
     run_cluster_sweep(points, job, Launch("submitit-local", gpus_per_point=2), fake / "runs", show=False)
     assert sorted((points[0].run_dir / "ranks.txt").read_text().split()) == ["0/2", "1/2", "None/None"]
     assert len(read_results(fake / "sweep.csv")) == 1  # torchrun trained; the job itself probed and wrote the row

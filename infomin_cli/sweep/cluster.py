@@ -25,7 +25,6 @@ GPUs 0..N-1, so it is for trying the path, not for throughput (`--launcher local
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -38,12 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from infomin_cli.errors import InfominError
+from infomin_cli.sweep import worker
 from infomin_cli.sweep.display import SweepDisplay
 from infomin_cli.sweep.done import done_hashes, point_row
-from infomin_cli.sweep.job import SweepJob, point_from_dict, point_to_dict
+from infomin_cli.sweep.functions import import_registrations, registered_by
+from infomin_cli.sweep.job import SweepJob, point_from_dict, point_to_dict, write_point_file
 from infomin_cli.sweep.plan import SweepPoint
 from infomin_cli.sweep.point import claim_and_run
-from infomin_cli.sweep.runner import POINT_FILE, visible_gpus
+from infomin_cli.sweep.runner import visible_gpus
 
 LAUNCHERS = ("local", "slurm", "submitit-local")
 SUBMITIT_DIR = "submitit"  # under --runs-dir unless --slurm-folder says otherwise
@@ -120,13 +121,16 @@ def make_launch(launcher: str, gpus_per_point: int | None, partition: str | None
 
 
 class PointJob:
-    """One point as a submitit job: picklable (plain data only), callable, and checkpointable."""
+    """One point as a submitit job: picklable (plain data only), callable, and checkpointable.
 
-    def __init__(self, spec: dict[str, Any], gpus: int) -> None:
-        self.spec, self.gpus = spec, gpus
+    `modules`: those whose import registered the job's functions (`sweep.functions.registered_by`)."""
+
+    def __init__(self, spec: dict[str, Any], gpus: int, modules: list[str] | None = None) -> None:
+        self.spec, self.gpus, self.modules = spec, gpus, list(modules or [])
         self._child: subprocess.Popen | None = None
 
     def __call__(self) -> dict[str, Any]:
+        import_registrations(self.modules)
         point, job = point_from_dict(self.spec)
         before = self._train_on_gpus if self.gpus > 1 else None
         row, note = claim_and_run(point, job, progress=False, before=before)
@@ -139,14 +143,14 @@ class PointJob:
         import submitit
 
         self._stop_child()
-        return submitit.helpers.DelayedSubmission(PointJob(self.spec, self.gpus))
+        return submitit.helpers.DelayedSubmission(PointJob(self.spec, self.gpus, self.modules))
 
     def _train_on_gpus(self, point: SweepPoint) -> None:
         """Pretrain the point with torchrun on this node's GPUs; the caller holds the point's lock."""
-        spec_file = point.run_dir / POINT_FILE
-        spec_file.write_text(json.dumps(self.spec, default=str))
+        spec_file = write_point_file(self.spec)
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                   str(self.gpus), "-m", "infomin_cli.sweep.worker", "--pretrain-only", str(spec_file)]
+                   str(self.gpus), "-m", "infomin_cli.sweep.worker",
+                   *worker.command(str(spec_file), self.modules, pretrain_only=True)]
         with open(point.run_dir / TORCHRUN_LOG, "ab") as log:
             self._child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             code = self._child.wait()
@@ -219,7 +223,8 @@ def submit(points: list[SweepPoint], job: SweepJob, launch: Launch, runs_dir: Pa
     jobs: list[tuple[SweepPoint, Any]] = []
     with executor.batch() if len(todo) > 1 and launch.launcher == "slurm" else contextlib.nullcontext():
         for point in todo:
-            jobs.append((point, executor.submit(PointJob(point_to_dict(point, job), launch.gpus_per_point))))
+            jobs.append((point, executor.submit(PointJob(point_to_dict(point, job), launch.gpus_per_point,
+                                                         registered_by(job)))))
     ids = ", ".join(str(j.job_id) for _, j in jobs) or "none"
     print(f"submitted {len(jobs)} job(s) ({ids}); logs in {folder}", file=sys.stderr, flush=True)
     return jobs

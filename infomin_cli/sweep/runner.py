@@ -8,25 +8,27 @@ either way.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.paths import check_output_dir
 from infomin_cli.results.table import check_appendable
 from infomin_cli.runtime.threads import per_process
+from infomin_cli.sweep import worker
 from infomin_cli.sweep.display import SweepDisplay
 from infomin_cli.sweep.done import done_hashes, expected_k, point_row, read_frame
-from infomin_cli.sweep.job import DEFAULT_PRETRAIN, SweepJob, point_to_dict
+from infomin_cli.sweep.functions import DEFAULT_PRETRAIN, registered_by
+from infomin_cli.sweep.job import SweepJob, point_to_dict, write_point_file
 from infomin_cli.sweep.plan import SweepPoint
 from infomin_cli.sweep.point import claim_and_run
 
-POINT_FILE, WORKER_LOG = "sweep_point.json", "sweep_worker.log"
+WORKER_LOG = "sweep_worker.log"
 CPU_SLOT = "cpu"  # a worker slot that is not a GPU (--jobs N): no CUDA device, its share of the cores
 
 
@@ -123,7 +125,8 @@ def _run_parallel(todo: list[SweepPoint], job: SweepJob, gpus: list[str], displa
                     row = point_row(job, point)
                     display.point_done(point, row, "" if row else "(running in another process)")
                 else:
-                    failures.append(f"{point.name}: worker exit {proc.returncode}, log {point.run_dir / WORKER_LOG}")
+                    failures.append(f"{point.name}: worker exit {proc.returncode}{_said(point.run_dir / WORKER_LOG)}, "
+                                    f"log {point.run_dir / WORKER_LOG}")
             busy = ", ".join(f"{g if g.startswith(CPU_SLOT) else 'gpu ' + g}: {p.name}" for g, p in running.values())
             display.progress.update(display.points_task, stats=busy)
     finally:
@@ -132,18 +135,28 @@ def _run_parallel(todo: list[SweepPoint], job: SweepJob, gpus: list[str], displa
     return failures
 
 
+def _said(log: Path) -> str:
+    """The one line a worker that refused its point wrote last (` (error: ...)`), else nothing."""
+    try:
+        lines = log.read_bytes().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return f" ({lines[-1][:300]})" if lines and lines[-1].startswith("error: ") else ""
+
+
 def _spawn(point: SweepPoint, job: SweepJob, gpu: str, slots: int = 1) -> subprocess.Popen:
     point.run_dir.mkdir(parents=True, exist_ok=True)
     spec = point_to_dict(point, job)
     spec["config"]["device"] = "auto"  # the one GPU this worker sees (device is not part of the hash)
-    (point.run_dir / POINT_FILE).write_text(json.dumps(spec, default=str))
+    point_file = write_point_file(spec)
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
     if gpu.startswith(CPU_SLOT):  # --jobs N on CPUs: no GPU, and an even share of the cores (at least one thread)
         threads = per_process(slots)  # --threads when given, else the cores this process may use // N
         env.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     log = open(point.run_dir / WORKER_LOG, "ab")  # noqa: SIM115 - the child owns it
     try:
-        return subprocess.Popen([sys.executable, "-m", "infomin_cli.sweep.worker", str(point.run_dir / POINT_FILE)],
+        return subprocess.Popen([sys.executable, "-m", "infomin_cli.sweep.worker",
+                                 *worker.command(str(point_file), registered_by(job))],
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
     finally:
         log.close()
