@@ -63,9 +63,9 @@ def register(app: typer.Typer) -> None:
         plan: dict[str, Any] = dict(get_preset(preset, extra=extra).get("sweep") or {}) if preset else {}
         if scale == "paper":  # the paper's own points, seeds and probe length
             plan.update(plan.pop("paper", None) or {})
-        knob = knob or plan.get("knob")
-        spec = spec or (str(plan["spec"]) if "spec" in plan else None)
-        if not knob or not spec:
+        knob = plan.get("knob") if knob is None else knob  # given, even empty, is what runs
+        spec = (str(plan["spec"]) if "spec" in plan else None) if spec is None else spec
+        if knob is None or spec is None:
             raise InfominError("give KNOB and SPEC (e.g. `infomin sweep crop-scale 0.08:1.0`) or a --preset with a sweep")
         base = resolve_training(training)
         family, knob_def = find_knob(knob, views or (base.views if preset else None))

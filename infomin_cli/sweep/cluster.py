@@ -25,6 +25,7 @@ GPUs 0..N-1, so it is for trying the path, not for throughput (`--launcher local
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from infomin_cli.errors import InfominError
+from infomin_cli.paths import check_output_dir
 from infomin_cli.sweep import worker
 from infomin_cli.sweep.display import SweepDisplay
 from infomin_cli.sweep.done import done_hashes, point_row
@@ -53,6 +55,21 @@ CPUS_PER_GPU = 8  # DataLoader workers and view threads per GPU; --slurm-option 
 POLL_SECONDS = 0.5  # submitit itself rate-limits its sacct calls
 _TIME = re.compile(r"^(?:(?:(\d+)-)?(\d+):)?(\d+):(\d+)$")
 
+# submitit's typed parameters that `--slurm-option KEY=VALUE` may set: KEY -> (type, bound): a
+# whole number at least the bound, a float above it.
+# The types are submitit's own (`AutoExecutor._typed_parameters`, and the annotations of
+# `submitit.slurm.slurm._make_sbatch_string`; tests/test_sweep_cluster.py reads them from the
+# installed package); AutoExecutor's names go as they are, SLURM's own with submitit's `slurm_` prefix.
+TYPED_OPTIONS: dict[str, tuple[type, float]] = {
+    "mem_gb": (float, 0.0), "cpus_per_task": (int, 1), "stderr_to_stdout": (bool, 0), "cpus_per_gpu": (int, 1),
+    "gpus_per_task": (int, 1), "signal_delay_s": (int, 0), "array_parallelism": (int, 1), "use_srun": (bool, 0)}
+GENERIC_OPTIONS = ("mem_gb", "cpus_per_task", "stderr_to_stdout")  # AutoExecutor's own names
+# what the sweep sets itself: a --slurm-option for it would contradict the flag, or the one-node launch
+SET_BY_SWEEP = {"timeout_min": "--slurm-time", "time": "--slurm-time", "partition": "--slurm-partition",
+                "account": "--slurm-account", "qos": "--slurm-qos", "gpus_per_node": "--gpus-per-point",
+                "num_gpus": "--gpus-per-point", "nodes": "", "tasks_per_node": "", "ntasks_per_node": ""}
+TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
 
 @dataclass(frozen=True)
 class Launch:
@@ -65,7 +82,7 @@ class Launch:
     account: str | None = None
     qos: str | None = None
     folder: Path | None = None
-    options: dict[str, str] = field(default_factory=dict)  # further sbatch options, as submitit names them
+    options: dict[str, Any] = field(default_factory=dict)  # further sbatch options, as submitit names them
     wait: bool = True
 
 
@@ -88,6 +105,31 @@ def parse_time(text: str) -> int:
     return minutes
 
 
+def slurm_option(key: str, value: str) -> Any:
+    """A `--slurm-option` value as submitit wants it: a typed parameter converted and checked, any
+    other sbatch option kept as text; one line for a value of the wrong type or an option the sweep sets."""
+    if key in SET_BY_SWEEP:
+        flag = SET_BY_SWEEP[key]
+        raise InfominError(f"--slurm-option {key} is set by the sweep; " + (
+            f"use {flag}" if flag else "each point runs as one task on one node (torchrun --standalone); leave it out"))
+    if key not in TYPED_OPTIONS:
+        return value
+    kind, least = TYPED_OPTIONS[key]
+    text = value.strip().lower()
+    if kind is bool:
+        if text not in TRUE + FALSE:
+            raise InfominError(f"--slurm-option {key}={value!r} is not true or false; e.g. {key}=true")
+        return text in TRUE
+    try:
+        number = kind(text)
+    except ValueError:
+        number = None
+    if number is None or not math.isfinite(number) or (number <= least if kind is float else number < least):
+        what = f"a number above {least:g}" if kind is float else f"a whole number of at least {least:g}"
+        raise InfominError(f"--slurm-option {key}={value!r} is not {what}; e.g. {key}={'200' if key == 'mem_gb' else 8}")
+    return number
+
+
 def make_launch(launcher: str, gpus_per_point: int | None, partition: str | None, time: str | None,
                 account: str | None, qos: str | None, folder: Path | None, options: list[str] | None,
                 wait: bool) -> Launch:
@@ -104,15 +146,20 @@ def make_launch(launcher: str, gpus_per_point: int | None, partition: str | None
                                "launcher gives each point one GPU")
         if slurm_given:
             raise InfominError(f"{slurm_given[0]} needs --launcher slurm; the local launcher runs points here")
-    extra: dict[str, str] = {}
+    extra: dict[str, Any] = {}
     for item in options or []:
         key, sep, value = item.partition("=")
         if not sep or not key or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", key):
             raise InfominError(f"--slurm-option {item!r} is not KEY=VALUE; e.g. --slurm-option constraint=h100")
-        extra[key.replace("-", "_")] = value
+        key = key.replace("-", "_")
+        if key in extra:
+            raise InfominError(f"--slurm-option {key} is given twice; keep one")
+        extra[key] = slurm_option(key, value)
     for name, value in (("--slurm-partition", partition), ("--slurm-account", account), ("--slurm-qos", qos)):
         if value is not None and not re.fullmatch(r"[\w.,+-]+", value):
             raise InfominError(f"{name} {value!r} is not a SLURM name (letters, digits, . , _ + -)")
+    if folder is not None:
+        check_output_dir(folder, "--slurm-folder")
     if launcher == "slurm" and shutil.which("srun") is None:
         raise InfominError("--launcher slurm needs SLURM (no srun on PATH); run the sweep on the cluster's login "
                            "node, or try it here with --launcher submitit-local")
@@ -190,12 +237,11 @@ def make_executor(launch: Launch, folder: Path, name: str) -> Any:
                            ("slurm_qos", launch.qos)):
             if value:
                 parameters[key] = value
-        if launch.options:
-            known = {k: v for k, v in launch.options.items() if k in ("cpus_per_task", "mem_gb")}
-            parameters.update({k: int(v) for k, v in known.items()})
-            rest = {k: v for k, v in launch.options.items() if k not in known}
-            if rest:
-                parameters["slurm_additional_parameters"] = rest
+        typed = {k: v for k, v in launch.options.items() if k in TYPED_OPTIONS}  # converted by make_launch
+        parameters.update({k if k in GENERIC_OPTIONS else f"slurm_{k}": v for k, v in typed.items()})
+        rest = {k: v for k, v in launch.options.items() if k not in typed}
+        if rest:
+            parameters["slurm_additional_parameters"] = rest
     try:
         executor.update_parameters(**parameters)
     except (ValueError, TypeError) as exc:
