@@ -140,7 +140,8 @@ def test_slurm_jobs_carry_the_researchers_options(tmp_path, monkeypatch, capsys)
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     with pytest.raises(SystemExit) as exited:
-        main(["sweep", "crop-scale", "0.2,1.0", "--dataset", "tiny", "--views", "lab-split", "--launcher", "slurm",
+        main(["sweep", "crop-scale", "0.2,1.0", "--dataset", "tiny", "--views", "lab-split", "--batch-size", "32",
+              "--launcher", "slurm",
               "--gpus-per-point", "8", "--slurm-partition", "gpu", "--slurm-time", "2-00:00:00", "--slurm-account",
               "proj", "--slurm-qos", "high", "--slurm-option", "constraint=h100", "--slurm-option", "mem_gb=200",
               "--slurm-option", "array-parallelism=1", "--no-wait",

@@ -22,8 +22,8 @@ from infomin_cli.results.table import check_appendable
 from infomin_cli.runtime.threads import per_process
 from infomin_cli.sweep import worker
 from infomin_cli.sweep.display import SweepDisplay
-from infomin_cli.sweep.done import done_hashes, expected_k, point_row, read_frame
-from infomin_cli.sweep.functions import DEFAULT_PRETRAIN, registered_by
+from infomin_cli.sweep.done import done_hashes, expected_k, job_tasks, point_row, read_frame
+from infomin_cli.sweep.functions import DEFAULT_PRETRAIN, DEFAULT_PROBE, registered_by
 from infomin_cli.sweep.job import SweepJob, point_to_dict, write_point_file
 from infomin_cli.sweep.plan import SweepPoint
 from infomin_cli.sweep.point import claim_and_run
@@ -33,23 +33,41 @@ CPU_SLOT = "cpu"  # a worker slot that is not a GPU (--jobs N): no CUDA device, 
 
 
 def preflight(points: Sequence[SweepPoint], job: SweepJob) -> None:
-    """What would stop the sweep later, checked before anything is trained: the CSV is ours to
-    append to, and every point still to run has readable run files (a damaged checkpoint of point
-    12 must not surface after 11 points of training)."""
+    """Everything that would stop the sweep later, checked before anything is trained or made (no
+    point folder, no lock): the CSV is ours to append to; every point still to run has readable run
+    files of its own config (a damaged checkpoint of point 12 must not surface after 11 points of
+    training); the data loads and serves the points' views and batch; a transfer probe's data loads;
+    and no --negatives asks for more held-out keys than there are."""
     from infomin_cli.run_files import CHECKPOINT, CONFIG, RESUME_KEYS, read_checkpoint, read_config
 
     check_appendable(job.csv, "--out")
     for folder in {p.run_dir.parent for p in points}:
         check_output_dir(folder, "--runs-dir")
     done = done_hashes(job, points)
-    for point in points:
-        if point.config_hash in done:
-            continue
-        if (point.run_dir / CONFIG).is_file():
-            read_config(point.run_dir / CONFIG)
-        if (point.run_dir / CHECKPOINT).is_file() and job.pretrain == DEFAULT_PRETRAIN:
+    todo = [p for p in points if p.config_hash not in done]
+    real = job.pretrain == DEFAULT_PRETRAIN  # a stand-in (tests) trains no real run
+    for point in todo:
+        saved = read_config(point.run_dir / CONFIG) if (point.run_dir / CONFIG).is_file() else None
+        if (point.run_dir / CHECKPOINT).is_file() and real:
             read_checkpoint(point.run_dir / CHECKPOINT, RESUME_KEYS)
         expected_k(job, point)  # reads summary.json: a damaged one is named now
+        if saved is not None and real and point.value not in job_tasks(job, point)[-1].references:
+            from infomin_cli.runs import config_hash
+
+            if config_hash(saved) != point.config_hash:
+                raise InfominError(f"{point.run_dir} holds a run with a different config (hash "
+                                   f"{config_hash(saved)}); move it away, or use another --runs-dir")
+    if not todo or not real:
+        return
+    from infomin_cli.pipeline import check_runs
+    from infomin_cli.runs import load_data
+
+    dataset = check_runs([p.config for p in todo])
+    if job.negatives is not None and job.negatives > len(dataset.test):
+        raise InfominError(f"--negatives {job.negatives} is more than the {len(dataset.test)} held-out images of "
+                           f"{todo[0].config.dataset}; use at most {len(dataset.test)}")
+    if job.probe_dataset is not None and job.probe == DEFAULT_PROBE:
+        load_data(todo[0].config, job.probe_dataset, job.probe_data_root)
 
 
 def run_sweep(
