@@ -10,6 +10,7 @@ never shows a traceback or a boxed panel. `--help` stays rich.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import pkgutil
@@ -130,6 +131,13 @@ class InfominGroup(TyperGroup):
             sys.exit(1)
         except InfominError as exc:
             _say(f"error: {one_line(exc)}")
+            sys.exit(2)
+        except OSError as exc:  # a path given to read whose name no filesystem takes (outputs: paths.py)
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            name = str(exc.filename or "")
+            shown = name if len(name) <= 80 else f"{name[:40]}...{name[-20:]}"
+            _say(f"error: {shown}: a name longer than the filesystem allows; choose a shorter path")
             sys.exit(2)
         if code == INTERRUPTED and os.environ.get("RANK", "0") == "0":  # Click turned a KeyboardInterrupt into this
             clear_announcement()

@@ -32,8 +32,10 @@ from infomin_cli.config import RunConfig
 from infomin_cli.errors import InfominError
 from infomin_cli.models import ContrastiveModel, build_model
 from infomin_cli.models.resnet import ResNet
+from infomin_cli.paths import check_output_file
 from infomin_cli.registry import Registry
-from infomin_cli.run_files import read_checkpoint, read_config
+from infomin_cli.results.table import is_results_file
+from infomin_cli.run_files import check_not_a_run_file, read_checkpoint, read_config
 from infomin_cli.runs import CHECKPOINT, CONFIG, build_views
 
 TORCHVISION_STEM = {"stages.stem.0.": "conv1.", "stages.stem.1.": "bn1."}
@@ -146,12 +148,23 @@ def output_paths(out: Path, n: int) -> list[Path]:
     return [out.with_name(f"{out.stem}-view{i + 1}{out.suffix}") for i in range(n)]
 
 
+def check_out(out: Path, suffix: str) -> None:
+    """A file export may write: a file (not a folder, not under a file, a name the filesystem takes),
+    and none of ours that it would replace: a run's own files (its checkpoint, say) or a results CSV."""
+    if out.is_dir():
+        raise InfominError(f"--out {out} is a folder; give a file name, e.g. {out / ('r50' + suffix)}")
+    check_output_file(out, "--out")
+    check_not_a_run_file(out, "--out")
+    if is_results_file(out):
+        raise InfominError(f"--out {out} is a results CSV; writing there would replace it: choose another file name")
+
+
 def export_run(folder: str | Path, fmt: str, out: str | Path) -> list[Path]:
-    """Write the run's backbone(s) in `fmt`; returns the files written."""
+    """Write the run's backbone(s) in `fmt`; returns the files written. Every file it will write is
+    checked before the run is read, and again (the two of a split run) before the first is written."""
     writer = FORMATS.get(fmt)
     out = Path(out)
-    if out.is_dir():
-        raise InfominError(f"--out {out} is a folder; give a file name, e.g. {out / ('r50' + writer.suffix)}")
+    check_out(out, writer.suffix)
     config, model = load_encoders(Path(folder))
     encoders = list(model.encoders)
     if not all(isinstance(e, ResNet) for e in encoders):
@@ -162,5 +175,7 @@ def export_run(folder: str | Path, fmt: str, out: str | Path) -> list[Path]:
     for state, encoder in zip(states, encoders, strict=True):
         check_loads_into_torchvision(state, depth, encoder.stages["stem"][0].in_channels)
     paths = output_paths(out, len(states))
+    for path in paths:
+        check_out(path, writer.suffix)
     writer.write(states, encoders, paths)
     return paths

@@ -1,14 +1,19 @@
-"""The one reader of a run folder's files: config.yaml, checkpoint.pt, summary.json, metrics.csv.
+"""The one reader of the files a run writes and the tool reads back: a run folder's config.yaml,
+checkpoint.pt, summary.json, metrics.csv, and the same kinds of file elsewhere (a view learner's
+generators, the generator copy of a learned-views run).
 
-Every command that meets a run folder (probe, mi-estimate, pretrain --resume, sweep, export)
-reads it through here, so a truncated, garbage, hand-edited or foreign file gets the same one
-line wherever it is met: the file, that it is damaged and why, and the way out. Checkpoints are
-read with `weights_only=True`: they hold tensors, numbers and plain containers only.
+Every command that meets such a folder (probe, mi-estimate, pretrain --resume, learn-views
+--resume, sweep, export, `--knob generator=`) reads it through here, so a truncated, garbage,
+hand-edited or foreign file gets the same one line wherever it is met: the file, that it is
+damaged and why, and the way out. Tensor files are read with `weights_only=True`: they hold
+tensors, numbers and plain containers only, never code. Caches, which are ours to rebuild, are
+read by data/cache.py.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,8 +23,10 @@ import yaml
 from infomin_cli import ranges
 from infomin_cli.config import RunConfig
 from infomin_cli.errors import InfominError
+from infomin_cli.paths import CHECKPOINT, CONFIG, METRICS, RUN_FILES, SUMMARY
 
-CONFIG, CHECKPOINT, SUMMARY, METRICS = "config.yaml", "checkpoint.pt", "summary.json", "metrics.csv"
+__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "RUN_FILES", "SUMMARY", "check_not_a_run_file", "damaged",
+           "load_state", "read_checkpoint", "read_config", "read_summary"]
 # fields every config.yaml has had since the first version; a file without one was cut short or hand-written
 CORE_FIELDS = ("views", "knobs", "encoder", "head", "temperature", "batch_size", "epochs", "seed")
 RESUME_KEYS = ("model", "generator", "epoch")  # and the optimiser state: one ("optimizer") or several ("optimizers")
@@ -31,27 +38,27 @@ def damaged(path: str | Path, why: str, way_out: str | None = None) -> InfominEr
     return InfominError(f"{path} is damaged ({why}); {way_out}")
 
 
-def read_config(path: str | Path) -> RunConfig:
+def read_config(path: str | Path, way_out: str | None = None) -> RunConfig:
     """A run's config.yaml: YAML, a mapping, every core field, known fields only, numbers in range."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_bytes().decode())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise damaged(path, f"not valid YAML: {_first_line(exc)}") from None
+        raise damaged(path, f"not valid YAML: {_first_line(exc)}", way_out) from None
     except OSError as exc:
-        raise damaged(path, exc.strerror or type(exc).__name__) from None
+        raise damaged(path, exc.strerror or type(exc).__name__, way_out) from None
     if not isinstance(data, dict):
-        raise damaged(path, f"a {type(data).__name__}, not a mapping of config fields")
+        raise damaged(path, f"a {type(data).__name__}, not a mapping of config fields", way_out)
     missing = [name for name in CORE_FIELDS if name not in data]
     if missing:
-        raise damaged(path, f"incomplete: no {missing[0]!r}")
+        raise damaged(path, f"incomplete: no {missing[0]!r}", way_out)
     if not isinstance(data.get("knobs"), dict):
-        raise damaged(path, "'knobs' is not a mapping")
+        raise damaged(path, "'knobs' is not a mapping", way_out)
     try:
         config = RunConfig.from_dict(data)
         ranges.check_fields(config.to_dict())
-    except InfominError as exc:
-        raise damaged(path, str(exc)) from None
+    except (InfominError, TypeError) as exc:
+        raise damaged(path, _first_line(exc), way_out) from None
     return config
 
 
@@ -75,7 +82,9 @@ def read_checkpoint(path: str | Path, keys: Iterable[str] = ("model",), way_out:
 
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's remarks on a foreign pickle: the one line below says it
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, garbage, or pickled objects weights_only refuses: all the same to a user
         raise damaged(path, f"cannot be read by torch.load: {type(exc).__name__}", way_out) from None
     if not isinstance(state, dict):
@@ -92,6 +101,15 @@ def load_state(module: Any, state: Any, path: str | Path, what: str = "model", w
         module.load_state_dict(state)
     except (RuntimeError, TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
         raise damaged(path, f"its {what} does not fit config.yaml: {_first_line(exc)[:160]}", way_out) from None
+
+
+def check_not_a_run_file(path: str | Path, flag: str) -> None:
+    """An output that would replace one of a run folder's files (its checkpoint, say) is refused."""
+    path = Path(path)
+    folder = path.parent
+    if path.name in RUN_FILES and any((folder / name).is_file() for name in (CONFIG, CHECKPOINT)):
+        raise InfominError(f"{flag} {path} is the {path.name} of the run in {folder}; writing there would replace "
+                           "it: choose another file name")
 
 
 def _first_line(exc: BaseException) -> str:

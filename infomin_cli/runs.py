@@ -193,6 +193,17 @@ class LoadedRun:
     summary: dict[str, Any]
     trained: bool
     precision: Precision = FP32  # what probes and estimates run the encoders at
+    epochs_done: int | None = None  # the checkpoint's epoch (None: as the config plans)
+
+    @property
+    def epochs_trained(self) -> int:
+        """Epochs the loaded weights were trained for: 0 untrained, else the checkpoint's."""
+        return 0 if not self.trained else self.config.epochs if self.epochs_done is None else self.epochs_done
+
+    @property
+    def unfinished(self) -> bool:
+        """Trained, but for fewer epochs than its config plans (killed, or still training)."""
+        return self.trained and self.epochs_trained < self.config.epochs
 
 
 def run_config(folder: str | Path) -> RunConfig:
@@ -217,11 +228,14 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     config = run_config(folder)  # every run file is read (and a damaged one named) before the dataset is
     summary = read_summary(folder / SUMMARY)
     trained = not random_init
-    state = None
+    state, epochs_done = None, 0
     if trained:
         if not (folder / CHECKPOINT).is_file():
             raise InfominError(f"{folder} has no {CHECKPOINT} yet; train it with `infomin pretrain --out {folder}`")
-        state = read_checkpoint(folder / CHECKPOINT)["model"]
+        checkpoint = read_checkpoint(folder / CHECKPOINT)
+        state, epochs_done = checkpoint["model"], checkpoint.get("epoch", config.epochs)
+        if not isinstance(epochs_done, int) or isinstance(epochs_done, bool) or epochs_done < 0:
+            raise damaged(folder / CHECKPOINT, f"its epoch {epochs_done!r} is not a whole number of epochs")
     dev = pick_device(device)
     chosen = resolve(config.precision if precision is None else precision, dev)
     if dataset is not None:
@@ -229,7 +243,9 @@ def load_run(folder: str | Path, device: str = "auto", random_init: bool = False
     data = load_data(config, dataset, data_root, stream)
     size = image_size_of(config, data) if dataset is None else _trained_size(folder, config, data)
     views = build_views(config, size, folder)
-    return _with_model(folder, config, data, views, dev, size, summary, state, chosen)
+    loaded = _with_model(folder, config, data, views, dev, size, summary, state, chosen)
+    loaded.epochs_done = epochs_done
+    return loaded
 
 
 def untrained_run(config: RunConfig, folder: str | Path, device: str = "auto") -> LoadedRun:

@@ -172,8 +172,10 @@ def test_bad_learned_views_input_is_one_line_exit_2(tmp_path, capsys, args, list
 
 
 def test_a_sweep_over_a_folder_that_is_not_a_view_learner_is_one_line(tmp_path, capsys):
+    from infomin_cli.config import RunConfig
+
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "config.yaml").write_text("objective: infonce\n")
+    RunConfig(objective="infonce").save(tmp_path / "run" / "config.yaml")  # a contrastive run's folder
     code, err = run_main(capsys, "sweep", "generator", f"{tmp_path / 'run'}@0", "--preset", "learned-views",
                          "--runs-dir", tmp_path / "runs", "--out", tmp_path / "r.csv")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "is not a view learner" in err

@@ -206,3 +206,12 @@ def test_swapped_files_are_named(tmp_path):
                              "train-labels-idx1-ubyte": idx_images(images)})
     message = refused(load_mnist, tmp_path)
     assert str(tmp_path / "train-images-idx3-ubyte") in message and "swapped" in message
+
+
+@pytest.mark.parametrize("prefix", ["train", "t10k"])
+def test_a_split_of_zero_images_is_refused_before_training(tmp_path, prefix):
+    empty = np.zeros((0, 28, 28), np.uint8)
+    write_mnist(tmp_path, **{f"{prefix}-images-idx3-ubyte": idx_images(empty),
+                             f"{prefix}-labels-idx1-ubyte": idx_labels(np.zeros(0, np.uint8))})
+    message = refused(load_mnist, tmp_path)
+    assert str(tmp_path / f"{prefix}-images-idx3-ubyte") in message and "holds 0 images" in message

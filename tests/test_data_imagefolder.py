@@ -43,3 +43,43 @@ def test_missing_class_folders_and_broken_files_are_one_line(tmp_path):
     with pytest.raises(InfominError, match="cannot read .*b.jpg .*--strict-data"):
         load_dataset("imagenet", tmp_path, strict=True)
     assert len(load_dataset("imagenet", tmp_path).train) == 1  # by default skipped (and counted on stderr)
+
+
+def test_a_val_annotations_file_that_is_not_utf8_is_named(tmp_path):
+    _save(tmp_path / "train" / "n01" / "images" / "a.JPEG", 5)
+    _save(tmp_path / "val" / "images" / "val_0.JPEG", 9)
+    (tmp_path / "val" / "val_annotations.txt").write_bytes("val_0.JPEG\tn01\tcaf\xe9\n".encode("latin-1"))
+    with pytest.raises(InfominError, match=r"val_annotations\.txt is not UTF-8 text"):
+        load_dataset("tinyimagenet", tmp_path)
+    (tmp_path / "val" / "val_annotations.txt").write_text("val_0.JPEG\tn99\n")
+    with pytest.raises(InfominError, match=r"val_annotations\.txt names no image of a class"):
+        load_dataset("tinyimagenet", tmp_path)
+
+
+def _unreadable_val(root):
+    for c in ("n01", "n02"):
+        for i in range(2):
+            _save(root / "train" / c / f"{i}.png", 40 * i + 10)
+        (root / "val" / c).mkdir(parents=True)
+        (root / "val" / c / "v.jpg").write_bytes(b"not a jpeg")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_val_split_of_unreadable_images_is_refused_when_loaded(tmp_path, stream):
+    _unreadable_val(tmp_path)
+    with pytest.raises(InfominError, match=r"val.* can be read|no readable image at the start of .*val"):
+        load_dataset("imagefolder", tmp_path, 16, stream=stream, workers=0)
+
+
+@pytest.mark.parametrize("stream", ["--no-stream", "--stream"])
+def test_pretrain_on_unreadable_val_images_stops_before_its_first_epoch(tmp_path, capsys, stream):
+    """The k-NN monitor reads the val split after each epoch: found at load, no epoch is written."""
+    from infomin_cli.cli import main
+
+    _unreadable_val(tmp_path / "data")
+    with pytest.raises(SystemExit) as exited:
+        main(["pretrain", "--dataset", "imagefolder", "--data-root", str(tmp_path / "data"), stream, "--workers", "0",
+              "--batch-size", "2", "--epochs", "1", "--image-size", "16", "--quiet", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exited.value.code == 2 and len(err) == 1 and "val" in err[0], err
+    assert not (tmp_path / "run").exists()

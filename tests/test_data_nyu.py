@@ -100,3 +100,42 @@ def test_a_mat_file_without_labels_names_the_key(tmp_path):
         del f["labels"]
     with pytest.raises(InfominError, match="has no key 'labels'"):
         nyu.load_nyu(root, 4, 40)
+
+
+def test_a_damaged_cache_is_read_again_from_the_files_and_said_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("INFOMIN_CACHE", str(tmp_path / "cache"))
+    images, labels = frames()
+    root = write_official(tmp_path / "nyu", images, labels)
+    first = nyu.load_nyu(root, 4, 40)
+    [cached] = (tmp_path / "cache").glob("nyu-*.pt")
+    cached.write_bytes(cached.read_bytes()[:64])
+    capsys.readouterr()
+    again = nyu.load_nyu(root, 4, 40)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and cached.name in err[0] and "rebuilding it" in err[0]
+    assert (again.train.masks == first.train.masks).all() and (again.test.images == first.test.images).all()
+
+
+def _labels13(root, table):
+    scipy.io.savemat(root / nyu.MAP13, {"classMapping13": {"labels13": np.array(table, dtype=np.float64)[None]}})
+
+
+@pytest.mark.parametrize(("broken", "message"), [
+    (lambda root: _labels13(root, np.arange(40) % 13 + 2), "classMapping13"),  # 14: no such class
+    (lambda root: _labels13(root, np.arange(40) % 13), "classMapping13"),  # 0: no class at all
+    (lambda root: _labels13(root, np.arange(40) % 13 + 1.5), "classMapping13"),
+    (lambda root: scipy.io.savemat(root / nyu.MAP40, {"mapClass": np.array([[3, 1.5, 0, 2, 40]])}), "mapClass"),
+    (lambda root: scipy.io.savemat(root / nyu.MAP40, {"mapClass": np.array([[3, np.nan, 0, 2, 40]])}), "mapClass"),
+])
+def test_class_maps_out_of_range_are_named(tmp_path, broken, message):
+    images, labels = frames()
+    root = write_official(tmp_path / "nyu", images, labels)
+    broken(root)
+    with pytest.raises(InfominError, match=message):
+        nyu.load_nyu(root, 4, 13)
+
+
+def test_frames_of_no_pixels_are_refused_before_any_probe(tmp_path):
+    root = write_official(tmp_path / "nyu", np.zeros((3, 0, 0, 3), np.uint8), np.zeros((3, 0, 0), np.uint16))
+    with pytest.raises(InfominError, match="0 x 0 px"):
+        nyu.load_nyu(root, 4, 40)

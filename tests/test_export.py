@@ -90,3 +90,29 @@ def test_the_export_command_writes_the_file_it_names(tmp_path, capsys):
         main(["export", str(tmp_path / "run"), "--format", "torchvision", "--out", str(tmp_path / "r18.pth")])
     assert exited.value.code in (0, None) and (tmp_path / "r18.pth").is_file()
     assert "r18.pth (torchvision)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("out", "says"), [
+    ("{run}/checkpoint.pt", "is the checkpoint.pt of the run"),
+    ("{run}/config.yaml", "is the config.yaml of the run"),
+    ("{other}/metrics.csv", "is the metrics.csv of the run"),
+    ("{results}", "is a results CSV"),
+    ("{plain}/r18.pth", "is a file, not a folder"),
+    ("{tmp}/" + "x" * 300 + ".pth", "longer than the"),
+])
+def test_export_never_replaces_a_file_of_ours_and_checks_its_path_first(tmp_path, capsys, out, says):
+    from infomin_cli.results import append_row
+
+    _run_folder(tmp_path / "run")
+    _run_folder(tmp_path / "other")
+    (tmp_path / "other" / "metrics.csv").write_text("epoch,loss\n1,2.0\n")
+    append_row(tmp_path / "results.csv", {"run_id": "r", "metric_name": "top1", "metric_value": 50.0})
+    (tmp_path / "plain").write_text("a plain file\n")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    target = out.format(run=tmp_path / "run", other=tmp_path / "other", results=tmp_path / "results.csv",
+                        plain=tmp_path / "plain", tmp=tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(["export", str(tmp_path / "run"), "--format", "torchvision", "--out", target])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exited.value.code == 2 and len(err) == 1 and says in err[0], err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before

@@ -217,3 +217,57 @@ def test_pretrain_refuses_the_view_learner_objective(learner_config, tmp_path):
 
     with pytest.raises(InfominError, match="trained by `infomin learn-views`"):
         train_run(learner_config, tmp_path / "x", progress=False)
+
+
+def test_the_generator_takes_its_coupling_and_depth_from_the_learners_options(tmp_path, learner_config):
+    """config.yaml keeps the method's options in its namespace (methods: learn-views: flow: nvp)."""
+    folder = tmp_path / "nvp"
+    pretrain(learner_config.merged({"epochs": 1, "flow": "nvp", "flow_blocks": 2}), folder, progress=False)
+    pair = VIEWS.get("learned").make({"generator": str(folder)}, 16)
+    assert (pair.spec.flow, pair.spec.blocks) == ("nvp", 2) and len(pair.flow.blocks) == 2
+
+
+def _torch_save(path, obj):
+    torch.save(obj, path)
+
+
+@pytest.mark.parametrize(("damage", "named", "says"), [
+    (lambda f: (f / "config.yaml").write_text("- a list\n- not a config\n"), "config.yaml", "a list, not a mapping"),
+    (lambda f: (f / "config.yaml").write_bytes("views: caf\xe9\n".encode("latin-1")), "config.yaml", "not valid YAML"),
+    (lambda f: _torch_save(f / "generators" / "epoch-0001.pt", {"epoch": 1}), "epoch-0001.pt", "no 'flow'"),
+    (lambda f: (f / "generators" / "epoch-0001.pt").write_bytes(b"torn"), "epoch-0001.pt", "torch.load"),
+    (lambda f: (f / "config.yaml").write_text((f / "config.yaml").read_text().replace("flow_blocks: 3", "flow_blocks: 4")),
+     "epoch-0001.pt", "(vp, 4 blocks) does not fit"),
+    (lambda f: (f / "config.yaml").write_text((f / "config.yaml").read_text().replace("flow: vp", "flow: glow")),
+     "config.yaml", "coupling 'glow'"),
+])
+def test_a_damaged_learner_folder_is_one_line_naming_the_file(learner, damage, named, says):
+    damage(learner)
+    with pytest.raises(InfominError) as info:
+        VIEWS.get("learned").make({"generator": str(learner)}, 16)
+    message = str(info.value)
+    assert "\n" not in message and f"{named} is damaged" in message and says in message, message
+    assert "infomin learn-views --out" in message
+
+
+def test_files_of_other_names_among_the_generators_are_left_alone(learner):
+    (learner / "generators" / "epoch-abc.pt").write_bytes(b"a user's note")
+    (learner / "generators" / "epoch-7.pt").write_bytes(b"not a name we write")
+    assert saved_epochs(learner) == [0, 1]
+    assert VIEWS.get("learned").knob("generator").parse(str(learner)) == f"{learner}@1"
+
+
+@pytest.mark.parametrize(("damage", "says"), [
+    (lambda saved: {k: v for k, v in saved.items() if k != "state"}, "no 'state'"),
+    (lambda saved: {**saved, "blocks": 5}, "(vp, 5 blocks) does not fit"),
+    (lambda saved: {**saved, "space": "cmyk"}, "colour space 'cmyk'"),
+])
+def test_a_damaged_generator_copy_in_a_run_is_one_line(tmp_path, learner, tiny_config, damage, says):
+    config = tiny_config.merged({"views": "learned", "knobs": {"generator": str(learner)}, "epochs": 1,
+                                 "knn_monitor": False})
+    pretrain(validate(config), tmp_path / "run", progress=False)
+    copy = tmp_path / "run" / "view-generator.pt"
+    torch.save(damage(torch.load(copy, weights_only=True)), copy)
+    with pytest.raises(InfominError) as info:
+        load_run(tmp_path / "run")
+    assert "view-generator.pt is damaged" in str(info.value) and says in str(info.value), str(info.value)

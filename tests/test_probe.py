@@ -43,3 +43,39 @@ def test_unknown_label_or_layer_lists_the_valid_ones(tmp_path, tiny_config):
 def test_a_folder_that_is_not_a_run_is_named(tmp_path):
     with pytest.raises(InfominError, match="not a run folder"):
         probe_run(tmp_path, results=None)
+
+
+def test_probing_the_same_run_twice_adds_no_duplicate_row(tmp_path, tiny_config):
+    from typer.testing import CliRunner
+
+    from infomin_cli.cli import app
+
+    pretrain(tiny_config.merged({"epochs": 1, "knn_monitor": False}), tmp_path / "run", progress=False)
+    runner = CliRunner()
+
+    def probe(*more):
+        result = runner.invoke(app, ["probe", str(tmp_path / "run"), "--label", "class", "--results",
+                                     str(tmp_path / "r.csv"), *more])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    probe("--epochs", "2")
+    assert "already in the CSV: not redone" in probe("--epochs", "2")
+    assert len(read_results(tmp_path / "r.csv")) == 1
+    probe("--epochs", "3")  # other settings: a new row
+    probe("--epochs", "2", "--random-init")  # the untrained baseline is another row too
+    assert len(read_results(tmp_path / "r.csv")) == 3
+
+
+def test_a_probe_of_an_unfinished_run_warns_and_records_the_epochs_trained(tmp_path, tiny_config, crash_after_first_epoch):
+    from typer.testing import CliRunner
+
+    from infomin_cli.cli import app
+    from infomin_cli.engine.pretrain import pretrain
+
+    with crash_after_first_epoch():
+        pretrain(tiny_config.merged({"epochs": 3, "knn_monitor": False}), tmp_path / "run", progress=False)
+    result = CliRunner().invoke(app, ["probe", str(tmp_path / "run"), "--epochs", "2", "--results", str(tmp_path / "r.csv")])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {tmp_path / 'run'} has trained 1 of its 3 epochs" in result.output
+    assert read_results(tmp_path / "r.csv")["epochs"].tolist() == [1]

@@ -109,7 +109,8 @@ def _run(summary: dict, trained: bool = True, batch_size: int = 32):
 
     config = RunConfig(dataset="tiny", views="lab-split", encoder="convnet", batch_size=batch_size,
                        knobs={"crop-scale": 0.3, "space": "lab"})
-    return SimpleNamespace(folder=Path("runs/abc"), config=config, summary=summary, trained=trained)
+    return SimpleNamespace(folder=Path("runs/abc"), config=config, summary=summary, trained=trained,
+                           epochs_trained=config.epochs if trained else 0)
 
 
 def test_a_probe_rows_k_is_the_heldout_estimates_k_and_k_train_the_objectives():
@@ -152,3 +153,28 @@ def test_i_nce_and_k_are_replaced_together():
 
     assert with_i_nce({"i_nce": 3.0, "K": 32, "seed": 1}, 6.0, 2000) == {"i_nce": 6.0, "K": 2000, "seed": 1}
     assert with_i_nce({"i_nce": 3.0, "K": 32}, None, 2000) == {"i_nce": None, "K": None}
+
+
+@pytest.mark.parametrize("drop", ["seed", "config_hash", "i_nce", "probe_label", "unit"])
+def test_a_file_missing_a_core_column_is_refused_not_appended_to_as_an_older_file(tmp_path, drop):
+    columns = [c for c in OLD_HEADER.split(",") if c != drop]
+    path = tmp_path / "cut.csv"
+    content = (",".join(columns) + "\n" + ",".join(["x"] * len(columns)) + "\n").encode()
+    path.write_bytes(content)
+    with pytest.raises(InfominError, match=rf"cannot append to .*cut\.csv: its header lacks column '{drop}'"):
+        append_row(path, {"run_id": "new", "metric_name": "top1", "metric_value": 1.0})
+    assert path.read_bytes() == content
+    assert len(read_results(path)) == 1  # still read, as any hand-made file is
+
+
+def test_every_committed_results_csv_is_still_appendable_and_readable():
+    """The oldest files under docs/ define the core: they lack only the later columns."""
+    from pathlib import Path
+
+    from infomin_cli.results.table import check_appendable
+
+    files = sorted((Path(__file__).resolve().parents[1] / "docs").rglob("*.csv"))
+    assert len(files) >= 10
+    for path in files:
+        check_appendable(path)
+        assert len(read_results(path)) > 0, path

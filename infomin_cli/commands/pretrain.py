@@ -28,13 +28,13 @@ def register(app: typer.Typer) -> None:
         training: dict[str, Any] = None,
     ) -> None:
         """Contrastive pretraining of encoders on two views of the data (any objective)."""
-        from infomin_cli.paths import check_output_dir
+        from infomin_cli.paths import check_run_folder
         from infomin_cli.pipeline import train_run
         from infomin_cli.runtime.distributed import ranks
         from infomin_cli.views import parse_knob_args
 
         config = resolve_training(training, knobs=parse_knob_args(knob) or None)
-        check_output_dir(out, "--out")
+        check_run_folder(out, "--out", resume)  # before any data is read
         if ranks().main:
             announce(f"loading data{f' ({config.dataset})' if config.dataset else ''}…", quiet)
         summary = train_run(config, out, resume=resume, progress=not quiet)

@@ -6,6 +6,7 @@ loaded. Rows are appended to the results CSV as they are made."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ def register(app: typer.Typer) -> None:
         data_root: Path = typer.Option(None, help="Folder of --dataset's files."),
         task: str = typer.Option(None, help=f"The probe task: {', '.join(PROBES.names())} (see `infomin probes`; default: the one the run's dataset asks for, by what it holds and where its training split is read from)."),
         stream: bool = typer.Option(None, "--stream/--no-stream", help="Image folders: read from disk (default: as the run did, or when the folder would not fit in memory). Streamed data gets the paper's C.2 linear protocol."),
+        json_out: bool = typer.Option(False, "--json", help="Print the rows as one JSON list instead of a line each."),
         given: dict[str, Any] = None,
     ) -> None:
         """Probe the frozen encoder: one CSV row per label (per layer, per metric) of the task."""
@@ -40,6 +42,7 @@ def register(app: typer.Typer) -> None:
         from infomin_cli.data.source import storage_of
         from infomin_cli.errors import InfominError
         from infomin_cli.evaluate.probes import ProbeAsk, default_task
+        from infomin_cli.results.rows import clean
         from infomin_cli.results.table import append_row, check_appendable
         from infomin_cli.runs import run_config
         from infomin_cli.runtime.precision import check_precision
@@ -59,17 +62,54 @@ def register(app: typer.Typer) -> None:
             if dataset and not chosen.transfer:
                 raise InfominError(f"--task {chosen.name} probes the run's own dataset; leave out --dataset")
 
-        def progress(done: int, total: int, loss: float | None = None) -> None:
-            typer.echo(f"{chosen.name} epoch {done}/{total}" + (f"  loss {loss:.3f}" if loss is not None else ""),
-                       err=True)
+        def progress(done: int, total: int, loss: float | None = None, what: str = "") -> None:
+            """About ten lines per fit on stderr (every epoch for short ones), not one per epoch of 100."""
+            if done == 1 or done == total or done % max(1, total // 10) == 0:
+                typer.echo(f"{chosen.name}{' ' + what if what else ''} epoch {done}/{total}"
+                           + (f"  loss {loss:.3f}" if loss is not None else ""), err=True)
 
         ask = ProbeAsk(options, tuple(label or ()), layer, dataset, None if data_root is None else str(data_root),
                        stream, device, precision, results=results, emit=lambda row: append_row(results, row),
                        progress=progress)
         first = chosen or default_task(data)
-        loaded = first.load(run, random_init, ask)
+        from rich.console import Console
+
+        with Console(stderr=True).status(f"loading {run} and its data..."):  # erased when done: errors stay one line
+            loaded = first.load(run, random_init, ask)
         if chosen is None:  # the run's default: where its training split really lives decides it
             chosen = default_task(data, streamed=storage_of(loaded.dataset.train) == "stream")
             ask = replace(ask, options=chosen.check(given))
-        for line in chosen.lines(chosen.run(loaded, ask), results):
-            typer.echo(line)
+        if loaded.unfinished:
+            typer.echo(f"warning: {run} has trained {loaded.epochs_trained} of its {loaded.config.epochs} epochs; "
+                       f"its rows say epochs={loaded.epochs_trained} (resume it: infomin pretrain --resume {run})",
+                       err=True)
+        made = rows_already_made(results, chosen, ask, loaded, name)
+        rows, note = (made, "   (already in the CSV: not redone)") if made else (chosen.run(loaded, ask), "")
+        if json_out:
+            typer.echo(json.dumps([clean(row) for row in rows], default=str))
+            return
+        for line in chosen.lines(rows, results):
+            typer.echo(line + note)
+
+
+def rows_already_made(results: Path, task: Any, ask: Any, run: Any, dataset: str) -> list[dict[str, Any]]:
+    """The rows this very probe (same run and weights, task, options, dataset, label and layer) already
+    appended to `results`, if it holds all of them; [] otherwise, and the probe runs."""
+    from infomin_cli.results.rows import run_columns
+    from infomin_cli.results.table import read_results, rows_where
+
+    if not results.is_file() or results.stat().st_size == 0:
+        return []
+    frame = read_results(results)
+    mine = run_columns(run, dataset=ask.dataset)
+    exact = {"run_id": mine["run_id"], "config_hash": mine["config_hash"], "dataset": mine["dataset"],
+             "epochs": mine["epochs"]}
+    trusted = {"probe_task": task.name, "probe_epochs": ask.options.get("epochs")}
+    found = []
+    for key in task.wanted(ask, dataset):
+        rows = rows_where(frame, {**exact, "metric_name": key.metric, "probe_label": key.label,
+                                  "probe_layer": key.layer or ask.layer}, trusted)
+        if rows.empty:
+            return []
+        found.append(rows.iloc[-1].to_dict())
+    return found

@@ -2,12 +2,21 @@
 
 Images are resized once, at load, from 32 to 64 px (bilinear, antialiased), as the paper does for
 evaluating CIFAR-10 with encoders trained at 64 px.
+
+A batch is a pickled dict (`data`: uint8 (10000, 3072), `labels`: ints, `batch_label`, `filenames`),
+written by Python 2's cPickle: the only globals it names are numpy's array reconstructors and its
+dtype. A pickle can name any callable, and loading it calls them, so the batches are read by an
+unpickler that resolves those few names and refuses every other (Python's `find_class` recipe):
+a crafted file is one line, and none of its code runs.
 """
 
 from __future__ import annotations
 
+import importlib
+import io
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,16 +37,52 @@ CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "
 DEFAULT_SIZE = 64
 
 
+# (module, name) -> (the module to take it from now, its name there): numpy 2 moved numpy.core to
+# numpy._core; the files name the old place, newer pickles the new one
+ALLOWED = {
+    **{(module, "_reconstruct"): ("multiarray", "_reconstruct")
+       for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(module, "scalar"): ("multiarray", "scalar") for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(module, "_frombuffer"): ("numeric", "_frombuffer") for module in ("numpy.core.numeric", "numpy._core.numeric")},
+    ("numpy", "ndarray"): ("", "ndarray"),
+    ("numpy", "dtype"): ("", "dtype"),
+    ("_codecs", "encode"): ("_codecs", "encode"),  # how Python 3 pickles bytes at protocol 2
+}
+
+
+class RefusedGlobal(pickle.UnpicklingError):
+    pass
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """Resolves only the globals a CIFAR-10 batch holds (ALLOWED); any other is refused unresolved."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        where = ALLOWED.get((module, name))
+        if where is None:
+            raise RefusedGlobal(f"{module}.{name}")
+        place, attribute = where
+        if place == "_codecs":
+            return getattr(importlib.import_module("_codecs"), attribute)
+        for candidate in (f"numpy._core.{place}", f"numpy.core.{place}") if place else ("numpy",):
+            try:
+                return getattr(importlib.import_module(candidate), attribute)
+            except (ImportError, AttributeError):
+                continue
+        raise RefusedGlobal(f"{module}.{name}")
+
+
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not path.is_file():
         raise InfominError(f"missing {path}; dataset 'cifar10' expects {EXPECTED}")
     try:
-        with open(path, "rb") as handle:
-            batch = pickle.load(handle, encoding="bytes")
+        batch = BatchUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
         data = np.asarray(batch[b"data"])
         labels = np.asarray(batch[b"labels"])
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError,
-            IndexError, ImportError, UnicodeDecodeError) as exc:
+    except RefusedGlobal as exc:
+        raise InfominError(f"{path} is not a CIFAR-10 pickle batch: it names {str(exc)[:80]}, which a batch never "
+                           f"holds (refused, nothing in it was run); expected {EXPECTED}") from None
+    except Exception as exc:  # noqa: BLE001 - truncated, garbage or another pickle: not a batch, whatever the error
         raise InfominError(f"{path} is not a CIFAR-10 pickle batch ({type(exc).__name__}); expected {EXPECTED}") from None
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.ndim != 1 or len(labels) != len(data):
         raise InfominError(f"{path} holds data of shape {data.shape}; a CIFAR-10 batch is (N, 3072) with N labels")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from infomin_cli.data.base import Dataset, ImageSet, register_dataset
+from infomin_cli.data.cache import cache_dir, cached, shape_check
 
 FONTS = (
     "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
@@ -45,6 +45,7 @@ PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "reti
 CLASS_NAMES = [str(d) for d in range(10)]
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 MASK_NAMES = ["background"] + [f"digit {d}" for d in range(10)]  # mask value v: background (0), digit v - 1
+LABELS = ("class", "background", "position", "font")
 MASK_COVERAGE = 0.5  # a pixel is glyph when the glyph covers at least this fraction of it
 
 
@@ -122,7 +123,7 @@ def generate(spec: EmbeddedSpec) -> dict[str, np.ndarray]:
     font_dir = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     n = spec.n_train + spec.n_test
     images = np.empty((n, spec.size, spec.size, 3), dtype=np.uint8)
-    labels = {k: np.empty(n, dtype=np.int64) for k in ("class", "background", "position", "font")}
+    labels = {k: np.empty(n, dtype=np.int64) for k in LABELS}
     masks = np.empty((n, spec.size, spec.size), dtype=np.uint8)
     for i in range(n):
         digit = i % 10  # balanced classes; order is shuffled below
@@ -146,24 +147,12 @@ def generate(spec: EmbeddedSpec) -> dict[str, np.ndarray]:
     return out
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("INFOMIN_CACHE", Path.home() / ".cache" / "infomin"))
-
-
 def load_arrays(spec: EmbeddedSpec = EmbeddedSpec()) -> dict[str, np.ndarray]:
-    """Generate once, then read the cached .npz (written atomically, so a crash can't corrupt it)."""
-    path = cache_dir() / f"embedded-{spec.key()}.npz"
-    if path.is_file():
-        with np.load(path) as data:
-            arrays = {k: data[k] for k in data.files}
-        if "masks" in arrays:  # a file of this spec's key always has them; anything else is regenerated
-            return arrays
-    arrays = generate(spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-    return arrays
+    """Generate once, then read the cached .npz (data/cache.py: a damaged file is generated again)."""
+    n, size = spec.n_train + spec.n_test, spec.size
+    expected = {"images": ((n, 3, size, size), "uint8"), "masks": ((n, size, size), "uint8"),
+                **{label: ((n,), "int64") for label in LABELS}}
+    return cached(f"embedded-{spec.key()}.npz", lambda: generate(spec), expected, shape_check(expected))
 
 
 def _to_imageset(arrays: dict[str, np.ndarray], sl: slice) -> ImageSet:

@@ -154,6 +154,9 @@ def load_mnist(root: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         if labels.ndim != 1:
             raise InfominError(f"{labels_path} holds images (magic 0x{IMAGES_MAGIC:08X}), expected labels "
                                f"(0x{LABELS_MAGIC:08X}); the files' names are swapped")
+        if len(images) == 0:
+            raise InfominError(f"{images_path} holds 0 images: no {split} split to train or probe on; "
+                               "download MNIST's idx files again")
         if len(images) != len(labels):
             raise InfominError(f"{labels_path} holds {len(labels)} labels for the {len(images)} images in "
                                f"{images_path.name}; the files are from different splits or one is damaged")

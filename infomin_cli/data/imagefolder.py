@@ -43,6 +43,9 @@ def _train_listing(root: Path) -> tuple[list[Path], list[int], list[str]]:
         found = _images_under(train / name)
         paths += found
         labels += [index] * len(found)
+    if not paths:
+        raise InfominError(f"no images in the class folders of {train} (suffixes {', '.join(sorted(SUFFIXES))}); "
+                           f"expected {EXPECTED}")
     return paths, labels, classes
 
 
@@ -50,15 +53,17 @@ def _val_listing(root: Path, classes: list[str]) -> tuple[list[Path], list[int]]
     val = root / "val"
     annotations = val / "val_annotations.txt"
     index = {name: i for i, name in enumerate(classes)}
+    paths, labels = [], []
     if annotations.is_file():  # TinyImageNet
-        paths, labels = [], []
-        for line in annotations.read_text().splitlines():
+        for line in _annotation_lines(annotations):
             parts = line.split("\t")
             if len(parts) >= 2 and parts[1] in index:
                 paths.append(val / "images" / parts[0])
                 labels.append(index[parts[1]])
+        if not paths:
+            raise InfominError(f"{annotations} names no image of a class in {root / 'train'} (lines: FILE<TAB>CLASS); "
+                               f"expected {EXPECTED}")
         return paths, labels
-    paths, labels = [], []
     for name in classes:
         found = _images_under(val / name) if (val / name).is_dir() else []
         paths += found
@@ -66,6 +71,16 @@ def _val_listing(root: Path, classes: list[str]) -> tuple[list[Path], list[int]]
     if not paths:
         raise InfominError(f"no validation images in {val}; expected {EXPECTED}")
     return paths, labels
+
+
+def _annotation_lines(path: Path) -> list[str]:
+    try:
+        return path.read_bytes().decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InfominError(f"{path} is not UTF-8 text (byte {exc.start}); TinyImageNet's val_annotations.txt is "
+                           "FILE<TAB>CLASS lines: restore it from the dataset") from None
+    except OSError as exc:
+        raise InfominError(f"cannot read {path} ({exc.strerror}); check the file and its permissions") from None
 
 
 def _decode(path: Path, store: int) -> np.ndarray | str:
@@ -82,8 +97,10 @@ def _decode(path: Path, store: int) -> np.ndarray | str:
         return str(exc)
 
 
-def _load(paths: list[Path], labels: list[int], store: int, strict: bool) -> ImageSet:
-    """Decode every file; unreadable ones are left out and counted (or, strict, named in one line)."""
+def _load(paths: list[Path], labels: list[int], store: int, strict: bool, folder: Path) -> ImageSet:
+    """Decode every file; unreadable ones are left out and counted (or, strict, named in one line).
+    A split left with no image is refused here, before training, not by the k-NN monitor after
+    the first epoch is written."""
     out = torch.empty((len(paths), 3, store, store), dtype=torch.uint8)
     keep, bad = [], []
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
@@ -96,6 +113,9 @@ def _load(paths: list[Path], labels: list[int], store: int, strict: bool) -> Ima
                 continue
             out[len(keep)] = torch.from_numpy(array).permute(2, 0, 1)
             keep.append(i)
+    if bad and not keep:
+        raise InfominError(f"no image in {folder} can be read ({len(bad)} unreadable, e.g. {bad[0]}); "
+                           "fix or replace the files")
     if bad:
         print(f"warning: skipped {len(bad)} unreadable image(s), e.g. {bad[0]}", file=sys.stderr)
     return ImageSet(out[: len(keep)].clone(), {"class": torch.tensor([labels[i] for i in keep], dtype=torch.int64)})
@@ -122,11 +142,29 @@ def load_folder(name: str, root: Path | None, store: int, stream: bool | None = 
         def source(paths: list[Path], labels: list[int]) -> StreamSource:
             return StreamSource(paths, {"class": torch.tensor(labels, dtype=torch.int64)}, Fit(store), strict, workers)
 
-        train = source(train_paths, train_labels)
-        return Dataset(name, train, train, source(val_paths, val_labels), {"class": classes}, source=str(root))
-    train = _load(train_paths, train_labels, store, strict)
-    test = _load(val_paths, val_labels, store, strict)
+        train = _readable(source(train_paths, train_labels), root / "train")
+        test = _readable(source(val_paths, val_labels), root / "val")
+        return Dataset(name, train, train, test, {"class": classes}, source=str(root))
+    train = _load(train_paths, train_labels, store, strict, root / "train")
+    test = _load(val_paths, val_labels, store, strict, root / "val")
     return Dataset(name, train, train, test, {"class": classes}, source=str(root))
+
+
+def _readable(source: StreamSource, folder: Path) -> StreamSource:
+    """A streamed split whose first item reads as the k-NN monitor, the probes and held-out I_NCE
+    will read it (an unreadable file replaced by the next, up to SUBSTITUTES of them), found before
+    training rather than after the first epoch is written."""
+    met = dict(source.skipped)  # what training meets is counted by training
+    try:
+        source.batch(torch.zeros(1, dtype=torch.int64))
+    except InfominError as exc:
+        if source.strict:
+            raise
+        raise InfominError(f"no readable image at the start of {folder}: {exc}") from None
+    finally:
+        source.skipped.clear()
+        source.skipped.update(met)
+    return source
 
 
 def _store_size(image_size: int | None, default: int) -> int:

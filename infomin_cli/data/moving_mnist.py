@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from infomin_cli.data.base import Dataset, register_dataset, require_root
+from infomin_cli.data.cache import cache_dir, cached, shape_check
 from infomin_cli.errors import InfominError
 
 K_FRAMES = 10  # v1 = frames 1..k (the paper's k = 10)
@@ -307,31 +307,31 @@ def embedded_backgrounds(crops_per_photo: int, rng: np.random.Generator, side: i
     return np.stack(out), np.asarray(labels, dtype=np.int64)
 
 
-def _cache_dir() -> Path:
-    from infomin_cli.data.embedded import cache_dir
-
-    return cache_dir()
-
-
 def embedded_banks(spec: MovingMnistSpec) -> dict[str, np.ndarray]:
     """Generated once (a few seconds), then read from the cache like the embedded set."""
-    path = _cache_dir() / f"moving-mnist-{spec.key()}.npz"
-    if path.is_file():
-        with np.load(path) as data:
-            return {k: data[k] for k in data.files}
-    rng = np.random.default_rng(spec.seed)
+    from infomin_cli.data.embedded import PHOTOS
+
     side = background_side(PAPER_CANVAS)  # stored at the paper's size; resized per canvas on load
-    arrays = {}
-    arrays["digits_train"], arrays["digit_labels_train"] = embedded_glyphs(spec.glyphs_train, rng)
-    arrays["digits_test"], arrays["digit_labels_test"] = embedded_glyphs(spec.glyphs_test, rng)
-    arrays["backgrounds_train"], arrays["background_labels_train"] = embedded_backgrounds(spec.crops_per_photo, rng, side)
-    arrays["backgrounds_test"], arrays["background_labels_test"] = embedded_backgrounds(
-        max(1, spec.crops_per_photo // 3), rng, side)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-    return arrays
+    crops = {"train": spec.crops_per_photo, "test": max(1, spec.crops_per_photo // 3)}
+    expected = {}
+    for split, glyphs in (("train", spec.glyphs_train), ("test", spec.glyphs_test)):
+        photos = crops[split] * len(PHOTOS)
+        expected |= {f"digits_{split}": ((glyphs, PAPER_DIGIT, PAPER_DIGIT), "uint8"),
+                     f"digit_labels_{split}": ((glyphs,), "int64"),
+                     f"backgrounds_{split}": ((photos, 3, side, side), "uint8"),
+                     f"background_labels_{split}": ((photos,), "int64")}
+
+    def build() -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(spec.seed)
+        arrays = {}
+        arrays["digits_train"], arrays["digit_labels_train"] = embedded_glyphs(spec.glyphs_train, rng)
+        arrays["digits_test"], arrays["digit_labels_test"] = embedded_glyphs(spec.glyphs_test, rng)
+        for split in ("train", "test"):
+            arrays[f"backgrounds_{split}"], arrays[f"background_labels_{split}"] = embedded_backgrounds(
+                crops[split], rng, side)
+        return arrays
+
+    return cached(f"moving-mnist-{spec.key()}.npz", build, expected, shape_check(expected))
 
 
 def resize_backgrounds(images: torch.Tensor, side: int) -> torch.Tensor:
@@ -398,7 +398,7 @@ def load_moving_mnist(root: Path | None = None, image_size: int | None = None) -
         from infomin_cli.data.embedded import PHOTOS
 
         arrays, background_names = embedded_banks(spec), list(PHOTOS)
-        origin = f"generated: embedded glyphs over sample photos (spec {spec.key()}), cached in {_cache_dir()}"
+        origin = f"generated: embedded glyphs over sample photos (spec {spec.key()}), cached in {cache_dir()}"
     else:
         arrays, background_names, origin = real_banks(require_root("moving-mnist", Path(root), MNIST_EXPECTED), canvas)
     train_world, test_world = world_of(arrays, "train", canvas), world_of(arrays, "test", canvas)

@@ -16,7 +16,9 @@ Frames lose the Kinect's invalid margin (rows 7:474, cols 7:632 of a 480 x 640 f
 crop), then are resized to `size` x `size` (bilinear, antialiased) and their labels by nearest
 neighbour. Squashing 4:3 to a square keeps every labelled pixel; the probes' encoders take square
 inputs. Masks hold class - 1 (0..classes-1) and MASK_IGNORE for unlabelled pixels. The resized
-split is cached as one small uint8 tensor file next to the embedded set's cache.
+split is cached as one small uint8 tensor file next to the embedded set's cache (data/cache.py: a
+damaged one is read again from the .mat file). The class maps must hold whole class numbers in
+range, and frames of no pixels are refused: either would give masks that score nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import torch
 from PIL import Image
 
 from infomin_cli.data.base import MASK_IGNORE, Dataset, ImageSet, register_dataset, require_root
+from infomin_cli.data.cache import cached, shape_check
 from infomin_cli.errors import InfominError
 
 NAME = "nyu-depth-v2"
@@ -98,10 +101,17 @@ def _labels13(value: np.ndarray, path: Path) -> np.ndarray:
         table = np.asarray(table, dtype=np.float64).reshape(-1)
     except (IndexError, TypeError, ValueError):
         table = np.empty(0)
-    if table.size != 40:
+    if table.size != 40 or not _whole_in(table, 1, 13):
         raise InfominError(f"dataset {NAME!r}: {path} key 'classMapping13' must map the 40 classes to 1..13 "
-                           f"(a labels13 field of 40 entries)")
+                           f"(a labels13 field of 40 whole numbers from 1 to 13)")
     return table
+
+
+def _whole_in(values: np.ndarray, low: int, high: int) -> bool:
+    """Every value a whole number in [low, high] (a class index), NaN and fractions excluded."""
+    values = np.asarray(values, dtype=np.float64)
+    return bool(np.all(np.isfinite(values)) and np.all(values == np.round(values))
+                and values.min(initial=low) >= low and values.max(initial=high) <= high)
 
 
 def class_table(root: Path, classes: int) -> np.ndarray:
@@ -110,8 +120,8 @@ def class_table(root: Path, classes: int) -> np.ndarray:
         raise InfominError(f"--classes {classes} is not valid for {NAME!r}; choose 40 or 13")
     path40 = _need(root, MAP40, "the 894 -> 40 class mapping (key mapClass)")
     map40 = np.asarray(_key(_loadmat(path40), "mapClass", path40)).reshape(-1)
-    if map40.size == 0 or not np.issubdtype(map40.dtype, np.number) or map40.min() < 0 or map40.max() > 40:
-        raise InfominError(f"dataset {NAME!r}: {path40} key 'mapClass' must map raw classes to 0..40")
+    if map40.size == 0 or not np.issubdtype(map40.dtype, np.number) or not _whole_in(map40, 0, 40):
+        raise InfominError(f"dataset {NAME!r}: {path40} key 'mapClass' must map raw classes to whole numbers 0..40")
     mapped = map40.astype(np.int64)  # 1..40 (0: no class)
     if classes == 13:
         path13 = _need(root, MAP13, "the 40 -> 13 class mapping (key classMapping13)")
@@ -142,6 +152,9 @@ def read_frames(path: Path, indices: np.ndarray, table: np.ndarray, size: int) -
                 images.shape[0], images.shape[2], images.shape[3]):
             raise InfominError(f"dataset {NAME!r}: {path} keys 'images' {images.shape} and 'labels' {labels.shape} "
                                "do not have the official layout (N, 3, W, H) and (N, W, H)")
+        if min(images.shape[2:]) == 0:
+            raise InfominError(f"dataset {NAME!r}: {path} holds frames of {images.shape[3]} x {images.shape[2]} px, "
+                               "no pixels to segment; use the official file (640 x 480 frames)")
         if len(indices) and indices.max() >= images.shape[0]:
             raise InfominError(f"dataset {NAME!r}: {SPLITS} names frame {indices.max() + 1} but {path} holds "
                                f"{images.shape[0]}")
@@ -171,23 +184,25 @@ def _fingerprint(files: list[Path], size: int, classes: int) -> str:
 
 def load_nyu(root: Path | str | None, size: int | None = None, classes: int = 40) -> Dataset:
     """The 795 / 654 split at `size` px with `classes`-class masks (cached after the first read)."""
-    from infomin_cli.atomic import atomic_torch_save
-    from infomin_cli.data.embedded import cache_dir
-
     root = require_root(NAME, Path(root) if root is not None else None, EXPECTED)
     size = int(DEFAULT_SIZE if size is None else size)
     mat = _need(root, MAT, "the official labelled NYU-Depth-v2 file (MATLAB v7.3 / HDF5)")
     table = class_table(root, classes)
     train_idx, test_idx = read_splits(root)
     files = [mat, root / SPLITS, root / MAP40] + ([root / MAP13] if classes == 13 else [])
-    cache = cache_dir() / f"nyu-{_fingerprint(files, size, classes)}.pt"
-    if cache.is_file():
-        arrays = torch.load(cache, map_location="cpu", weights_only=True)
-    else:
+    splits = {"train": train_idx, "test": test_idx}
+    expected = {}
+    for split, indices in splits.items():
+        expected |= {f"{split}_images": ((len(indices), 3, size, size), "uint8"),
+                     f"{split}_masks": ((len(indices), size, size), "uint8")}
+
+    def build() -> dict[str, torch.Tensor]:
         arrays = {}
-        for split, indices in (("train", train_idx), ("test", test_idx)):
+        for split, indices in splits.items():
             arrays[f"{split}_images"], arrays[f"{split}_masks"] = read_frames(mat, indices, table, size)
-        atomic_torch_save(cache, arrays)
+        return arrays
+
+    arrays = cached(f"nyu-{_fingerprint(files, size, classes)}.pt", build, expected, shape_check(expected))
     train = ImageSet(arrays["train_images"], masks=arrays["train_masks"])
     test = ImageSet(arrays["test_images"], masks=arrays["test_masks"])
     return Dataset(name=NAME, pretrain=train, train=train, test=test, source=f"{root} ({classes} classes, {size} px)",

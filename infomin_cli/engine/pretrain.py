@@ -32,6 +32,7 @@ from infomin_cli.engine.monitor import EpochLog
 from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.objectives import OBJECTIVES
 from infomin_cli.objectives.base import Objective, StepOutput
+from infomin_cli.paths import check_run_folder
 from infomin_cli.progress import make_progress
 from infomin_cli.run_files import RESUME_KEYS, damaged, read_checkpoint, read_config, read_summary
 from infomin_cli.runs import (
@@ -150,16 +151,17 @@ def check_trainable(configs: Sequence[RunConfig]) -> Dataset:
 
 
 def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
-    """Refuse to overwrite a different run; with resume, hand back the checkpoint to continue."""
-    if out.exists() and not out.is_dir():
-        raise InfominError(f"--out {out} is a file, not a run folder; choose another --out")
-    if not (out / CHECKPOINT).exists():
+    """Refuse to overwrite a different run, or files of a run's names that no --resume claims (they
+    may be the user's own); with resume, hand back the checkpoint to continue (None: start afresh,
+    in a folder whose config.yaml, if any, is this run's)."""
+    check_run_folder(out, "--out", resume)
+    if not (out / CONFIG).exists() and not (out / CHECKPOINT).exists():
         return None
-    if not resume:
-        raise InfominError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     saved = read_config(out / CONFIG)
     if config_hash(saved) != config_hash(config):
         raise InfominError(f"{out} holds a run with a different config (hash {config_hash(saved)}); choose another --out")
+    if not (out / CHECKPOINT).exists():
+        return None
     return read_checkpoint(out / CHECKPOINT, RESUME_KEYS)
 
 

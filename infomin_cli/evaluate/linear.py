@@ -7,6 +7,7 @@ exists to cope with unnormalised features; standardising lets one Adam setting s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -17,8 +18,8 @@ from infomin_cli.runtime.schedule import cosine
 
 def train_linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
                        epochs: int = 100, lr: float = 1e-2, weight_decay: float = 5e-4, batch_size: int = 256,
-                       seed: int = 0) -> float:
-    """Returns top-1 accuracy (%) on the test split."""
+                       seed: int = 0, progress: Callable[[int, int, float], None] | None = None) -> float:
+    """Returns top-1 accuracy (%) on the test split. `progress(epoch, epochs, loss)` after each epoch."""
     mean, std = train_x.mean(0, keepdim=True), train_x.std(0, keepdim=True).clamp_min(1e-6)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
     classes = int(max(train_y.max(), test_y.max())) + 1
@@ -31,6 +32,11 @@ def train_linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: tor
         perm = torch.randperm(len(train_x), device=train_x.device, generator=generator)
         return perm.split(batch_size)
 
-    fit(layer, optimizer, schedule, epochs, batches, lambda idx: F.cross_entropy(layer(train_x[idx]), train_y[idx]))
+    def report(epoch: int, losses: list[torch.Tensor]) -> None:
+        if progress is not None:
+            progress(epoch, epochs, float(torch.stack(losses).mean()) if losses else float("nan"))
+
+    fit(layer, optimizer, schedule, epochs, batches, lambda idx: F.cross_entropy(layer(train_x[idx]), train_y[idx]),
+        end_epoch=report)
     with torch.no_grad():
         return float((layer(test_x).argmax(1) == test_y).float().mean()) * 100

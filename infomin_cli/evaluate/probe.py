@@ -7,6 +7,7 @@ factors the views made the encoder keep, which is the question the InfoMin paper
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ __all__ = ["RANDOM_INIT_SUFFIX", "probe_run"]
 def probe_run(run_dir: str | Path, label: str = "class", layer: str | None = None, random_init: bool = False,
               results: str | Path | None = "results.csv", epochs: int = 100, device: str = "auto",
               knob: str | None = None, dataset: str | None = None, data_root: str | Path | None = None,
-              *, run: LoadedRun | None = None, precision: str | None = None) -> dict[str, Any]:
+              *, run: LoadedRun | None = None, precision: str | None = None,
+              progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
     """Fit a linear probe for `label` on the train split's frozen features; top-1 on the test split.
     Appends one row to `results` (unless None) and returns it. `knob` names the knob this run
     varies (a sweep's); by default the family's first knob. `dataset` probes on another dataset
@@ -50,7 +52,7 @@ def probe_run(run_dir: str | Path, label: str = "class", layer: str | None = Non
     train_x = extract_features(run.model, run.views, train, run.device, layer, precision=run.precision)
     test_x = extract_features(run.model, run.views, test, run.device, layer, precision=run.precision)
     top1 = train_linear_probe(train_x, train.labels[label].to(run.device), test_x, test.labels[label].to(run.device),
-                              epochs=epochs, seed=run.config.seed)
+                              epochs=epochs, seed=run.config.seed, progress=progress)
     row = probe_row(run, label, layer, top1, time.perf_counter() - started, knob, dataset, probe_epochs=epochs)
     if results is not None:
         append_row(results, row)

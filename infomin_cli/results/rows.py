@@ -69,7 +69,7 @@ def run_columns(run: LoadedRun, knob: str | None = None, dataset: str | None = N
         "temperature": config.temperature,
         "K_train": k_train(run),
         "loss": summary.get("loss"),
-        "epochs": config.epochs if run.trained else 0,
+        "epochs": run.epochs_trained,  # what the weights were trained for, not what the config plans
     }
 
 

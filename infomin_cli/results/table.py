@@ -12,8 +12,9 @@ This module is the only reader and writer of results files, and it guards both w
   left out; undecodable bytes or an unreadable header are one line naming the file.
 
 Files written before a column existed keep their header: a row is appended in the file's own
-column order (columns the file lacks are dropped), and a reader sees every known column, the
-missing ones as NaN. A header with a column this version does not know is refused, not rewritten.
+column order (the later columns the file lacks are dropped), and a reader sees every known column,
+the missing ones as NaN. A header with a column this version does not know, or without one of the
+first release's columns (`CORE_COLUMNS`), is refused, not rewritten; such a file is still read.
 """
 
 from __future__ import annotations
@@ -67,8 +68,12 @@ COLUMNS: tuple[str, ...] = (
 )
 NUMERIC = frozenset({"seed", "temperature", "K", "K_train", "loss", "i_nce", "metric_value", "metric_ci_low",
                      "metric_ci_high", "epochs", "probe_epochs", "wall_seconds"})
-# an append needs these in the file's header: without them a row says nothing a reader can use
+# a results file of any kind has at least these (what `is_results_file` looks for)
 HEADER_CORE = ("run_id", "metric_name", "metric_value")
+# columns added after the first release (whose files, e.g. under docs/, lack them); every other
+# column is core: a file without one is not ours to append to (a row there would lose that cell)
+LATER_COLUMNS = ("K_train", "probe_task", "probe_epochs")
+CORE_COLUMNS = tuple(c for c in COLUMNS if c not in LATER_COLUMNS)
 _REPORTED: set[tuple[str, int, int, int]] = set()  # (file, size, mtime, line) of torn lines already reported
 
 
@@ -106,6 +111,18 @@ def append_row(path: str | os.PathLike[str], row: Mapping[str, Any]) -> None:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def is_results_file(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is an existing results CSV (ours or an older version's): a header with our core
+    columns. Commands that write other files (export) refuse to replace one."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(1 << 16).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return set(HEADER_CORE) <= set(_header_of(path, first))
 
 
 def check_appendable(path: str | os.PathLike[str], flag: str = "--results") -> None:
@@ -163,6 +180,9 @@ def _appendable_columns(path: Path, data: bytes) -> tuple[str, ...]:
         why = f"its header has column {unknown[0][:40]!r}, unknown to infomin {__version__}"
     elif not columns or len(set(columns)) != len(columns) or not set(HEADER_CORE) <= set(columns):
         why = "its first line is not a results header"
+    elif missing := [c for c in CORE_COLUMNS if c not in columns]:
+        why = (f"its header lacks column {missing[0]!r}{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}, "
+               "which every results file of infomin has (a hand-made or cut-down file?)")
     else:
         return columns
     raise InfominError(f"cannot append to {path}: {why}; write to a new results file (--results/--out)")
@@ -251,6 +271,23 @@ def read_results(path: str | os.PathLike[str], required: tuple[str, ...] = ()) -
     return frame.reindex(columns=[*COLUMNS, *(c for c in frame.columns if c not in COLUMNS)])
 
 
+def rows_where(frame: pd.DataFrame, exact: Mapping[str, Any], trusted: Mapping[str, Any] = {}) -> pd.DataFrame:
+    """Rows whose `exact` columns hold those values (as text; None: any), and whose `trusted` columns
+    hold theirs or are empty (`matching`)."""
+    mask = matching(frame, trusted)
+    for column, value in exact.items():
+        if value is not None:
+            mask &= _same(frame[column] if column in frame.columns else pd.Series(math.nan, index=frame.index), value)
+    return frame[mask]
+
+
+def _same(cells: pd.Series, value: Any) -> pd.Series:
+    """Cells equal to `value`: numerically for numbers (a CSV reads 10 back as 10.0), else as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return pd.to_numeric(cells, errors="coerce") == float(value)
+    return cells.astype(object).fillna("").astype(str) == str(value)
+
+
 def matching(frame: pd.DataFrame, expected: Mapping[str, Any]) -> pd.Series:
     """Rows whose columns hold the `expected` values. An empty cell, or a column the file lacks
     (a row written before the column existed), matches anything: such rows are trusted as before."""
@@ -260,9 +297,5 @@ def matching(frame: pd.DataFrame, expected: Mapping[str, Any]) -> pd.Series:
             continue
         cells = frame[column] if column in frame.columns else pd.Series(math.nan, index=frame.index)
         unknown = cells.isna() | (cells.astype(str) == "")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            same = pd.to_numeric(cells, errors="coerce") == float(value)
-        else:
-            same = cells.astype(str) == str(value)
-        mask &= unknown | same
+        mask &= unknown | _same(cells, value)
     return mask

@@ -22,6 +22,7 @@ Only torch here: the views, the view-learning objective and the tests all import
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -34,6 +35,7 @@ SCALE_BOUND = 2.0  # NVP: |log scale| < 2 per block, a factor of at most e^2 eit
 CHANNELS = 3
 
 GENERATORS = "generators"  # a view learner's folder keeps g here, one file per saved epoch
+SNAPSHOT = re.compile(r"epoch-(\d+)\.pt")
 
 
 def snapshot_path(folder: Path, epoch: int) -> Path:
@@ -41,7 +43,11 @@ def snapshot_path(folder: Path, epoch: int) -> Path:
 
 
 def saved_epochs(folder: Path) -> list[int]:
-    return sorted(int(p.stem.split("-")[1]) for p in (Path(folder) / GENERATORS).glob("epoch-*.pt"))
+    """The epochs saved in a learner's folder; files of other names there (epoch-abc.pt, a user's
+    copy) are none of ours and are left alone."""
+    found = (SNAPSHOT.fullmatch(p.name) for p in (Path(folder) / GENERATORS).glob("epoch-*.pt"))
+    epochs = {int(match[1]) for match in found if match}
+    return sorted(e for e in epochs if snapshot_path(folder, e).is_file())  # the name we write (epoch-0005.pt)
 
 
 COUPLINGS: Registry[str] = Registry("flow")

@@ -18,16 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from infomin_cli.atomic import atomic_torch_save
+from infomin_cli.config import RunConfig
 from infomin_cli.errors import InfominError
+from infomin_cli.run_files import CONFIG, damaged, load_state, read_checkpoint, read_config
 from infomin_cli.views.base import Knob, KnobValue, ViewFamily, register_family
 from infomin_cli.views.colorspace_split import CROP_SCALE, ColorSpaceSplit
-from infomin_cli.views.flow import FlowGenerator, saved_epochs, snapshot_path
+from infomin_cli.views.colorspaces import SPACES
+from infomin_cli.views.flow import COUPLINGS, FlowGenerator, saved_epochs, snapshot_path
 
 LEARNER_OBJECTIVE = "learn-views"
 RUN_COPY = "view-generator.pt"  # the generator a contrastive run trained with, inside its folder
+MAX_BLOCKS = 64  # the view learner's --blocks range
 HINT = "pass the --out folder of `infomin learn-views`, optionally FOLDER@EPOCH"
 
 
@@ -56,16 +59,17 @@ def _split_epoch(value: str) -> tuple[Path, int | None]:
     return Path(folder), int(epoch)
 
 
-def _learner_config(folder: Path) -> dict[str, Any]:
-    path = folder / "config.yaml"  # a run folder's config (runs.py CONFIG)
+def _way_out(folder: Path) -> str:
+    return f"train the view learner again (`infomin learn-views --out {folder}`), or pass another --knob generator"
+
+
+def _learner_config(folder: Path) -> RunConfig:
+    path = folder / CONFIG
     if not path.is_file():
-        raise InfominError(f"{folder} is not a view learner (no config.yaml there); {HINT}")
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError:
-        raise InfominError(f"{path} is not valid YAML; {HINT}") from None
-    if config.get("objective") != LEARNER_OBJECTIVE:
-        raise InfominError(f"{folder} is not a view learner (its objective is {config.get('objective')!r}); {HINT}")
+        raise InfominError(f"{folder} is not a view learner (no {CONFIG} there); {HINT}")
+    config = read_config(path, _way_out(folder))
+    if config.objective != LEARNER_OBJECTIVE:
+        raise InfominError(f"{folder} is not a view learner (its objective is {config.objective!r}); {HINT}")
     return config
 
 
@@ -83,19 +87,34 @@ def resolve_generator(value: str) -> str:
     return f"{folder}@{epoch}"
 
 
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InfominError(f"{path} is damaged ({type(exc).__name__}); train the view learner again") from None
+def _checked(spec: GeneratorSpec, shape_from: Path, weights_from: Path, way_out: str) -> GeneratorSpec:
+    """A spec that builds g: a known coupling, block count and colour space (said by `shape_from`),
+    and weights of that shape (`weights_from`)."""
+    if spec.flow not in COUPLINGS:
+        raise damaged(shape_from, f"coupling {spec.flow!r} is not one of {', '.join(COUPLINGS.names())}", way_out)
+    if spec.space not in SPACES:
+        raise damaged(shape_from, f"colour space {spec.space!r} is not one of {', '.join(SPACES)}", way_out)
+    if not 1 <= spec.blocks <= MAX_BLOCKS:
+        raise damaged(shape_from, f"{spec.blocks} coupling blocks, not 1 to {MAX_BLOCKS}", way_out)
+    what = f"generator ({spec.flow}, {spec.blocks} blocks)"
+    load_state(FlowGenerator(spec.flow, spec.blocks), spec.state, weights_from, what, way_out)
+    return spec
 
 
 def read_generator(value: str) -> GeneratorSpec:
+    """g at a point of a learner's trajectory: its shape from the learner's config.yaml (the method's
+    options), its weights from generators/epoch-NNNN.pt; a file that does not fit is one line."""
     folder, epoch = _split_epoch(resolve_generator(value))
-    config = _learner_config(folder)
-    state = _load(snapshot_path(folder, epoch))
-    return GeneratorSpec(f"{folder}@{epoch}", config.get("flow", "vp"), int(config.get("flow_blocks", 3)),
-                         str((config.get("knobs") or {}).get("space", "rgb")), state["flow"])
+    config, way_out = _learner_config(folder), _way_out(folder)
+    path = snapshot_path(folder, epoch)
+    options = config.methods.get(LEARNER_OBJECTIVE, {})
+    try:
+        flow, blocks = str(options.get("flow", "vp")), int(options.get("flow_blocks", 3))
+    except (TypeError, ValueError):
+        raise damaged(folder / CONFIG, f"flow_blocks {options.get('flow_blocks')!r} is not a number", way_out) from None
+    state = read_checkpoint(path, ("flow",), way_out)
+    spec = GeneratorSpec(f"{folder}@{epoch}", flow, blocks, str(config.knobs.get("space", "rgb")), state["flow"])
+    return _checked(spec, folder / CONFIG, path, way_out)
 
 
 GENERATOR = Knob(
@@ -147,9 +166,14 @@ def from_run(folder: Path, knobs: Mapping[str, Any], image_size: int) -> Learned
     path = Path(folder) / RUN_COPY
     if not path.is_file():
         raise InfominError(f"{folder} has no {RUN_COPY}; it was not trained with --views learned by `infomin pretrain`")
-    saved = _load(path)
-    spec = GeneratorSpec(saved["source"], saved["flow"], int(saved["blocks"]), saved["space"], saved["state"])
-    return LearnedViews(spec, image_size, float(knobs.get("crop-scale", CROP_SCALE.default)))
+    way_out = f"train the run in {folder} again with `infomin pretrain --views learned`"
+    saved = read_checkpoint(path, ("source", "flow", "blocks", "space", "state"), way_out)
+    try:
+        spec = GeneratorSpec(str(saved["source"]), str(saved["flow"]), int(saved["blocks"]), str(saved["space"]),
+                             saved["state"])
+    except (TypeError, ValueError):
+        raise damaged(path, f"its block count {saved['blocks']!r} is not a number", way_out) from None
+    return LearnedViews(_checked(spec, path, path, way_out), image_size, float(knobs.get("crop-scale", CROP_SCALE.default)))
 
 
 register_family(

@@ -36,8 +36,10 @@ class Classification(ProbeTask):
 
         rows = []
         for label in ask.labels or (main_label(run.dataset.name),):
+            progress = None if ask.progress is None else (
+                lambda done, total, loss, label=label: ask.progress(done, total, loss, what=label))
             rows.append(probe_run(run.folder, label, ask.layer, not run.trained, None, ask.options["epochs"],
-                                  knob=ask.knob, dataset=ask.dataset, run=run))
+                                  knob=ask.knob, dataset=ask.dataset, run=run, progress=progress))
             ask.emit(rows[-1])
         return rows
 
