@@ -138,3 +138,15 @@ def test_the_first_progress_row_shows_the_threads():
     column = ThreadsColumn()
     assert column.render(progress.tasks[first]).plain == "2 threads"
     assert column.render(progress.tasks[second]).plain == ""
+
+
+@pytest.mark.slow
+def test_the_cli_asks_for_passive_waiting_before_any_command_loads_torch():
+    import subprocess
+
+    probe = ("import sys; import infomin_cli.runtime.threads as t; quiet = t.quiet_waiting\n"
+             "t.quiet_waiting = lambda: print('torch' in sys.modules) or quiet()\n"
+             "import infomin_cli.cli, os; print('torch' in sys.modules, os.environ['OMP_WAIT_POLICY'])")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "PASSIVE"]  # not yet loaded when asked; loaded by the commands after

@@ -251,10 +251,8 @@ def test_several_gpus_run_one_worker_process_per_device(fake, monkeypatch):
 def test_jobs_on_a_cpu_run_that_many_workers_with_the_cores_split_and_no_gpu(fake, monkeypatch):
     points = _points(fake)[:3]
     monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.2")
-    from infomin_cli.runtime import threads
-
-    monkeypatch.setattr(threads, "cores", lambda: 8)
-    monkeypatch.delenv("OMP_NUM_THREADS")  # no choice of the user's: the cores are shared out
+    monkeypatch.setattr("infomin_cli.runtime.threads.cores", lambda: 8)  # the cores this process may use
+    monkeypatch.delenv("OMP_NUM_THREADS")  # no choice of the user's (the suite sets one)
     run_sweep(points, _job(fake), gpus=[], show=False, jobs=2)
     _assert_each_point_exactly_once(fake, points)
     assert {(p.run_dir / "gpu.txt").read_text() for p in points} == {""}  # CUDA hidden from CPU workers

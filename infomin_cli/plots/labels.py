@@ -24,7 +24,7 @@ LABEL = "point-label"  # gid of every label placed here (tests find them by it)
 DIRECTIONS = ((1, 1), (-1, 1), (1, -1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1),  # right-above first
               (1, 0.5), (-1, 0.5), (1, -0.5), (-1, -0.5), (0.5, 1), (-0.5, 1), (0.5, -1), (-0.5, -1))
 DISTANCES = (5, 9, 14, 20, 28, 38, 50, 65, 85, 110)  # offset of the label's corner from its point, in points
-LEADER = 14  # from this offset on, a thin line ties the label to its point
+LEADER = 9  # from this offset on, a thin line ties the label to its point
 _ALIGN = {1: "left", 0: "center", -1: "right"}  # by the sign of dx: the text grows away from its point
 _VALIGN = {1: "bottom", 0: "center", -1: "top"}
 PAD = 1.5  # points kept clear around each label's text

@@ -8,8 +8,9 @@ folder's decoding workers are processes too, so the trainer beside them keeps th
 An `OMP_NUM_THREADS` the user set is their choice and is kept; `--threads` overrides both.
 
 Threads count only where they can run. On a machine that others load, OpenMP threads that spin
-while they wait for a descheduled sibling made a 1-epoch demo pretraining 6x slower with 2 threads
-than with 1 on 2 cores (benchmarks/RESULTS.md, threads). So the CLI asks OpenMP to wait passively
+while they wait for a descheduled sibling made a 1-epoch demo pretraining ~5x slower with 2 threads
+spinning than with the same 2 waiting passively, on 2 cores under a load of ~9 (benchmarks/RESULTS.md,
+threads). So the CLI asks OpenMP to wait passively
 (`OMP_WAIT_POLICY=PASSIVE`, read once, when torch loads its OpenMP runtime: `quiet_waiting` runs
 before torch is imported); a user's own setting is kept.
 
