@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ from rich.progress import Progress
 
 from infomin_cli.atomic import atomic_write_text
 from infomin_cli.config import RunConfig
-from infomin_cli.data.base import ImageSet
-from infomin_cli.engine.pretrain import pretrain
+from infomin_cli.data.base import Dataset, ImageSet
+from infomin_cli.engine.pretrain import check_trainable, pretrain
 from infomin_cli.errors import InfominError
 from infomin_cli.mi.heldout import heldout_estimate
 from infomin_cli.objectives import OBJECTIVES
@@ -48,6 +49,21 @@ def heldout_fields(config: RunConfig, built: Built) -> dict[str, Any]:
             "i_nce_saturated": estimate.saturated}
 
 
+def check_method(config: RunConfig) -> None:
+    """A method trained by a command of its own (learn-views) is not a run of this pipeline."""
+    command = OBJECTIVES.get(config.objective).command
+    if command:
+        raise InfominError(f"--objective {config.objective} is trained by `infomin {command}`, not by pretrain or sweep")
+
+
+def check_runs(configs: Sequence[RunConfig]) -> Dataset:
+    """What `train_run` would refuse about runs that share a dataset, asked before any run folder
+    exists (a sweep, of its points still to run); returns their dataset, loaded once."""
+    for config in configs:
+        check_method(validate(config))
+    return check_trainable(configs)
+
+
 def train_run(config: RunConfig, out_dir: str | Path, resume: bool = False, progress: bool | Progress = True,
               console: Console | None = None) -> dict[str, Any]:
     """Pretrain (or resume) and add the held-out estimate to summary.json; returns the summary.
@@ -55,9 +71,7 @@ def train_run(config: RunConfig, out_dir: str | Path, resume: bool = False, prog
     The returned dict also carries the loaded run under `LOADED_RUN` (not written to disk), so a
     caller in the same process can probe without loading the dataset again."""
     config = validate(config)
-    command = OBJECTIVES.get(config.objective).command
-    if command:
-        raise InfominError(f"--objective {config.objective} is trained by `infomin {command}`, not by pretrain or sweep")
+    check_method(config)
     built = build(config)
     summary = pretrain(config, out_dir, resume=resume, progress=progress, console=console, built=built)
     if not distributed.ranks().main:  # under torchrun, rank 0 alone measures and writes

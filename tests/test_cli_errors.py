@@ -193,7 +193,8 @@ def _interrupt(*args, **kwargs):
         (["pretrain", "--dataset", "tiny", "--views", "lab-split", "--epochs", "1"], "infomin_cli.pipeline.train_run",
          "rerun with --resume", "rerun the same command"),
         # sweep has no --resume: its points are found again by rerunning the command
-        (["sweep", "crop-scale", "0.5", "--dataset", "tiny", "--views", "lab-split", "--epochs", "1", "--quiet"],
+        (["sweep", "crop-scale", "0.5", "--dataset", "tiny", "--views", "lab-split", "--epochs", "1", "--batch-size", "32",
+          "--quiet"],
          "infomin_cli.sweep.runner.run_sweep", "rerun the same command", "--resume"),
         # an estimate keeps nothing: no advice beyond the fact
         (["mi-estimate", "--source", "gaussian"], "infomin_cli.estimate.synthetic_rows", "interrupted", "--resume"),

@@ -137,6 +137,8 @@ CASES: list[tuple[str, str]] = [
     ("probe {run} --classes 13", "--classes is not an option of probe task classification"),
     ("probe {run} --task segmentation --lr 1", "--lr is not an option of probe task segmentation"),
     ("probe {run} --task segmentation --seg-size 1.5", "--seg-size"),
+    ("probe {run} --task segmentation", "cannot probe dataset 'tiny' (it has no segmentation masks)"),
+    ("probe {run} --task segmentation --dataset embedded --seg-size 4", "--seg-size 4 is smaller than encoder convnet's 8 px"),
     ("probes --bogus", "No such option"),
     ("probe {run} --task segmentation --classes 7", "40 or 13"),
     ("probe {run} --label nope", "nope"),
@@ -224,6 +226,30 @@ CASES: list[tuple[str, str]] = [
     ("sweep crop-scale 0.2,0.5 --views lab-split --probe-task dense --out {tree}/s.csv", "choose one of: classification"),
     ("sweep crop-scale --out {tree}/s.csv", "give KNOB and SPEC"),
     ("sweep --preset nope", "unknown preset"),
+    # sweep: every value means what it says (issue 25)
+    ("sweep crop-scale '' --views lab-split --out {tree}/s.csv", "empty sweep spec for knob crop-scale"),
+    ("sweep shared '' --preset moving-mnist --out {tree}/s.csv", "empty sweep spec for knob shared"),
+    ("sweep '' 0.5 --views lab-split --out {tree}/s.csv", "has no knob ''"),
+    (f"{SWEEP} --launcher submitit-local --slurm-option mem_gb=abc", "mem_gb='abc' is not a number above 0"),
+    (f"{SWEEP} --launcher submitit-local --slurm-option mem_gb=-4", "is not a number above 0"),
+    (f"{SWEEP} --launcher submitit-local --slurm-option cpus_per_task=1.5", "not a whole number"),
+    (f"{SWEEP} --launcher submitit-local --slurm-option use_srun=maybe", "not true or false"),
+    (f"{SWEEP} --launcher submitit-local --slurm-option timeout_min=60", "use --slurm-time"),
+    (f"{SWEEP} --launcher submitit-local --slurm-option gpus_per_node=4", "use --gpus-per-point"),
+    (f"{SWEEP} --launcher submitit-local --slurm-option nodes=2", "one task on one node"),
+    (f"{SWEEP} --launcher submitit-local --slurm-option mem_gb=1 --slurm-option mem_gb=2", "given twice"),
+    (f"{SWEEP} --launcher submitit-local --slurm-folder {{afile}}/x", "is a file"),
+    # sweep: a refused sweep makes no point folder and no lock (issue 25): what a point would refuse, asked first
+    (f"{SWEEP} --label nope", "--label 'nope': dataset 'tiny' has no such label"),
+    ("sweep crop-scale 0.5 --dataset tiny --views lab-split --batch-size 128 --epochs 1 --quiet --out {tree}/s.csv",
+     "--batch-size 128 is larger than the 96 view pairs"),
+    ("sweep crop-scale 0.5 --dataset stl10 --data-root {tree}/nope --views lab-split --out {tree}/s.csv",
+     "is not a folder"),
+    (f"{SWEEP} --probe-dataset stl10 --probe-data-root {{tree}}/nope", "is not a folder"),
+    (f"{SWEEP} --objective learn-views", "trained by `infomin learn-views`"),
+    (f"{SWEEP} --negatives 100", "--negatives 100 is more than the 64 held-out images"),
+    (f"{SWEEP} --runs-dir {{other_sweep}}", "holds a run with a different config"),
+    (f"{SWEEP} --probe-task segmentation", "cannot probe dataset 'tiny' (it has no segmentation masks)"),
     # plot-reverse-u
     ("plot-reverse-u {png}", "not a results CSV"),
     ("plot-reverse-u {latin1}", "not UTF-8"),
@@ -247,6 +273,7 @@ CASES: list[tuple[str, str]] = [
     ("plot-factors {mm_results} --out {adir}", "is a folder"),
     ("plot-factors {mm_results} --out {afile}/fig.png", "is a file"),
     ("plot-factors", "Missing argument"),
+    ("plot-factors {mm_refs}", "only reference rows (untrained, supervised) for layer sequence"),
     # views, views show
     ("views show nope", "unknown view"),
     ("views show lab-split --n 0", "--n 0"),
@@ -420,10 +447,7 @@ CASES += [row for row in dict.fromkeys(_declared_option_cases() + _probe_option_
 
 # rows the code does not answer yet, each failing as it should until it does (strict: a row that
 # starts passing fails here, and moves up into CASES)
-NOT_YET: list[tuple[str, str, str]] = [
-    (f"{SWEEP} --launcher submitit-local --slurm-folder {{afile}}/x", "is a file",
-     "sweep's --slurm-folder is not checked before use (issue 25, the sweep's part)"),
-]
+NOT_YET: list[tuple[str, str, str]] = []
 
 
 def _train_run(folder: Path) -> None:
@@ -465,7 +489,8 @@ def _damaged_copies(tree: Path, run: Path) -> dict[str, Path]:
 
 
 def _sweep_point_folders(tree: Path, run: Path) -> dict[str, Path]:
-    """Runs-dirs whose one point's folder (named as the sweep will name it) holds a damaged file."""
+    """Runs-dirs whose one point's folder (named as the sweep will name it) holds a damaged file, or
+    the tree's run (trained with another crop-scale)."""
     from infomin_cli.config import RunConfig
     from infomin_cli.sweep.plan import plan_points
     from infomin_cli.views import VIEWS
@@ -474,7 +499,8 @@ def _sweep_point_folders(tree: Path, run: Path) -> dict[str, Path]:
     out = {}
     for name, damage in (("ckpt_sweep", lambda f: (f / "checkpoint.pt").write_bytes(b"not a checkpoint")),
                          ("yaml_sweep", lambda f: (f / "config.yaml").write_text("{{{")),
-                         ("summary_sweep", lambda f: (f / "summary.json").write_text("[1, 2"))):
+                         ("summary_sweep", lambda f: (f / "summary.json").write_text("[1, 2")),
+                         ("other_sweep", lambda f: None)):  # whole, but the run of another config
         point = plan_points(base, VIEWS.get("lab-split"), "crop-scale", [0.5], 1, tree / name)[0]
         shutil.copytree(run, point.run_dir)
         damage(point.run_dir)
@@ -615,6 +641,11 @@ def tree(tmp_path_factory) -> dict[str, Path]:
                                  "knob_value": "digit", "probe_label": "digit", "probe_layer": "sequence",
                                  "metric_name": "top1", "metric_value": 90.0})
     places["mm_results"] = root / "mm.csv"
+    for kind in ("untrained", "supervised"):  # a factors sweep whose points never finished: references only
+        append_row(root / "mm_refs.csv", {"run_id": kind, "config_hash": kind, "views": "moving-mnist",
+                                          "knob_name": "shared", "knob_value": kind, "probe_label": "digit",
+                                          "probe_layer": "sequence", "metric_name": "top1", "metric_value": 50.0})
+    places["mm_refs"] = root / "mm_refs.csv"
     mnist = root / "mnist_bad"  # MNIST's four idx files, one of them not idx at all
     mnist.mkdir()
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):

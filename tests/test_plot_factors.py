@@ -147,6 +147,14 @@ def test_a_csv_without_moving_mnist_rows_points_at_the_preset(tmp_path):
     bad(tmp_path, path, says="infomin sweep --preset moving-mnist")
 
 
+def test_a_csv_with_only_the_reference_rows_draws_nothing(tmp_path):
+    path = tmp_path / "refs.csv"
+    for setting in ("untrained", "supervised"):
+        for label in METRIC:
+            append_row(path, row(setting, 0, label, "sequence"))
+    bad(tmp_path, path, says="only reference rows (untrained, supervised) for layer sequence, no point of the sweep")
+
+
 def test_an_unknown_layer_names_the_layers_there(mm_csv):
     bad(mm_csv.parent, mm_csv, "--layer", "conv4", says="choose --layer from: image, sequence")
 

@@ -140,3 +140,18 @@ def test_probe_cli_on_nyu_files_in_the_official_layout(tmp_path, capsys, tiny_co
     frame = read_results(csv)
     assert frame["metric_name"].tolist() == ["miou", "pixel_acc"]
     assert set(frame["dataset"]) == {"tiny->nyu-depth-v2"} and set(frame["probe_label"]) == {"nyu40"}
+
+
+@pytest.mark.parametrize(("encoder", "size", "refused"), [("convnet", 4, True), ("convnet", 8, False),
+                                                           ("resnet18", 16, True), ("resnet18", 32, False)])
+def test_a_seg_size_below_the_encoders_total_stride_is_refused(encoder, size, refused):
+    from infomin_cli.config import RunConfig
+    from infomin_cli.errors import InfominError
+    from infomin_cli.evaluate.segmentation import check_seg_size
+
+    config = RunConfig(encoder=encoder)
+    if refused:
+        with pytest.raises(InfominError, match=f"--seg-size {size} is smaller than encoder {encoder}'s"):
+            check_seg_size(config, size)
+    else:
+        check_seg_size(config, size)

@@ -1,6 +1,7 @@
 """`infomin sweep` turns flags and presets into the right points; bad input is one line, no traceback.
 
-The runner itself is replaced by a recorder here (it has its own tests), so nothing trains.
+The runner and its preflight are replaced by a recorder here (they have their own tests), so nothing
+trains and no data is read.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ SWEEP_PRESETS = sorted(name for name, entry in load_presets().items() if "sweep"
 
 @pytest.fixture
 def recorded(monkeypatch):
+    """The planned points and job, with the preflight's data checks skipped (the paper-scale datasets
+    are not on this machine; the preflight has its own tests)."""
     calls = []
     monkeypatch.setattr(runner, "run_sweep", lambda points, job, **kw: calls.append((points, job)) or [])
+    monkeypatch.setattr(runner, "preflight", lambda points, job: None)
     return calls
 
 
@@ -87,6 +91,10 @@ def test_flags_override_the_preset(recorded):
         (("sigma", "0.5:2", "--views", "infomin-aug"), "has no knob 'sigma'"),
         (("--preset", "demo"), "give KNOB and SPEC"),
         (("--preset", "no-such-preset"), "unknown preset"),
+        (("crop-scale", ""), "empty sweep spec for knob crop-scale"),
+        (("shared", " ", "--preset", "moving-mnist"), "empty sweep spec for knob shared"),
+        (("", "0.2,1.0"), "no view family has a knob ''"),
+        (("crop-scale", "0.2,1.0", "--label", "nope"), "--label 'nope': dataset 'embedded' has no such label"),
     ],
 )
 def test_bad_input_is_one_line(recorded, args, says):

@@ -6,7 +6,9 @@ a killed one is reported and resumed by the rerun. Jobs run through submitit's L
 from __future__ import annotations
 
 import os
+import re
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -14,11 +16,27 @@ import pytest
 
 from infomin_cli.errors import InfominError
 from infomin_cli.results.table import read_results
-from infomin_cli.sweep.cluster import Launch, parse_time, run_cluster_sweep, submit, watch
+from infomin_cli.sweep.cluster import (
+    SET_BY_SWEEP,
+    TYPED_OPTIONS,
+    Launch,
+    make_launch,
+    parse_time,
+    run_cluster_sweep,
+    submit,
+    watch,
+)
 from tests.test_sweep_runner import _job, _points, fake  # noqa: F401 - the fake module's fixture
 
 WORLD_PRETRAIN = '''
+import os
+from pathlib import Path
 
+from fake_point import pretrain
+from infomin_cli.sweep.functions import PRETRAINS
+
+
+@PRETRAINS.register("fake-ranks")
 def pretrain_recording_ranks(config, out_dir, resume=False, progress=False):
     """Under torchrun: each rank notes what torchrun told it; rank 0 alone then writes the run, as
     `pretrain` does (the one-process fake has no ranks: two writers would race on its checkpoint)."""
@@ -95,9 +113,12 @@ def test_a_killed_job_is_reported_in_one_line_and_the_rerun_resumes_it(fake, mon
 
 @pytest.mark.slow
 def test_gpus_per_point_trains_the_point_under_torchrun(fake, monkeypatch):  # noqa: F811
-    (fake / "fake_point.py").write_text((fake / "fake_point.py").read_text() + WORLD_PRETRAIN)
+    (fake / "fake_ranks.py").write_text(WORLD_PRETRAIN)
+    monkeypatch.delitem(sys.modules, "fake_ranks", raising=False)
+    import fake_ranks  # noqa: F401 - registers "fake-ranks" (the fixture forgets it afterwards)
+
     points = one_point(fake)
-    job = _job(fake).__class__(**{**_job(fake).__dict__, "pretrain": "fake_point:pretrain_recording_ranks"})
+    job = _job(fake, pretrain="fake-ranks")
     run_cluster_sweep(points, job, Launch("submitit-local", gpus_per_point=2), fake / "runs", show=False)
     assert sorted((points[0].run_dir / "ranks.txt").read_text().split()) == ["0/2", "1/2", "None/None"]
     assert len(read_results(fake / "sweep.csv")) == 1  # torchrun trained; the job itself probed and wrote the row
@@ -119,14 +140,16 @@ def test_slurm_jobs_carry_the_researchers_options(tmp_path, monkeypatch, capsys)
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     with pytest.raises(SystemExit) as exited:
-        main(["sweep", "crop-scale", "0.2,1.0", "--dataset", "tiny", "--views", "lab-split", "--launcher", "slurm",
+        main(["sweep", "crop-scale", "0.2,1.0", "--dataset", "tiny", "--views", "lab-split", "--batch-size", "32",
+              "--launcher", "slurm",
               "--gpus-per-point", "8", "--slurm-partition", "gpu", "--slurm-time", "2-00:00:00", "--slurm-account",
-              "proj", "--slurm-qos", "high", "--slurm-option", "constraint=h100", "--no-wait",
+              "proj", "--slurm-qos", "high", "--slurm-option", "constraint=h100", "--slurm-option", "mem_gb=200",
+              "--slurm-option", "array-parallelism=1", "--no-wait",
               "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "s.csv"), "--quiet"])
     assert exited.value.code in (0, None)
     script = (bin_dir / "submitted.sh").read_text()
     for line in ("--partition=gpu", "--account=proj", "--qos=high", "--time=2880", "--gpus-per-node=8",
-                 "--constraint=h100", "--signal=USR2@120", "--array=0-1", "--cpus-per-task=64"):
+                 "--constraint=h100", "--signal=USR2@120", "--array=0-1%1", "--cpus-per-task=64", "--mem=200GB"):
         assert f"#SBATCH {line}" in script, line
     assert "submitted 2 job(s) (4242_0, 4242_1)" in capsys.readouterr().err
     assert not (tmp_path / "s.csv").exists()
@@ -135,3 +158,52 @@ def test_slurm_jobs_carry_the_researchers_options(tmp_path, monkeypatch, capsys)
 @pytest.mark.parametrize(("text", "minutes"), [("90", 90), ("1:30:00", 90), ("2-00:00:00", 2880), ("10:30", 11)])
 def test_slurm_time_reads_the_forms_sbatch_takes(text, minutes):
     assert parse_time(text) == minutes
+
+
+def test_the_typed_slurm_options_are_submitits_own():
+    """Every int, float or bool parameter of the installed submitit is converted and checked (or set
+    by the sweep itself), with submitit's type."""
+    import typing
+
+    import submitit
+    from submitit.slurm import slurm
+
+    declared = {**{k: v for k, v in typing.get_type_hints(slurm._make_sbatch_string).items() if k != "return"},
+                **submitit.AutoExecutor._typed_parameters()}
+    scalar = {name: kind for name, hint in declared.items()
+              for kind in (typing.get_args(hint) or (hint,)) if kind in (int, float, bool)}
+    internal = {"map_count", "exclusive"}  # submitit's own bookkeeping; exclusive also takes a name
+    assert set(scalar) - internal <= set(TYPED_OPTIONS) | set(SET_BY_SWEEP)
+    for name, (kind, _) in TYPED_OPTIONS.items():
+        assert scalar[name] is kind, name
+
+
+def _options(*items: str) -> dict:
+    return make_launch("submitit-local", None, None, None, None, None, None, list(items), True).options
+
+
+def test_slurm_options_are_converted_to_submitits_types():
+    assert _options("mem_gb=200", "cpus_per_task=16", "use_srun=false", "constraint=h100") == {
+        "mem_gb": 200.0, "cpus_per_task": 16, "use_srun": False, "constraint": "h100"}
+
+
+@pytest.mark.parametrize(("item", "says"), [
+    ("mem_gb=abc", "mem_gb='abc' is not a number above 0"),
+    ("mem_gb=0", "not a number above 0"),
+    ("mem_gb=nan", "not a number above 0"),
+    ("cpus_per_task=1.5", "not a whole number of at least 1"),
+    ("cpus_per_task=0", "not a whole number of at least 1"),
+    ("signal_delay_s=-5", "not a whole number of at least 0"),
+    ("stderr_to_stdout=maybe", "not true or false"),
+    ("timeout_min=60", "use --slurm-time"),
+    ("gpus_per_node=4", "use --gpus-per-point"),
+    ("nodes=2", "one task on one node"),
+])
+def test_a_slurm_option_of_the_wrong_type_is_one_line(item, says):
+    with pytest.raises(InfominError, match=re.escape(says)):
+        _options(item)
+
+
+def test_a_slurm_option_given_twice_is_refused():
+    with pytest.raises(InfominError, match="given twice"):
+        _options("mem_gb=100", "mem-gb=200")

@@ -1,12 +1,13 @@
 """A sweep survives kill -9, never duplicates or loses a point, and shares one CSV between processes.
 
-Training and probing are replaced by a fake module (named by "module:function", the same way the
-GPU worker is told what to run) that checkpoints one "epoch" at a time, so these tests exercise
+Training and probing are replaced by a fake module that registers its functions by name (the way
+the GPU worker is told what to run) and checkpoints one "epoch" at a time, so these tests exercise
 the real resume, locking, subprocess and CSV paths in seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -33,6 +34,7 @@ import json, os, time
 from pathlib import Path
 
 from infomin_cli.errors import TrainingDiverged
+from infomin_cli.sweep.functions import PRETRAINS, PROBERS
 
 
 def register():
@@ -46,6 +48,7 @@ def register():
         ), build=lambda values, size: None))
 
 
+@PRETRAINS.register("fake")
 def pretrain(config, out_dir, resume=False, progress=False):
     """One 'epoch' per FAKE_EPOCH_SECONDS; the checkpoint is the last finished epoch."""
     out = Path(out_dir)
@@ -70,6 +73,7 @@ def pretrain(config, out_dir, resume=False, progress=False):
 SEGMENTED = []  # the points a segmentation probe ran on, in this process
 
 
+@PROBERS.register("fake")
 def probe(task, folder, ask, run=None):
     """The sweep's probe hook: the task's rows, each emitted as it is made."""
     base = {"run_id": Path(folder).name, "unit": "%", "views": "fake-sweep-aug",
@@ -88,6 +92,7 @@ def probe(task, folder, ask, run=None):
 SCRIPT = '''
 import json, sys
 from pathlib import Path
+import fake_point  # registers the fake functions the job names
 from infomin_cli.sweep.job import point_from_dict
 from infomin_cli.sweep.runner import run_sweep
 
@@ -101,18 +106,32 @@ run_sweep(points, job, gpus=sys.argv[2].split(",") if len(sys.argv) > 2 else [],
 
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
-    """The fake module on sys.path (for us and for child processes) and its family registered."""
+    """The fake module on sys.path (for us and for child processes), its functions and family registered."""
     (tmp_path / "fake_point.py").write_text(FAKE)
     (tmp_path / "sweep_script.py").write_text(SCRIPT)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.delitem(sys.modules, "fake_point", raising=False)
     monkeypatch.delitem(VIEWS._items, "fake-sweep-aug", raising=False)
-    import fake_point
+    with registered_here():
+        import fake_point
 
-    fake_point.register()
-    yield tmp_path
+        fake_point.register()
+        yield tmp_path
     VIEWS._items.pop("fake-sweep-aug", None)
+
+
+@contextlib.contextmanager
+def registered_here():
+    """Point functions registered inside are gone afterwards (the next test imports its module afresh)."""
+    from infomin_cli.sweep.functions import PRETRAINS, PROBERS
+
+    before = {registry: dict(registry._items) for registry in (PRETRAINS, PROBERS)}
+    try:
+        yield
+    finally:
+        for registry, items in before.items():
+            registry._items = items
 
 
 def _points(root: Path):
@@ -120,7 +139,7 @@ def _points(root: Path):
 
 
 def _job(root: Path, **settings) -> SweepJob:
-    return SweepJob(**{"csv": root / "sweep.csv", "pretrain": "fake_point:pretrain", "probe": "fake_point:probe",
+    return SweepJob(**{"csv": root / "sweep.csv", "pretrain": "fake", "probe": "fake",
                        "probe_task": "classification", "label": "class", **settings})
 
 
@@ -316,10 +335,15 @@ def test_a_rerun_with_other_negatives_re_estimates_without_re_probing(tmp_path, 
     family = VIEWS.get("lab-split")
     points = plan_points(tiny_config.merged({"epochs": 1}), family, "crop-scale", [0.5], 1, tmp_path / "runs")
     run_sweep(points, SweepJob(csv=tmp_path / "sweep.csv", probe_epochs=2), gpus=[], show=False)
-    (tmp_path / "no_probe.py").write_text("def probe(*a, **k):\n    raise AssertionError('re-probed')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    job = SweepJob(csv=tmp_path / "sweep.csv", probe_epochs=2, negatives=64, probe="no_probe:probe")
-    run_sweep(points, job, gpus=[], show=False)
+    from infomin_cli.sweep.functions import PROBERS
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError("re-probed")
+
+    job = SweepJob(csv=tmp_path / "sweep.csv", probe_epochs=2, negatives=64, probe="no-probe")
+    with registered_here():
+        PROBERS.add("no-probe", no_probe)
+        run_sweep(points, job, gpus=[], show=False)
     rows = read_results(tmp_path / "sweep.csv", required=COLUMNS)
     assert rows["K"].tolist() == [32, 64] and rows["metric_value"].nunique() == 1
     assert rows["i_nce"].iloc[0] != rows["i_nce"].iloc[1]

@@ -63,9 +63,9 @@ def register(app: typer.Typer) -> None:
         plan: dict[str, Any] = dict(get_preset(preset, extra=extra).get("sweep") or {}) if preset else {}
         if scale == "paper":  # the paper's own points, seeds and probe length
             plan.update(plan.pop("paper", None) or {})
-        knob = knob or plan.get("knob")
-        spec = spec or (str(plan["spec"]) if "spec" in plan else None)
-        if not knob or not spec:
+        knob = plan.get("knob") if knob is None else knob  # given, even empty, is what runs
+        spec = (str(plan["spec"]) if "spec" in plan else None) if spec is None else spec
+        if knob is None or spec is None:
             raise InfominError("give KNOB and SPEC (e.g. `infomin sweep crop-scale 0.08:1.0`) or a --preset with a sweep")
         base = resolve_training(training)
         family, knob_def = find_knob(knob, views or (base.views if preset else None))
@@ -88,7 +88,12 @@ def register(app: typer.Typer) -> None:
         if task_name is not None and task_name not in PROBES:
             raise InfominError(f"--probe-task {task_name!r} is not valid; choose one of: {', '.join(PROBES.names())}")
         task = PROBES.get(task_name) if task_name else default_task(data)
-        job = SweepJob(csv=csv, label=given_or_planned("label", label),
+        label = given_or_planned("label", label)
+        known = (*data.labels, *data.targets)  # what the probed dataset declares it holds
+        if label is not None and label not in known:
+            raise InfominError(f"--label {label!r}: dataset {data_name!r} has no such label; its labels: "
+                               f"{', '.join(known) or 'none'}")
+        job = SweepJob(csv=csv, label=label,
                        probe_epochs=int(given_or_planned("probe_epochs", probe_epochs, 100)),
                        probe_dataset=probed,
                        probe_data_root=given_or_planned("probe_data_root", None if probe_data_root is None
@@ -109,17 +114,9 @@ def register(app: typer.Typer) -> None:
             points += reference_points(points, runs_dir, task.references)
         if job.negatives is not None and job.negatives < base.batch_size:
             raise InfominError(f"--negatives {job.negatives} must be at least the batch size {base.batch_size}")
-        if job.negatives is not None and points:  # more held-out keys than held-out images: say so before training
-            from infomin_cli.data import load_dataset
-
-            first = points[0].config
-            held_out = len(load_dataset(first.dataset, first.data_root, first.image_size).test)
-            if job.negatives > held_out:
-                raise InfominError(f"--negatives {job.negatives} is more than the {held_out} held-out images of "
-                                   f"{first.dataset}; use at most {held_out}")
         title = (f"{base.dataset} · {family.name} · {knob_def.name} = "
                  f"{', '.join(format_value(v) for v in values)} · {n_seeds} seed(s)")
-        preflight(points, job)  # the CSV, the run folders and their files, before any training
+        preflight(points, job)  # the CSV, the run folders and their files, the data: before any folder is made
         # stdout, like the closing line: stderr holds only the live display and, on bad input, one line
         typer.echo(f"sweep: {len(points)} points -> {csv}")
         if launch.launcher == "local":

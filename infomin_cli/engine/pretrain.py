@@ -16,7 +16,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from rich.progress import Progress
 from infomin_cli import __version__
 from infomin_cli.atomic import atomic_write_text
 from infomin_cli.config import RunConfig
+from infomin_cli.data import Dataset
 from infomin_cli.data.source import BatchSource, SkipsFiles, epoch_batches, storage_of, training_source
 from infomin_cli.engine.monitor import EpochLog
 from infomin_cli.errors import InfominError, TrainingDiverged
@@ -42,7 +43,10 @@ from infomin_cli.runs import (
     SUMMARY,
     Built,
     build,
+    build_views,
     config_hash,
+    image_size_of,
+    load_data,
     validate,
 )
 from infomin_cli.runtime import distributed
@@ -122,6 +126,31 @@ def checkpoint_parts(model: torch.nn.Module, objective: Objective, optimizers: d
     return {"model": model, "objective": objective, **steppers, "generator": generator}
 
 
+def epoch_steps(config: RunConfig, source: BatchSource, size: int) -> tuple[int, int]:
+    """View pairs drawn per stored image, and optimisation steps per epoch (an epoch of none is refused)."""
+    repeats = VIEWS.get(config.views).pairs_per_image(source.shape[-2], source.shape[-1], size)
+    steps = len(source) * repeats // config.batch_size
+    if steps == 0:
+        raise InfominError(f"--batch-size {config.batch_size} is larger than the {len(source) * repeats} view pairs "
+                           "of an epoch; lower it")
+    return repeats, steps
+
+
+def check_trainable(configs: Sequence[RunConfig]) -> Dataset:
+    """What `pretrain` refuses about the data and views of runs that share a dataset, before it
+    writes a file, asked without a model or a device: a sweep asks it of its points before the
+    first point folder exists. Returns the dataset (loaded once)."""
+    first = validate(configs[0])
+    dataset = load_data(first)
+    size = image_size_of(first, dataset)
+    source = training_source(dataset.pretrain, first.limit, "cpu")
+    for config in configs:
+        config = validate(config)
+        build_views(config, size)  # a view family that reads files (learned views) reads them now
+        epoch_steps(config, source, size)
+    return dataset
+
+
 def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
     """Refuse to overwrite a different run, or files of a run's names that no --resume claims (they
     may be the user's own); with resume, hand back the checkpoint to continue (None: start afresh,
@@ -166,10 +195,7 @@ def pretrain(
     source = training_source(built.dataset.pretrain, config.limit, device)  # in memory: moved once
     n, batch = len(source), config.batch_size
     distributed.check_batch(batch)
-    repeats = VIEWS.get(config.views).pairs_per_image(source.shape[-2], source.shape[-1], size)
-    steps = n * repeats // batch
-    if steps == 0:
-        raise InfominError(f"--batch-size {batch} is larger than the {n * repeats} view pairs of an epoch; lower it")
+    repeats, steps = epoch_steps(config, source, size)
     if config.sync_bn:
         model = distributed.sync_bn(model, device)
     objective = build_objective(config, built, n).to(device)

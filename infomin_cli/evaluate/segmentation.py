@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infomin_cli.config import RunConfig
 from infomin_cli.data.base import MASK_IGNORE, Dataset, ImageSet
 from infomin_cli.data.source import BatchSource, as_source, iter_batches
 from infomin_cli.errors import InfominError
@@ -140,6 +141,17 @@ def train_decoder(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
     return confusion
 
 
+def check_seg_size(config: RunConfig, size: int | None) -> None:
+    """`--seg-size` below the encoder's total stride leaves no feature map to decode: refused before
+    any data is read (the run's own size passed the same check when it was trained)."""
+    from infomin_cli.models import ENCODERS
+
+    smallest = getattr(ENCODERS.get(config.encoder), "min_image_size", 1)
+    if size is not None and size < smallest:
+        raise InfominError(f"--seg-size {size} is smaller than encoder {config.encoder}'s {smallest} px (its total "
+                           f"stride); use at least {smallest}")
+
+
 def load_seg_dataset(run, dataset: str | None, data_root: str | Path | None, classes: int,
                      size: int | None) -> tuple[Dataset, int, str]:
     """The dataset whose masks the probe predicts, the input side the encoder sees, and what the
@@ -186,9 +198,10 @@ def segmentation_probe_run(run_dir: str | Path, dataset: str | None = None, data
     untrained. `probe_task`: the rows' task (the registry's name). `run`: the already loaded run (a sweep point's), as `load_run(run_dir, device,
     random_init)`; `precision`: the encoder's (None: the run's own)."""
     from infomin_cli.results import append_row
-    from infomin_cli.runs import build_views, load_run
+    from infomin_cli.runs import build_views, load_run, run_config
 
     started = time.perf_counter()
+    check_seg_size(run.config if run is not None else run_config(run_dir), size)
     if run is not None and run.trained == random_init:
         raise ValueError(f"segmentation_probe_run(random_init={random_init}) was handed a run loaded the other way")
     if run is None:

@@ -114,6 +114,10 @@ def load_factor_table(path: str | os.PathLike[str], layer: str = "sequence") -> 
         raise InfominError(f"{path} has Moving MNIST rows for layer {layer}, but none with a probe_label/metric_name "
                            f"of {wanted} and a numeric metric_value; probe the runs with those labels")
     table = pd.DataFrame(cells)
+    if set(table["setting"]) <= set(REFERENCES):  # a table of the references alone compares nothing
+        raise InfominError(f"{path} has only reference rows ({', '.join(dict.fromkeys(table['setting']))}) for layer "
+                           f"{layer}, no point of the sweep; finish the sweep (rerun the same `infomin sweep "
+                           f"--preset moving-mnist` command), then plot")
     datasets = [d for d in dict.fromkeys(rows["dataset"].astype(object).fillna("").astype(str)) if d]
     views = ", ".join(dict.fromkeys(rows["views"])) or "?"
     return FactorTable(table, _order(list(dict.fromkeys(table["setting"]))), layer, ", ".join(datasets) or views, views)

@@ -25,7 +25,7 @@ GPUs 0..N-1, so it is for trying the path, not for throughput (`--launcher local
 from __future__ import annotations
 
 import contextlib
-import json
+import math
 import os
 import re
 import shutil
@@ -38,12 +38,15 @@ from pathlib import Path
 from typing import Any
 
 from infomin_cli.errors import InfominError
+from infomin_cli.paths import check_output_dir
+from infomin_cli.sweep import worker
 from infomin_cli.sweep.display import SweepDisplay
 from infomin_cli.sweep.done import done_hashes, point_row
-from infomin_cli.sweep.job import SweepJob, point_from_dict, point_to_dict
+from infomin_cli.sweep.functions import import_registrations, registered_by
+from infomin_cli.sweep.job import SweepJob, point_from_dict, point_to_dict, write_point_file
 from infomin_cli.sweep.plan import SweepPoint
 from infomin_cli.sweep.point import claim_and_run
-from infomin_cli.sweep.runner import POINT_FILE, visible_gpus
+from infomin_cli.sweep.runner import visible_gpus
 
 LAUNCHERS = ("local", "slurm", "submitit-local")
 SUBMITIT_DIR = "submitit"  # under --runs-dir unless --slurm-folder says otherwise
@@ -51,6 +54,21 @@ TORCHRUN_LOG = "torchrun.log"
 CPUS_PER_GPU = 8  # DataLoader workers and view threads per GPU; --slurm-option cpus_per_task=... overrides
 POLL_SECONDS = 0.5  # submitit itself rate-limits its sacct calls
 _TIME = re.compile(r"^(?:(?:(\d+)-)?(\d+):)?(\d+):(\d+)$")
+
+# submitit's typed parameters that `--slurm-option KEY=VALUE` may set: KEY -> (type, bound): a
+# whole number at least the bound, a float above it.
+# The types are submitit's own (`AutoExecutor._typed_parameters`, and the annotations of
+# `submitit.slurm.slurm._make_sbatch_string`; tests/test_sweep_cluster.py reads them from the
+# installed package); AutoExecutor's names go as they are, SLURM's own with submitit's `slurm_` prefix.
+TYPED_OPTIONS: dict[str, tuple[type, float]] = {
+    "mem_gb": (float, 0.0), "cpus_per_task": (int, 1), "stderr_to_stdout": (bool, 0), "cpus_per_gpu": (int, 1),
+    "gpus_per_task": (int, 1), "signal_delay_s": (int, 0), "array_parallelism": (int, 1), "use_srun": (bool, 0)}
+GENERIC_OPTIONS = ("mem_gb", "cpus_per_task", "stderr_to_stdout")  # AutoExecutor's own names
+# what the sweep sets itself: a --slurm-option for it would contradict the flag, or the one-node launch
+SET_BY_SWEEP = {"timeout_min": "--slurm-time", "time": "--slurm-time", "partition": "--slurm-partition",
+                "account": "--slurm-account", "qos": "--slurm-qos", "gpus_per_node": "--gpus-per-point",
+                "num_gpus": "--gpus-per-point", "nodes": "", "tasks_per_node": "", "ntasks_per_node": ""}
+TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 
 
 @dataclass(frozen=True)
@@ -64,7 +82,7 @@ class Launch:
     account: str | None = None
     qos: str | None = None
     folder: Path | None = None
-    options: dict[str, str] = field(default_factory=dict)  # further sbatch options, as submitit names them
+    options: dict[str, Any] = field(default_factory=dict)  # further sbatch options, as submitit names them
     wait: bool = True
 
 
@@ -87,6 +105,31 @@ def parse_time(text: str) -> int:
     return minutes
 
 
+def slurm_option(key: str, value: str) -> Any:
+    """A `--slurm-option` value as submitit wants it: a typed parameter converted and checked, any
+    other sbatch option kept as text; one line for a value of the wrong type or an option the sweep sets."""
+    if key in SET_BY_SWEEP:
+        flag = SET_BY_SWEEP[key]
+        raise InfominError(f"--slurm-option {key} is set by the sweep; " + (
+            f"use {flag}" if flag else "each point runs as one task on one node (torchrun --standalone); leave it out"))
+    if key not in TYPED_OPTIONS:
+        return value
+    kind, least = TYPED_OPTIONS[key]
+    text = value.strip().lower()
+    if kind is bool:
+        if text not in TRUE + FALSE:
+            raise InfominError(f"--slurm-option {key}={value!r} is not true or false; e.g. {key}=true")
+        return text in TRUE
+    try:
+        number = kind(text)
+    except ValueError:
+        number = None
+    if number is None or not math.isfinite(number) or (number <= least if kind is float else number < least):
+        what = f"a number above {least:g}" if kind is float else f"a whole number of at least {least:g}"
+        raise InfominError(f"--slurm-option {key}={value!r} is not {what}; e.g. {key}={'200' if key == 'mem_gb' else 8}")
+    return number
+
+
 def make_launch(launcher: str, gpus_per_point: int | None, partition: str | None, time: str | None,
                 account: str | None, qos: str | None, folder: Path | None, options: list[str] | None,
                 wait: bool) -> Launch:
@@ -103,15 +146,20 @@ def make_launch(launcher: str, gpus_per_point: int | None, partition: str | None
                                "launcher gives each point one GPU")
         if slurm_given:
             raise InfominError(f"{slurm_given[0]} needs --launcher slurm; the local launcher runs points here")
-    extra: dict[str, str] = {}
+    extra: dict[str, Any] = {}
     for item in options or []:
         key, sep, value = item.partition("=")
         if not sep or not key or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", key):
             raise InfominError(f"--slurm-option {item!r} is not KEY=VALUE; e.g. --slurm-option constraint=h100")
-        extra[key.replace("-", "_")] = value
+        key = key.replace("-", "_")
+        if key in extra:
+            raise InfominError(f"--slurm-option {key} is given twice; keep one")
+        extra[key] = slurm_option(key, value)
     for name, value in (("--slurm-partition", partition), ("--slurm-account", account), ("--slurm-qos", qos)):
         if value is not None and not re.fullmatch(r"[\w.,+-]+", value):
             raise InfominError(f"{name} {value!r} is not a SLURM name (letters, digits, . , _ + -)")
+    if folder is not None:
+        check_output_dir(folder, "--slurm-folder")
     if launcher == "slurm" and shutil.which("srun") is None:
         raise InfominError("--launcher slurm needs SLURM (no srun on PATH); run the sweep on the cluster's login "
                            "node, or try it here with --launcher submitit-local")
@@ -120,13 +168,16 @@ def make_launch(launcher: str, gpus_per_point: int | None, partition: str | None
 
 
 class PointJob:
-    """One point as a submitit job: picklable (plain data only), callable, and checkpointable."""
+    """One point as a submitit job: picklable (plain data only), callable, and checkpointable.
 
-    def __init__(self, spec: dict[str, Any], gpus: int) -> None:
-        self.spec, self.gpus = spec, gpus
+    `modules`: those whose import registered the job's functions (`sweep.functions.registered_by`)."""
+
+    def __init__(self, spec: dict[str, Any], gpus: int, modules: list[str] | None = None) -> None:
+        self.spec, self.gpus, self.modules = spec, gpus, list(modules or [])
         self._child: subprocess.Popen | None = None
 
     def __call__(self) -> dict[str, Any]:
+        import_registrations(self.modules)
         point, job = point_from_dict(self.spec)
         before = self._train_on_gpus if self.gpus > 1 else None
         row, note = claim_and_run(point, job, progress=False, before=before)
@@ -139,14 +190,14 @@ class PointJob:
         import submitit
 
         self._stop_child()
-        return submitit.helpers.DelayedSubmission(PointJob(self.spec, self.gpus))
+        return submitit.helpers.DelayedSubmission(PointJob(self.spec, self.gpus, self.modules))
 
     def _train_on_gpus(self, point: SweepPoint) -> None:
         """Pretrain the point with torchrun on this node's GPUs; the caller holds the point's lock."""
-        spec_file = point.run_dir / POINT_FILE
-        spec_file.write_text(json.dumps(self.spec, default=str))
+        spec_file = write_point_file(self.spec)
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                   str(self.gpus), "-m", "infomin_cli.sweep.worker", "--pretrain-only", str(spec_file)]
+                   str(self.gpus), "-m", "infomin_cli.sweep.worker",
+                   *worker.command(str(spec_file), self.modules, pretrain_only=True)]
         with open(point.run_dir / TORCHRUN_LOG, "ab") as log:
             self._child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             code = self._child.wait()
@@ -186,12 +237,11 @@ def make_executor(launch: Launch, folder: Path, name: str) -> Any:
                            ("slurm_qos", launch.qos)):
             if value:
                 parameters[key] = value
-        if launch.options:
-            known = {k: v for k, v in launch.options.items() if k in ("cpus_per_task", "mem_gb")}
-            parameters.update({k: int(v) for k, v in known.items()})
-            rest = {k: v for k, v in launch.options.items() if k not in known}
-            if rest:
-                parameters["slurm_additional_parameters"] = rest
+        typed = {k: v for k, v in launch.options.items() if k in TYPED_OPTIONS}  # converted by make_launch
+        parameters.update({k if k in GENERIC_OPTIONS else f"slurm_{k}": v for k, v in typed.items()})
+        rest = {k: v for k, v in launch.options.items() if k not in typed}
+        if rest:
+            parameters["slurm_additional_parameters"] = rest
     try:
         executor.update_parameters(**parameters)
     except (ValueError, TypeError) as exc:
@@ -219,7 +269,8 @@ def submit(points: list[SweepPoint], job: SweepJob, launch: Launch, runs_dir: Pa
     jobs: list[tuple[SweepPoint, Any]] = []
     with executor.batch() if len(todo) > 1 and launch.launcher == "slurm" else contextlib.nullcontext():
         for point in todo:
-            jobs.append((point, executor.submit(PointJob(point_to_dict(point, job), launch.gpus_per_point))))
+            jobs.append((point, executor.submit(PointJob(point_to_dict(point, job), launch.gpus_per_point,
+                                                         registered_by(job)))))
     ids = ", ".join(str(j.job_id) for _, j in jobs) or "none"
     print(f"submitted {len(jobs)} job(s) ({ids}); logs in {folder}", file=sys.stderr, flush=True)
     return jobs

@@ -15,7 +15,6 @@ import fcntl
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from infomin_cli.evaluate.probes import ProbeAsk, ProbeTask
@@ -31,16 +30,12 @@ from infomin_cli.sweep.done import (
     probed_dataset,
     read_frame,
 )
-from infomin_cli.sweep.job import DEFAULT_PRETRAIN, SweepJob, load_function
+from infomin_cli.sweep.functions import DEFAULT_PRETRAIN, PRETRAINS, PROBERS
+from infomin_cli.sweep.job import SweepJob
 from infomin_cli.sweep.plan import SweepPoint
 
 EVAL_BATCHES = 20  # held-out query batches behind a --negatives estimate
 LOCK_FILE = "sweep.lock"
-
-
-def probe_point(task: ProbeTask, folder: Path, ask: ProbeAsk, run: Any = None) -> list[dict[str, Any]]:
-    """A task's probe of a trained point: on the run the pretraining left in memory, else loaded from its folder."""
-    return task.run(run if run is not None else task.load(folder, False, ask), ask)
 
 
 class PointRows:
@@ -90,7 +85,7 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
         task.reference(str(point.value), point.config, point.run_dir, replace(ask, emit=emit),
                        missing_rows(frame, job, point, task, ask))
         return point_row(job, point)
-    summary = dict(load_function(job.pretrain)(point.config, point.run_dir, resume=True, progress=progress))
+    summary = dict(PRETRAINS.get(job.pretrain)(point.config, point.run_dir, resume=True, progress=progress))
     run = None
     if job.pretrain == DEFAULT_PRETRAIN:  # (only then: a stand-in pretrain need not import torch)
         from infomin_cli.pipeline import LOADED_RUN
@@ -109,7 +104,7 @@ def run_point(point: SweepPoint, job: SweepJob, progress: Any = False) -> dict[s
                 emit({k: v for k, v in clean(row).items() if k in COLUMNS} | {"timestamp": timestamp()})
             continue
         reuse = run if ask.dataset is None else None  # a transfer probe reads another dataset
-        load_function(job.probe)(task, point.run_dir, replace(ask, emit=emit), reuse)
+        PROBERS.get(job.probe)(task, point.run_dir, replace(ask, emit=emit), reuse)
     return point_row(job, point)
 
 

@@ -8,46 +8,66 @@ either way.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from infomin_cli.errors import InfominError, TrainingDiverged
 from infomin_cli.paths import check_output_dir
 from infomin_cli.results.table import check_appendable
 from infomin_cli.runtime.threads import per_process
+from infomin_cli.sweep import worker
 from infomin_cli.sweep.display import SweepDisplay
-from infomin_cli.sweep.done import done_hashes, expected_k, point_row, read_frame
-from infomin_cli.sweep.job import DEFAULT_PRETRAIN, SweepJob, point_to_dict
+from infomin_cli.sweep.done import done_hashes, expected_k, job_tasks, point_row, read_frame
+from infomin_cli.sweep.functions import DEFAULT_PRETRAIN, DEFAULT_PROBE, registered_by
+from infomin_cli.sweep.job import SweepJob, point_to_dict, write_point_file
 from infomin_cli.sweep.plan import SweepPoint
 from infomin_cli.sweep.point import claim_and_run
 
-POINT_FILE, WORKER_LOG = "sweep_point.json", "sweep_worker.log"
+WORKER_LOG = "sweep_worker.log"
 CPU_SLOT = "cpu"  # a worker slot that is not a GPU (--jobs N): no CUDA device, its share of the cores
 
 
 def preflight(points: Sequence[SweepPoint], job: SweepJob) -> None:
-    """What would stop the sweep later, checked before anything is trained: the CSV is ours to
-    append to, and every point still to run has readable run files (a damaged checkpoint of point
-    12 must not surface after 11 points of training)."""
+    """Everything that would stop the sweep later, checked before anything is trained or made (no
+    point folder, no lock): the CSV is ours to append to; every point still to run has readable run
+    files of its own config (a damaged checkpoint of point 12 must not surface after 11 points of
+    training); the data loads and serves the points' views and batch; a transfer probe's data loads;
+    and no --negatives asks for more held-out keys than there are."""
     from infomin_cli.run_files import CHECKPOINT, CONFIG, RESUME_KEYS, read_checkpoint, read_config
 
     check_appendable(job.csv, "--out")
     for folder in {p.run_dir.parent for p in points}:
         check_output_dir(folder, "--runs-dir")
     done = done_hashes(job, points)
-    for point in points:
-        if point.config_hash in done:
-            continue
-        if (point.run_dir / CONFIG).is_file():
-            read_config(point.run_dir / CONFIG)
-        if (point.run_dir / CHECKPOINT).is_file() and job.pretrain == DEFAULT_PRETRAIN:
+    todo = [p for p in points if p.config_hash not in done]
+    real = job.pretrain == DEFAULT_PRETRAIN  # a stand-in (tests) trains no real run
+    for point in todo:
+        saved = read_config(point.run_dir / CONFIG) if (point.run_dir / CONFIG).is_file() else None
+        if (point.run_dir / CHECKPOINT).is_file() and real:
             read_checkpoint(point.run_dir / CHECKPOINT, RESUME_KEYS)
         expected_k(job, point)  # reads summary.json: a damaged one is named now
+        if saved is not None and real and point.value not in job_tasks(job, point)[-1].references:
+            from infomin_cli.runs import config_hash
+
+            if config_hash(saved) != point.config_hash:
+                raise InfominError(f"{point.run_dir} holds a run with a different config (hash "
+                                   f"{config_hash(saved)}); move it away, or use another --runs-dir")
+    if not todo or not real:
+        return
+    from infomin_cli.pipeline import check_runs
+    from infomin_cli.runs import load_data
+
+    dataset = check_runs([p.config for p in todo])
+    if job.negatives is not None and job.negatives > len(dataset.test):
+        raise InfominError(f"--negatives {job.negatives} is more than the {len(dataset.test)} held-out images of "
+                           f"{todo[0].config.dataset}; use at most {len(dataset.test)}")
+    if job.probe_dataset is not None and job.probe == DEFAULT_PROBE:
+        load_data(todo[0].config, job.probe_dataset, job.probe_data_root)
 
 
 def run_sweep(
@@ -123,7 +143,8 @@ def _run_parallel(todo: list[SweepPoint], job: SweepJob, gpus: list[str], displa
                     row = point_row(job, point)
                     display.point_done(point, row, "" if row else "(running in another process)")
                 else:
-                    failures.append(f"{point.name}: worker exit {proc.returncode}, log {point.run_dir / WORKER_LOG}")
+                    failures.append(f"{point.name}: worker exit {proc.returncode}{_said(point.run_dir / WORKER_LOG)}, "
+                                    f"log {point.run_dir / WORKER_LOG}")
             busy = ", ".join(f"{g if g.startswith(CPU_SLOT) else 'gpu ' + g}: {p.name}" for g, p in running.values())
             display.progress.update(display.points_task, stats=busy)
     finally:
@@ -132,18 +153,28 @@ def _run_parallel(todo: list[SweepPoint], job: SweepJob, gpus: list[str], displa
     return failures
 
 
+def _said(log: Path) -> str:
+    """The one line a worker that refused its point wrote last (` (error: ...)`), else nothing."""
+    try:
+        lines = log.read_bytes().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return f" ({lines[-1][:300]})" if lines and lines[-1].startswith("error: ") else ""
+
+
 def _spawn(point: SweepPoint, job: SweepJob, gpu: str, slots: int = 1) -> subprocess.Popen:
     point.run_dir.mkdir(parents=True, exist_ok=True)
     spec = point_to_dict(point, job)
     spec["config"]["device"] = "auto"  # the one GPU this worker sees (device is not part of the hash)
-    (point.run_dir / POINT_FILE).write_text(json.dumps(spec, default=str))
+    point_file = write_point_file(spec)
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
     if gpu.startswith(CPU_SLOT):  # --jobs N on CPUs: no GPU, and an even share of the cores (at least one thread)
         threads = per_process(slots)  # --threads when given, else the cores this process may use // N
         env.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     log = open(point.run_dir / WORKER_LOG, "ab")  # noqa: SIM115 - the child owns it
     try:
-        return subprocess.Popen([sys.executable, "-m", "infomin_cli.sweep.worker", str(point.run_dir / POINT_FILE)],
+        return subprocess.Popen([sys.executable, "-m", "infomin_cli.sweep.worker",
+                                 *worker.command(str(point_file), registered_by(job))],
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
     finally:
         log.close()

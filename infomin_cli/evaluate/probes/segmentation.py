@@ -46,8 +46,10 @@ class Segmentation(ProbeTask):
         return options
 
     def load(self, folder: Path, random_init: bool, ask: ProbeAsk) -> LoadedRun:
-        from infomin_cli.runs import load_run
+        from infomin_cli.evaluate.segmentation import check_seg_size
+        from infomin_cli.runs import load_run, run_config
 
+        check_seg_size(run_config(folder), ask.options["seg_size"])  # before the run's data is read
         return load_run(folder, ask.device, random_init=random_init, precision=ask.precision)  # the masks: in `run`
 
     def run(self, run: LoadedRun, ask: ProbeAsk) -> list[Row]:
