@@ -36,14 +36,16 @@ def register(app: typer.Typer) -> None:
         folder: dict[str, Any] = None,
     ) -> None:
         """Contrastive pretraining of encoders on two views of the data (any objective)."""
+        from infomin_cli.config import parse_knob_args
         from infomin_cli.paths import check_run_folder
-        from infomin_cli.pipeline import train_run
-        from infomin_cli.runtime.distributed import ranks
-        from infomin_cli.views import parse_knob_args
 
         out, resume = run_folder(out, folder["resume"], folder["resume_from"], Path("runs/latest"))
         config = resolve_training(training, resume=out if resume else None, knobs=parse_knob_args(knob) or None)
         check_run_folder(out, "--out", resume)  # before any data is read
+        # torch loads here, after the checks above: a typo is answered at once
+        from infomin_cli.pipeline import train_run
+        from infomin_cli.runtime.distributed import ranks
+
         if ranks().main:
             announce(f"loading data{f' ({config.dataset})' if config.dataset else ''}…", quiet)
         summary = train_run(config, out, resume=resume, progress=not quiet)
