@@ -44,11 +44,12 @@ THREADS = typer.Option(None, "--threads", help=THREADS_HELP)
 # name -> (type, typer.Option). Help texts say what the paper uses where it says.
 TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "views": (str | None, typer.Option(None, help="View family (see `infomin views`), e.g. lab-split, infomin-aug.")),
-    "dataset": (str | None, typer.Option(None, help="embedded (default), stl10, cifar10, ... (see `infomin datasets`).")),
+    "dataset": (str | None, typer.Option(None, help="embedded, stl10, cifar10, ... (see `infomin datasets`; default: the "
+                                                      "view family's, embedded for most).")),
     "data_root": (Path | None, typer.Option(None, help="Folder holding the dataset's files (never downloaded).")),
     "encoder": (str | None, typer.Option(None, help="convnet (fast CPU), alexnet-half (CMC), resnet18, resnet50.")),
     "head": (str | None, typer.Option(None, help="Projection head: linear or mlp.")),
-    "objective": (str | None, typer.Option(None, help="infonce (default), moco, memory-bank, ... (see `infomin objectives`).")),
+    "objective": (str | None, typer.Option(None, help="infonce, moco, memory-bank, ... (see `infomin objectives`).")),
     "temperature": (float | None, typer.Option(None, help="Temperature tau of the contrastive loss.")),
     "batch_size": (int | None, typer.Option(None, help="Batch size; in-batch InfoNCE has K = batch size.")),
     "epochs": (int | None, typer.Option(None, help="Pretraining epochs.")),
@@ -59,9 +60,9 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "limit": (int | None, typer.Option(None, help="Use only the first N pretraining images.")),
     "seed": (int | None, typer.Option(None, help="Random seed (a sweep's first: --seeds N uses seed..seed+N-1).")),
     "device": (str | None, typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N.")),
-    "precision": (str | None, typer.Option(None, help=PRECISION.help + " Default: auto.")),
+    "precision": (str | None, typer.Option(None, help=PRECISION.help)),
     "knn_monitor": (bool | None, typer.Option(None, "--knn-monitor/--no-knn-monitor",
-                                                 help="k-NN accuracy on the held-out split every epoch (default on).")),
+                                                 help="k-NN accuracy on the held-out split every epoch.")),
     "sync_bn": (bool | None, typer.Option(None, "--sync-bn/--no-sync-bn",
                                            help="Under torchrun: BN statistics over the global batch (CUDA only); "
                                                 "default: per-GPU BN, MoCo shuffles its keys across GPUs.")),

@@ -13,6 +13,8 @@ from typing import Any
 import typer
 
 from infomin_cli.commands._options import (
+    DATA,
+    RUN,
     RUN_FOLDER_OPTIONS,
     RunFolderCommand,
     added_options,
@@ -28,10 +30,13 @@ def register(app: typer.Typer) -> None:
     @added_options("folder", RUN_FOLDER_OPTIONS)
     @training_options()
     def pretrain(
-        knob: list[str] = typer.Option(None, help="A view knob, name=value (repeatable), e.g. crop-scale=0.2."),
-        out: Path = typer.Option(None, help="Run folder: checkpoint, config.yaml, metrics.csv, summary.json (default runs/latest)."),
-        quiet: bool = typer.Option(False, help="No progress bars."),
-        json_out: bool = typer.Option(False, "--json", help="End with the summary as one JSON line instead of a few human lines."),
+        knob: list[str] = typer.Option(None, help="A view knob, name=value (repeatable), e.g. crop-scale=0.2.",
+                                       rich_help_panel=DATA),
+        out: Path = typer.Option(None, help="Run folder: checkpoint, config.yaml, metrics.csv, summary.json.",
+                                 show_default="runs/latest", rich_help_panel=RUN),
+        quiet: bool = typer.Option(False, help="No progress bars.", rich_help_panel=RUN),
+        json_out: bool = typer.Option(False, "--json", help="End with the summary as one JSON line instead of a few "
+                                      "human lines.", rich_help_panel=RUN),
         training: dict[str, Any] = None,
         folder: dict[str, Any] = None,
     ) -> None:
