@@ -16,7 +16,8 @@ import yaml
 
 from infomin_cli.errors import InfominError
 
-PRESETS_FILE = Path(__file__).resolve().parent / "experiments.yaml"  # shipped in the package
+# the repository's top-level experiments.yaml: a link to it in the source tree, the file itself in a wheel
+PRESETS_FILE = Path(__file__).resolve().parent / "experiments.yaml"
 
 
 # Fields that choose how a run is computed or where its files live, not what it learns.

@@ -128,3 +128,64 @@ def test_a_resume_may_change_how_a_run_is_computed_but_not_what_it_learns():
             resumed(saved, given, 4)
     with pytest.raises(InfominError, match="fewer than the 4 the run has trained"):
         resumed(saved, {"epochs": 3}, 4)
+
+
+def _rows(folder) -> list[dict[str, str]]:
+    import csv
+
+    with open(folder / "metrics.csv", encoding="utf-8") as handle:
+        return [{k: v for k, v in row.items() if k != "images_per_second"} for row in csv.DictReader(handle)]
+
+
+class _Killed(BaseException):
+    """Stops the loop as a kill would: nothing of ours catches it."""
+
+
+@pytest.mark.parametrize("epoch", [1, 2])
+@pytest.mark.parametrize("boundary", ["trained", "measured", "committed", "logged"])
+def test_a_kill_at_any_boundary_of_an_epoch_leaves_it_whole_or_absent(tmp_path, tiny_config, monkeypatch, boundary,
+                                                                       epoch):
+    from infomin_cli.engine import pretrain as module
+
+    straight = pretrain(tiny_config, tmp_path / "straight", progress=False)
+
+    def stop(name: str, at: int) -> None:
+        if (name, at) == (boundary, epoch):
+            raise _Killed
+
+    monkeypatch.setattr(module, "at_boundary", stop)
+    with pytest.raises(_Killed):
+        pretrain(tiny_config, tmp_path / "killed", progress=False)
+    checkpoint = tmp_path / "killed" / "checkpoint.pt"
+    committed = torch.load(checkpoint, weights_only=False) if checkpoint.is_file() else {"epoch": 0}
+    assert committed["epoch"] == (epoch if boundary in ("committed", "logged") else epoch - 1)
+    if committed["epoch"]:
+        assert committed["metrics_row"] == _rows(tmp_path / "straight")[committed["epoch"] - 1] | {
+            "images_per_second": committed["metrics_row"]["images_per_second"]}
+    assert len(_rows(tmp_path / "killed")) in (committed["epoch"] - 1, committed["epoch"])  # the journal lags by one at most
+
+    monkeypatch.setattr(module, "at_boundary", lambda name, at: None)
+    resumed = pretrain(tiny_config, tmp_path / "killed", resume=True, progress=False)
+    assert _rows(tmp_path / "killed") == _rows(tmp_path / "straight")  # each epoch once, k-NN included
+    for key in ("loss", "i_nce_train", "knn_top1", "epochs"):
+        assert resumed[key] == straight[key], key
+    assert json.loads((tmp_path / "killed" / "summary.json").read_text())["knn_top1"] == straight["knn_top1"]
+
+
+def test_a_metrics_row_of_an_epoch_no_checkpoint_holds_is_dropped_on_resume(tmp_path, tiny_config, monkeypatch):
+    from infomin_cli.engine import pretrain as module
+
+    pretrain(tiny_config, tmp_path / "straight", progress=False)
+
+    def stop(name: str, at: int) -> None:
+        if (name, at) == ("committed", 2):
+            raise _Killed
+
+    monkeypatch.setattr(module, "at_boundary", stop)
+    with pytest.raises(_Killed):
+        pretrain(tiny_config, tmp_path / "killed", progress=False)
+    metrics = tmp_path / "killed" / "metrics.csv"
+    metrics.write_text(metrics.read_text() + "7,1.0,1.0,32,,1.0,0.1\n")  # a row no checkpoint commits
+    monkeypatch.setattr(module, "at_boundary", lambda name, at: None)
+    pretrain(tiny_config, tmp_path / "killed", resume=True, progress=False)
+    assert _rows(tmp_path / "killed") == _rows(tmp_path / "straight")

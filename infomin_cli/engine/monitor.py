@@ -1,5 +1,11 @@
 """What a run reports each epoch: metrics.csv, the live k-NN accuracy, optionally TensorBoard.
 
+An epoch's row is measured first and committed with the checkpoint (the checkpoint holds it), then
+appended here: metrics.csv is the checkpoint's journal. A kill between the two leaves a row
+missing, which `reconcile` restores from the checkpoint on resume, and a row of an epoch no
+checkpoint holds is dropped there, so a resumed run's metrics.csv has exactly one row per
+committed epoch, its k-NN value included.
+
 The k-NN monitor (k = 20, cosine, temperature-weighted votes, as InstDis and MoCo report it)
 reads the frozen encoder on the held-out split every epoch, so a user sees learning while it
 happens instead of after the probe. It draws no random numbers and leaves the model's weights,
@@ -9,11 +15,14 @@ BN statistics and mode as they were: a run with the monitor is bit-identical to 
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from infomin_cli.atomic import atomic_write_text
 from infomin_cli.config import RunConfig
 from infomin_cli.runs import METRICS, Built
 
@@ -46,26 +55,58 @@ class EpochLog:
         if not resume or not self.path.is_file():
             self.path.write_text(",".join((*COLUMNS, *extra)) + "\n")
 
-    def epoch(self, epoch: int, model, loss: float, i_nce: float, k: int, rate: float, lr: float,
-              extra: dict[str, float | None] | None = None) -> str:
-        """Append the epoch's row; returns the progress line's stats."""
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*COLUMNS, *self.extra)
+
+    def measure(self, epoch: int, model, loss: float, i_nce: float, k: int, rate: float, lr: float,
+                extra: dict[str, float | None] | None = None) -> dict[str, str]:
+        """The epoch's row (the k-NN monitor runs here), written nowhere: the checkpoint commits it."""
         knn = self.monitor(model) if self.monitor is not None else None
-        self.knn_last = knn
         extra = extra or {}
         values = [extra.get(name) for name in self.extra]
         row = (epoch, f"{loss:.6f}", f"{i_nce:.6f}", k, "" if knn is None else f"{knn:.2f}", f"{rate:.1f}", f"{lr:.6g}",
                *("" if v is None else f"{v:.4f}" for v in values))
+        return dict(zip(self.columns, (str(v) for v in row), strict=True))
+
+    def append(self, row: Mapping[str, str]) -> str:
+        """Append a committed row (and its TensorBoard scalars); returns the progress line's stats."""
         with open(self.path, "a") as handle:
-            handle.write(",".join(str(v) for v in row) + "\n")
+            handle.write(",".join(row.get(name, "") for name in self.columns) + "\n")
+        self._remember(row)
+        numbers = {name: float(text) for name, text in row.items() if name != "epoch" and text not in ("", None)}
         if self.writer is not None:
-            for name, value in (("loss", loss), ("i_nce", i_nce), ("knn_top1", knn), ("images_per_second", rate),
-                                ("lr", lr), *zip(self.extra, values, strict=True)):
-                if value is not None:
-                    self.writer.add_scalar(f"pretrain/{name}", value, epoch)
+            for name in ("loss", "i_nce", "knn_top1", "images_per_second", "lr", *self.extra):
+                if name in numbers:
+                    self.writer.add_scalar(f"pretrain/{name}", numbers[name], int(row["epoch"]))
             self.writer.flush()
-        text = f"loss {loss:.3f}  I_NCE {i_nce:.3f}"
-        text += "".join(f"  {name} {v:.1f}" for name, v in zip(self.extra, values, strict=True) if v is not None)
-        return text + (f"  kNN {knn:.1f}%" if knn is not None else "")
+        text = f"loss {numbers['loss']:.3f}  I_NCE {numbers['i_nce']:.3f}"
+        text += "".join(f"  {name} {numbers[name]:.1f}" for name in self.extra if name in numbers)
+        return text + (f"  kNN {numbers['knn_top1']:.1f}%" if "knn_top1" in numbers else "")
+
+    def reconcile(self, committed: int, row: Mapping[str, str] | None) -> None:
+        """Make metrics.csv hold one row per epoch the checkpoint commits: drop rows past `committed`
+        and restore the committed epoch's `row` (kept in the checkpoint) when a kill lost it."""
+        from infomin_cli.run_files import damaged
+
+        try:
+            with open(self.path, encoding="utf-8", newline="") as handle:
+                rows = [r for r in csv.DictReader(handle) if int(r["epoch"]) <= committed]
+        except (OSError, UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError) as exc:
+            raise damaged(self.path, f"its rows are unreadable: {type(exc).__name__}") from None
+        if row is not None and int(row["epoch"]) == committed and not any(int(r["epoch"]) == committed for r in rows):
+            rows.append(dict(row))
+        text = io.StringIO()
+        writer = csv.DictWriter(text, self.columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({name: r.get(name) or "" for name in self.columns} for r in rows)
+        atomic_write_text(self.path, text.getvalue())
+        if rows:
+            self._remember(rows[-1])
+
+    def _remember(self, row: Mapping[str, str]) -> None:
+        knn = row.get("knn_top1")
+        self.knn_last = float(knn) if knn not in ("", None) else None
 
     def last_row(self) -> dict[str, Any]:
         """The last epoch's loss and I_NCE, for a run that finished but lost its summary."""

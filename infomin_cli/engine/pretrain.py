@@ -3,7 +3,8 @@
 Kept flat on purpose (nanoGPT style). What differs between methods lives in the objective module
 (objectives/): the loop only asks it for a loss, steps the optimiser, and calls its after-step
 hook. Every epoch ends with an atomic checkpoint of model, objective state (queue, banks, key
-encoder), optimiser, schedule and generator, so `--resume` continues bit for bit.
+encoder), optimiser, schedule, generator and the epoch's metrics row, so `--resume` continues bit
+for bit and a kill at any instant leaves the epoch whole or absent (see `at_boundary`).
 
 The held-out I_NCE and the probes are not the trainer's business: `pipeline.py` composes
 pretrain -> held-out estimate -> probe.
@@ -55,6 +56,27 @@ from infomin_cli.runtime.device import make_generator
 from infomin_cli.runtime.schedule import cosine
 from infomin_cli.views import VIEWS
 from infomin_cli.views.base import SavesFiles
+
+BOUNDARIES = ("trained", "measured", "committed", "logged")  # an epoch's writes, in order
+
+
+def at_boundary(name: str, epoch: int) -> None:
+    """A point between an epoch's writes (see BOUNDARIES); does nothing. Tests replace it to stop the
+    loop there as a kill would, and read what the folder holds: the checkpoint is the one commit
+    (it carries the epoch's metrics row), so whatever the instant, an epoch is whole or absent."""
+
+
+def _committed_row(state: dict[str, Any], checkpoint: Path) -> dict[str, str] | None:
+    """The metrics row the checkpoint committed with its epoch (None in a checkpoint without one)."""
+    row = state.get("metrics_row")
+    if row is None:
+        return None
+    if not isinstance(row, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in row.items()):
+        raise damaged(checkpoint, "its metrics row is unreadable")
+    if row.get("epoch") != str(state["epoch"]):
+        raise damaged(checkpoint, f"its metrics row is of epoch {row.get('epoch')!r}, not {state['epoch']}")
+    return row
+
 
 SKIPPED = "skipped_images.tsv"  # unreadable files of a streamed dataset: path, reason
 LOG_EVERY = 20  # steps between host syncs for the progress bar and the NaN check
@@ -218,8 +240,11 @@ def pretrain(
         except (TypeError, ValueError) as exc:
             raise damaged(checkpoint, f"its wall time is unreadable: {type(exc).__name__}") from None
         start_epoch = state["epoch"]
+        if start_epoch > config.epochs:
+            raise InfominError(f"--epochs {config.epochs} is fewer than the {start_epoch} the run in {out} has trained; "
+                               f"give at least {start_epoch} (more extends it)")
         summary = read_summary(out / SUMMARY)
-        if start_epoch >= config.epochs and summary:
+        if start_epoch >= config.epochs and summary and summary.get("epochs") == config.epochs:
             return summary
         saved_world = state.get("world_size", 1)
         if saved_world != ranks.world and ranks.main:
@@ -234,6 +259,8 @@ def pretrain(
             views.save_to(out)
     log = (EpochLog(out, config, built, console, resume=state is not None, extra=objective.metric_names)
            if ranks.main else None)
+    if log is not None and state is not None:
+        log.reconcile(start_epoch, _committed_row(state, checkpoint))
     forward = distributed.wrap(objective, model, views, view_generator, device) if ranks.world > 1 else None
 
     owns_progress = not isinstance(progress, Progress)
@@ -279,12 +306,17 @@ def pretrain(
             extra = objective.epoch_metrics()
             if not ranks.main:
                 continue
+            at_boundary("trained", epoch + 1)
+            lr = next(iter(schedules.values())).get_last_lr()[0]
+            row = log.measure(epoch + 1, model, last["loss"], last["i_nce"], last["k"], seen / elapsed, lr, extra)
+            at_boundary("measured", epoch + 1)
             objective.snapshot(out, epoch + 1)
             save_checkpoint(out / CHECKPOINT, parts, epoch + 1, wall_seconds=wall_before + time.perf_counter() - started,
-                            config_hash=config_hash(config), world_size=ranks.world)
-            lr = next(iter(schedules.values())).get_last_lr()[0]
-            line = log.epoch(epoch + 1, model, last["loss"], last["i_nce"], last["k"], seen / elapsed, lr, extra)
-            line += _note_skipped(out, source)
+                            config_hash=config_hash(config), world_size=ranks.world, metrics_row=row,
+                            last=dict(last))
+            at_boundary("committed", epoch + 1)
+            line = log.append(row) + _note_skipped(out, source)
+            at_boundary("logged", epoch + 1)
             bar.update(epoch_task, completed=epoch + 1, stats=line)
             if not bar.disable and not console.is_terminal:
                 console.print(f"epoch {epoch + 1}/{config.epochs} {line}")
@@ -294,7 +326,8 @@ def pretrain(
     if log is not None:
         log.close()
     if state is not None and start_epoch >= config.epochs and log is not None:  # finished, summary lost
-        last.update(log.last_row())
+        saved = state.get("last")  # the exact floats the summary would have had (the row keeps 6 digits)
+        last.update(saved if isinstance(saved, dict) and {"loss", "i_nce"} <= set(saved) else log.last_row())
     summary = {
         "run_id": out.name,
         "config_hash": config_hash(config),
