@@ -37,6 +37,7 @@ bench: install
 	$(PY) -m benchmarks.bench_views
 	$(PY) -m benchmarks.bench_mi_staircase
 	$(PY) -m benchmarks.bench_threads
+	$(PY) -m benchmarks.bench_cli
 
 bench-gpu: install  # on a machine with a CUDA GPU: views, colour conversion, training steps
 	$(PY) -m benchmarks.bench_gpu

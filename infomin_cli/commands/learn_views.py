@@ -49,7 +49,6 @@ def register(app: typer.Typer) -> None:
         """Learn views: a generator g minimises I_NCE(v1; v2) against a critic that maximises it (B.5).
         The critic's rate is --lr (paper: 6e-4), g's --generator-lr (paper: 2e-4); --preset defaults to
         learned-views-unsup / -semi / -sup by --mode."""
-        from infomin_cli.engine.pretrain import pretrain
         from infomin_cli.errors import InfominError
 
         mode = training["view_mode"] or "semi-supervised"
@@ -66,6 +65,8 @@ def register(app: typer.Typer) -> None:
         else:
             fixed["knobs"] = {"space": "rgb", **knobs}
             config = resolve_training({**training, "preset": training["preset"] or MODE_PRESETS[mode]}, **fixed)
+        from infomin_cli.engine.pretrain import pretrain  # torch: after the checks above
+
         summary = pretrain(config, out, resume=resume, progress=not quiet)
         keys = ("run_id", "config_hash", "loss", "i_nce_train", "K_train", "epochs", "wall_seconds")
         if json_out:

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from infomin_cli.commands._options import added_options, declared_flags, threads_option
+from infomin_cli.commands._options import added_options, task_options, threads_option
 from infomin_cli.evaluate.probes import PROBES
 from infomin_cli.runtime.precision import PRECISION
 
@@ -21,7 +21,7 @@ from infomin_cli.runtime.precision import PRECISION
 def register(app: typer.Typer) -> None:
     @app.command()
     @threads_option()
-    @added_options("given", declared_flags({name: task.options for name, task in PROBES.items()}))
+    @added_options("given", task_options())
     def probe(
         run: Path = typer.Argument(..., help="Run folder written by `infomin pretrain --out`."),
         label: list[str] = typer.Option(None, help="Label(s) to probe, e.g. class, background, position, font; Moving MNIST: digit, position (px), background (default: the task's: the dataset's main label; every factor)."),
@@ -57,12 +57,8 @@ def run_probe(run: Path, *, label: list[str] | None = None, layer: str | None = 
     """What `infomin probe` does, for the command and for the Python API (`infomin_cli.api.probe`):
     (the task that ran, its rows, whether they were made now rather than found in
     `results`). `given`: the task options (e.g. epochs), None where not given."""
-    from infomin_cli.data import DATASETS
-    from infomin_cli.data.source import storage_of
     from infomin_cli.errors import InfominError
-    from infomin_cli.evaluate.probes import ProbeAsk, default_task
     from infomin_cli.results.table import append_row, check_appendable
-    from infomin_cli.runs import run_config
     from infomin_cli.runtime.precision import check_precision
 
     if precision is not None:
@@ -73,6 +69,12 @@ def run_probe(run: Path, *, label: list[str] | None = None, layer: str | None = 
         raise InfominError(f"--task {task!r} is not valid; choose one of: {', '.join(PROBES.names())}")
     chosen = PROBES.get(task) if task is not None else None
     options = chosen.check(given) if chosen is not None else {}
+    # torch loads here, after the checks above: a typo is answered at once
+    from infomin_cli.data import DATASETS
+    from infomin_cli.data.source import storage_of
+    from infomin_cli.evaluate.probes import ProbeAsk, default_task
+    from infomin_cli.runs import run_config
+
     name = dataset or run_config(run).dataset
     data = DATASETS.get(name)
     if chosen is not None:
