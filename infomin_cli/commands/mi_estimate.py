@@ -78,7 +78,7 @@ def estimate_rows(run: Path | None = None, *, negatives: int | None = None, view
     (`infomin_cli.api.estimate`): the estimates in `units`, each appended to `results` when given."""
     from rich.console import Console
 
-    from infomin_cli import estimation as support
+    from infomin_cli.commands import _catalog
     from infomin_cli.progress import make_progress
     from infomin_cli.runtime.precision import check_precision
 
@@ -93,6 +93,9 @@ def estimate_rows(run: Path | None = None, *, negatives: int | None = None, view
     chosen = [x for x in (run is not None, views is not None, source is not None) if x]
     if len(chosen) != 1:
         raise InfominError("give exactly one of: RUN_DIR, --views FAMILY, or --source gaussian|cubic|shuffled")
+    if views is not None:
+        _catalog.check("views", views)  # a typo is one line before torch loads
+    from infomin_cli import estimation as support
     bars = Console(stderr=True)
     with make_progress(bars, disable=quiet or not bars.is_terminal) as progress:  # logs get the table alone
         if source is not None:
