@@ -103,7 +103,8 @@ def test_starting_the_cli_imports_neither_torch_nor_pandas_nor_matplotlib(tmp_pa
 
 @pytest.mark.parametrize("argv", [["--help"], ["pretrain", "--help"], ["pretrain", "--views", "nosuch"],
                                   ["pretrain", "--objective", "nosuch"], ["pretrain", "--preset", "nosuch"],
-                                  ["learn-views", "--dataset", "nosuch"], ["probe", "x", "--task", "nosuch"]])
+                                  ["learn-views", "--dataset", "nosuch"], ["probe", "x", "--task", "nosuch"],
+                                  ["sweep", "crop-scale", "0.5", "--views", "nosuch"]])
 def test_help_and_a_mistyped_name_are_answered_before_torch_loads(tmp_path, argv):
     assert heavy_modules_after(f"from infomin_cli.cli import main; main({argv!r})", tmp_path) == []
 

@@ -77,13 +77,9 @@ def run(training: dict[str, Any], knob: str | None, spec: str | None, *, seeds: 
     stands for each point found in the CSV (the probe task's last wanted row: its I_NCE and accuracy).
     `say` gets the lines the command prints on stdout (None: nothing is printed)."""
     say = say or (lambda text: None)
-    from infomin_cli.data import DATASETS
-    from infomin_cli.evaluate.probes import default_task
     from infomin_cli.results.rows import clean
     from infomin_cli.sweep.cluster import make_launch, run_cluster_sweep
     from infomin_cli.sweep.job import SweepJob
-    from infomin_cli.sweep.plan import plan_points
-    from infomin_cli.sweep.runner import preflight, run_sweep
     from infomin_cli.sweep.spec import find_knob, format_value, parse_spec
 
     launch = make_launch(launcher, gpus_per_point, slurm_partition, slurm_time, slurm_account, slurm_qos,
@@ -100,6 +96,12 @@ def run(training: dict[str, Any], knob: str | None, spec: str | None, *, seeds: 
     if knob is None or spec is None:
         raise InfominError("give KNOB and SPEC (e.g. `infomin sweep crop-scale 0.08:1.0`) or a --preset with a sweep")
     base = resolve_training(training)
+    # torch loads here, after the names are checked (resolve_training): a typo is answered at once
+    from infomin_cli.data import DATASETS
+    from infomin_cli.evaluate.probes import default_task
+    from infomin_cli.sweep.plan import plan_points
+    from infomin_cli.sweep.runner import preflight, run_sweep
+
     family, knob_def = find_knob(knob, views or (base.views if preset else None))
     values = parse_spec(knob_def, spec)
     def given_or_planned(name: str, value: Any, default: Any = None) -> Any:
