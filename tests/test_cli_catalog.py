@@ -127,7 +127,7 @@ def test_pretrain_help_groups_its_options_into_panels_and_shows_their_defaults()
     result = CliRunner().invoke(app, ["pretrain", "--help"], terminal_width=250)
     assert result.exit_code == 0, result.output
     panels = panels_of(result.output)
-    assert {"Data", "Model", "Objective", "Optimisation", "Run"} <= set(panels)
+    assert [title for title in panels if title != "Options"] == ["Data", "Model", "Objective", "Optimisation", "Run"]
     assert "--views" in panels["Data"] and "--encoder" in panels["Model"] and "--lr" in panels["Optimisation"]
     assert "--queue" in panels["Objective"] and "--seed" in panels["Run"]  # a method's option: its declarer's panel
     assert "[default: (30)]" in panels["Optimisation"] and "[default: (lab-split)]" in panels["Data"]
@@ -136,3 +136,11 @@ def test_pretrain_help_groups_its_options_into_panels_and_shows_their_defaults()
 def test_every_general_training_option_has_a_panel():
     placed = [name for names in PANELS.values() for name in names]
     assert sorted(placed) == sorted(TRAINING_OPTIONS)
+
+
+def test_sweep_help_shows_its_own_panels_before_the_training_options():
+    result = CliRunner().invoke(app, ["sweep", "--help"], terminal_width=250)
+    assert result.exit_code == 0, result.output
+    panels = panels_of(result.output)
+    assert list(panels)[-5:] == ["Data", "Model", "Objective", "Optimisation", "Run"]
+    assert "--slurm-partition" in panels["Cluster"] and "--probe-task" in panels["Probe"]

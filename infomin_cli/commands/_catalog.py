@@ -127,7 +127,11 @@ def load(path: Path, key: str) -> dict[str, Any]:
 @functools.cache
 def cached() -> dict[str, Any]:
     """This install's catalog, read once per process."""
-    return load(catalog_file(), source_key())
+    try:
+        path = catalog_file()
+    except RuntimeError:  # no $INFOMIN_CACHE and no home folder to hold the copy: built on every call
+        return parse(build())
+    return load(path, source_key())
 
 
 def names(registry: str) -> list[str]:

@@ -134,6 +134,18 @@ def added_options(into: str, options: Mapping[str, tuple[Any, Any]]) -> Callable
     return decorate
 
 
+def in_panels(panels: Mapping[str, Iterable[str]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Show a command's own options (by parameter name) in `--help` panels: {panel: names}."""
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        parameters = inspect.signature(command).parameters
+        for panel, names in panels.items():
+            for name in names:
+                parameters[name].default.rich_help_panel = panel
+        return command
+
+    return decorate
+
+
 def declared_flags(owners: Mapping[str, Sequence[Option]], panel: str | None = None) -> dict[str, tuple[Any, Any]]:
     """One flag per option name that any owner declares (a method, a probe task), typed as declared
     and unset by default (None: the owner's default applies, and the owner checks a given value);
@@ -209,10 +221,26 @@ def training_options(only: Iterable[str] | None = None, objectives: Iterable[str
     general = {k: v for k, v in TRAINING_OPTIONS.items() if only is None or k in only}
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        return threads_option(processes, panel=RUN)(
-            added_options("training", {**general, **method_options(objectives)})(command))
+        return by_panel(threads_option(processes, panel=RUN)(
+            added_options("training", {**general, **method_options(objectives)})(command)))
 
     return decorate
+
+
+def by_panel(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--help` draws the panels in the order of their first options: the command's own panels
+    first, then the training options' in `PANELS` order (Run last), whatever the decorators' order."""
+    order = list(PANELS)
+    signature = inspect.signature(command)
+
+    def rank(parameter: inspect.Parameter) -> int:
+        panel = getattr(parameter.default, "rich_help_panel", None)
+        return 1 + order.index(panel) if panel in order else 0
+
+    ranked = sorted(signature.parameters.values(), key=rank)  # stable: arguments keep their order
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in ranked])
+    return command
 
 
 def resolve_training(training: dict[str, Any], resume: Path | None = None, **extra: Any) -> Any:

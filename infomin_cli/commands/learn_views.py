@@ -15,9 +15,12 @@ from typing import Any
 import typer
 
 from infomin_cli.commands._options import (
+    DATA,
+    RUN,
     RUN_FOLDER_OPTIONS,
     RunFolderCommand,
     added_options,
+    in_panels,
     resolve_training,
     run_folder,
     training_options,
@@ -37,6 +40,7 @@ def register(app: typer.Typer) -> None:
     @app.command("learn-views", cls=RunFolderCommand)
     @added_options("folder", RUN_FOLDER_OPTIONS)
     @training_options(only=TRAINING, objectives=(OBJECTIVE,))
+    @in_panels({DATA: ("from_", "crop_scale"), RUN: ("out", "quiet", "json_out")})
     def learn_views(
         from_: str = typer.Option(None, "--from", help="Colour space g starts from (any of `infomin views`' colorspace-split spaces; default rgb)."),
         crop_scale: float = typer.Option(None, help="RandomResizedCrop lower area bound (CMC: 0.2)."),

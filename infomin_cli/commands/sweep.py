@@ -10,17 +10,27 @@ from typing import Any
 import typer
 
 from infomin_cli import ranges
-from infomin_cli.commands._options import resolve_training, training_options
+from infomin_cli.commands._options import RUN, in_panels, resolve_training, training_options
 from infomin_cli.config import chosen_preset, get_preset, read_config_file
 from infomin_cli.errors import InfominError
 from infomin_cli.evaluate.probes import PROBES
 from infomin_cli.paths import check_output_dir
 from infomin_cli.results.table import check_appendable
 
+# the sweep's own options in `--help`; the training options have theirs (_options.PANELS)
+PANELS = {
+    "Sweep": ("seeds", "out", "runs_dir", "jobs"),
+    "Probe": ("label", "probe_epochs", "probe_dataset", "probe_data_root", "negatives", "probe_task", "seg_epochs"),
+    "Cluster": ("launcher", "gpus_per_point", "slurm_partition", "slurm_time", "slurm_account", "slurm_qos",
+                "slurm_folder", "slurm_option", "wait"),
+    RUN: ("quiet", "json_out"),
+}
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
     @training_options(processes="jobs")  # --jobs N: N processes share the cores
+    @in_panels(PANELS)
     def sweep(
         knob: str = typer.Argument(None, help="The knob to sweep, e.g. crop-scale, sigma, space, distance."),
         spec: str = typer.Argument(None, help="LOW:HIGH (6 points), LOW:HIGH:N, LOW:HIGH:N:log, a comma list, or names for a choice knob."),
