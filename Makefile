@@ -7,7 +7,7 @@ INFOMIN := $(VENV)/bin/infomin
 # torch's threads are set by the CLI itself (the cores it may use; --threads overrides it), see
 # infomin_cli/runtime/threads.py and benchmarks/RESULTS.md, section threads.
 
-.PHONY: install demo test test-slow test-all bench bench-gpu gpu-check lint clean
+.PHONY: install demo test test-slow test-all bench bench-gpu gpu-check lint results-table clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,7 @@ bench: install
 	$(PY) -m benchmarks.bench_views
 	$(PY) -m benchmarks.bench_mi_staircase
 	$(PY) -m benchmarks.bench_threads
+	$(PY) -m benchmarks.bench_cli
 
 bench-gpu: install  # on a machine with a CUDA GPU: views, colour conversion, training steps
 	$(PY) -m benchmarks.bench_gpu
@@ -46,6 +47,11 @@ bench-gpu: install  # on a machine with a CUDA GPU: views, colour conversion, tr
 # `$(PY) -m benchmarks.gpu_check --dry-run` runs every step tiny on a CPU.
 gpu-check: install
 	$(PY) -m benchmarks.gpu_check
+
+# the README's results table, rebuilt from the headers of docs/figures/*.md (tests/test_figure_notes.py
+# fails while it is stale)
+results-table: install
+	$(PY) docs/figures/make_table.py
 
 lint: install
 	$(VENV)/bin/ruff check infomin_cli tests benchmarks

@@ -11,8 +11,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
-
 
 def _atomic_write(path: Path, write) -> None:
     path = Path(path)
@@ -37,6 +35,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_torch_save(path: Path, obj: Any) -> None:
+    import torch  # here, not above: the CLI writes text files without loading torch
+
     _atomic_write(path, lambda handle: torch.save(obj, handle))
 
 

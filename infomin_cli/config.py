@@ -16,7 +16,8 @@ import yaml
 
 from infomin_cli.errors import InfominError
 
-PRESETS_FILE = Path(__file__).resolve().parent / "experiments.yaml"  # shipped in the package
+# the repository's top-level experiments.yaml: a link to it in the source tree, the file itself in a wheel
+PRESETS_FILE = Path(__file__).resolve().parent / "experiments.yaml"
 
 
 # Fields that choose how a run is computed or where its files live, not what it learns.
@@ -263,3 +264,17 @@ def resumed(saved: RunConfig, overrides: Mapping[str, Any], epochs_done: int = 0
         raise InfominError(f"--epochs {given.epochs} is fewer than the {epochs_done} the run has trained; "
                            f"give at least {epochs_done} (more extends it)")
     return given
+
+
+def parse_knob_args(items: list[str] | None) -> dict[str, str]:
+    """`["crop-scale=0.2", "jitter=1"]` -> {"crop-scale": "0.2", "jitter": "1"}."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise InfominError(f"--knob {item!r} must look like name=value, e.g. --knob crop-scale=0.2")
+        name = name.strip()
+        if name in out:  # the last one silently winning hid typos in long command lines
+            raise InfominError(f"--knob {name} is given twice ({out[name]} and {value.strip()}); give each knob once")
+        out[name] = value.strip()
+    return out

@@ -7,6 +7,7 @@ and the config hash all follow from it (solo-learn's `method_kwargs`, declared b
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +78,22 @@ class Option:
         if self.choices is not None:
             return "one of " + ", ".join(self.choices)
         return self.range.describe() if self.range is not None else "a finite number"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The declaration as JSON values, so the CLI can build its flags from a cached copy
+        (commands/_catalog.py) without importing the modules that declare them."""
+        out = dataclasses.asdict(self)
+        out["of"] = self.of.__name__ if self.of is not None else None
+        out["choices"] = list(self.choices) if self.choices is not None else None
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Option:
+        """The inverse of `to_dict`."""
+        kinds = {kind.__name__: kind for kind in (bool, int, float, str)}
+        return cls(**{**data, "range": Range(**data["range"]) if data.get("range") is not None else None,
+                      "choices": tuple(data["choices"]) if data.get("choices") is not None else None,
+                      "of": kinds[data["of"]] if data.get("of") is not None else None})
 
     def bad_values(self) -> list[str]:
         """Values this option must refuse, as typed on a command line: the fuzz rows follow from these."""

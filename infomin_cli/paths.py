@@ -20,6 +20,12 @@ RUN_FILES = (CHECKPOINT, CONFIG, METRICS, SUMMARY)
 NAME_MAX, PATH_MAX = 255, 4096  # POSIX's usual limits, when the filesystem does not say its own
 
 
+def cache_folder() -> Path:
+    """$INFOMIN_CACHE, else ~/.cache/infomin, unchecked: the datasets' cache (data/cache.py) checks it
+    before it writes; the CLI's catalog (commands/_catalog.py) writes there only where it can."""
+    return Path(os.environ.get("INFOMIN_CACHE") or Path.home() / ".cache" / "infomin")
+
+
 def _limit(folder: Path, name: str, default: int) -> int:
     try:
         return int(os.pathconf(folder, name))

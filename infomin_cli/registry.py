@@ -14,6 +14,12 @@ from infomin_cli.errors import InfominError
 T = TypeVar("T")
 
 
+def unknown(kind: str, name: object, names: list[str]) -> InfominError:
+    """The one line for a name no entry has: the same whether the table or its cached copy
+    (commands/_catalog.py) is asked."""
+    return InfominError(f"unknown {kind} {name!r}; choose one of: {', '.join(names)}")
+
+
 class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -35,9 +41,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            raise InfominError(
-                f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}"
-            ) from None
+            raise unknown(self.kind, name, self.names()) from None
 
     def names(self) -> list[str]:
         return sorted(self._items)

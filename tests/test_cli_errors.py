@@ -197,7 +197,7 @@ def _interrupt(*args, **kwargs):
           "--quiet"],
          "infomin_cli.sweep.runner.run_sweep", "rerun the same command", "--resume"),
         # an estimate keeps nothing: no advice beyond the fact
-        (["mi-estimate", "--source", "gaussian"], "infomin_cli.estimate.synthetic_rows", "interrupted", "--resume"),
+        (["mi-estimate", "--source", "gaussian"], "infomin_cli.estimation.synthetic_rows", "interrupted", "--resume"),
     ],
 )
 def test_ctrl_c_names_the_commands_own_way_to_continue(tmp_path, capsys, monkeypatch, args, where, advice, never):

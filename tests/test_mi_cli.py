@@ -85,7 +85,7 @@ def test_mi_estimate_shows_each_point_and_its_critics_steps_on_stderr(_cli, monk
 def test_each_point_and_each_critic_step_moves_a_bar() -> None:
     from rich.progress import Progress
 
-    from infomin_cli.estimate import synthetic_rows
+    from infomin_cli.estimation import synthetic_rows
 
     class Recording(Progress):
         def update(self, task_id, **fields):

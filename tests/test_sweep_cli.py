@@ -120,3 +120,17 @@ def test_every_sweep_preset_names_a_real_knob_and_a_valid_spec(name, scale):
 def test_the_seed_has_a_preset_per_curve():
     sections = {get_preset(n)["section"] for n in SWEEP_PRESETS}
     assert sections >= {"B.1", "B.2", "B.3", "C.1", "C.2"} and len(SWEEP_PRESETS) >= 8
+
+
+def test_json_prints_only_the_points_rows_as_plain_values(monkeypatch, tmp_path):
+    import json
+
+    import numpy as np
+
+    monkeypatch.setattr(runner, "preflight", lambda points, job: None)
+    monkeypatch.setattr(runner, "run_sweep", lambda points, job, **kw: [
+        {"knob_value": np.float64(0.5), "seed": np.int64(0), "metric_value": np.float64("nan")}, {}])
+    result = CliRunner().invoke(app, ["sweep", "crop-scale", "0.5", "--epochs", "1", "--json", "--quiet",
+                                      "--out", str(tmp_path / "c.csv")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"knob_value": 0.5, "seed": 0, "metric_value": None}]

@@ -144,7 +144,8 @@ def test_the_objectives_command_lists_every_objective_with_its_options():
 
 
 def test_a_built_wheel_ships_the_presets(tmp_path):
-    """After a non-editable `pip install .`, `--preset crop-scale-linear` must work from any directory."""
+    """After a non-editable `pip install .`, `--preset crop-scale-linear` must work from any directory: the
+    wheel holds the repository's top-level experiments.yaml, byte for byte."""
     import subprocess
     import sys
     import zipfile
@@ -154,7 +155,17 @@ def test_a_built_wheel_ships_the_presets(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(tmp_path)], check=True, cwd=tmp_path)
     (wheel,) = tmp_path.glob("infomin-*.whl")
-    assert "infomin_cli/experiments.yaml" in zipfile.ZipFile(wheel).namelist()
+    shipped = zipfile.ZipFile(wheel).read("infomin_cli/experiments.yaml")  # the file, not a link to it
+    assert shipped == (root / "experiments.yaml").read_bytes()
+
+
+def test_the_package_reads_the_presets_of_the_repositorys_top_level_file():
+    from pathlib import Path
+
+    from infomin_cli.config import PRESETS_FILE
+
+    top = Path(__file__).resolve().parent.parent / "experiments.yaml"
+    assert PRESETS_FILE.resolve() == top.resolve() and PRESETS_FILE.read_bytes() == top.read_bytes()
 
 
 def test_log_tensorboard_writes_event_files_beside_metrics(tmp_path, tiny_config):

@@ -11,7 +11,12 @@ applied (`runtime/threads.py`) before the command runs, and never reaches the co
 Two kinds of option: the general ones below, and each method's own, which are not written here but
 generated from the methods' declarations (`Objective.options`): a flag per declared option, its
 help naming the methods that take it, its default and the paper's value. A method flag given on the
-command line lands in the namespace of the objective the run trains, and is checked there.
+command line lands in the namespace of the objective the run trains, and is checked there. The
+declarations are read through `_catalog.py`, so `--help` does not import the methods (nor torch).
+
+`--help` groups the options into panels (`PANELS`: data, model, objective, optimisation, run); a
+generated flag's panel is its declarer's (a method's options: objective; a probe task's: probe).
+A general option left unset takes RunConfig's default, which `--help` shows as its default.
 """
 
 from __future__ import annotations
@@ -25,21 +30,26 @@ from typing import Any
 import typer
 from typer.core import TyperCommand
 
+from infomin_cli.commands import _catalog
+from infomin_cli.config import RunConfig
 from infomin_cli.options import Option
 from infomin_cli.runtime import threads
 from infomin_cli.runtime.precision import PRECISION
 
-THREADS = typer.Option(None, "--threads", help="torch CPU threads of this process (default: the cores it may use, "
-                                               "shared among the processes it starts; OMP_NUM_THREADS when set).")
+DATA, MODEL, OBJECTIVE, OPTIMISATION, RUN, PROBE = "Data", "Model", "Objective", "Optimisation", "Run", "Probe task"
+THREADS_HELP = ("torch CPU threads of this process (default: the cores it may use, shared among the processes it "
+                "starts; OMP_NUM_THREADS when set).")
+THREADS = typer.Option(None, "--threads", help=THREADS_HELP)
 
 # name -> (type, typer.Option). Help texts say what the paper uses where it says.
 TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "views": (str | None, typer.Option(None, help="View family (see `infomin views`), e.g. lab-split, infomin-aug.")),
-    "dataset": (str | None, typer.Option(None, help="embedded (default), stl10, cifar10, ... (see `infomin datasets`).")),
+    "dataset": (str | None, typer.Option(None, help="embedded, stl10, cifar10, ... (see `infomin datasets`; default: the "
+                                                      "view family's, embedded for most).")),
     "data_root": (Path | None, typer.Option(None, help="Folder holding the dataset's files (never downloaded).")),
     "encoder": (str | None, typer.Option(None, help="convnet (fast CPU), alexnet-half (CMC), resnet18, resnet50.")),
     "head": (str | None, typer.Option(None, help="Projection head: linear or mlp.")),
-    "objective": (str | None, typer.Option(None, help="infonce (default), moco, memory-bank, ... (see `infomin objectives`).")),
+    "objective": (str | None, typer.Option(None, help="infonce, moco, memory-bank, ... (see `infomin objectives`).")),
     "temperature": (float | None, typer.Option(None, help="Temperature tau of the contrastive loss.")),
     "batch_size": (int | None, typer.Option(None, help="Batch size; in-batch InfoNCE has K = batch size.")),
     "epochs": (int | None, typer.Option(None, help="Pretraining epochs.")),
@@ -50,9 +60,9 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "limit": (int | None, typer.Option(None, help="Use only the first N pretraining images.")),
     "seed": (int | None, typer.Option(None, help="Random seed (a sweep's first: --seeds N uses seed..seed+N-1).")),
     "device": (str | None, typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N.")),
-    "precision": (str | None, typer.Option(None, help=PRECISION.help + " Default: auto.")),
+    "precision": (str | None, typer.Option(None, help=PRECISION.help)),
     "knn_monitor": (bool | None, typer.Option(None, "--knn-monitor/--no-knn-monitor",
-                                                 help="k-NN accuracy on the held-out split every epoch (default on).")),
+                                                 help="k-NN accuracy on the held-out split every epoch.")),
     "sync_bn": (bool | None, typer.Option(None, "--sync-bn/--no-sync-bn",
                                            help="Under torchrun: BN statistics over the global batch (CUDA only); "
                                                 "default: per-GPU BN, MoCo shuffles its keys across GPUs.")),
@@ -69,6 +79,36 @@ TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
                                         "nothing is read or written.")),
 }
 NOT_CONFIG = ("preset", "scale", "config", "print_config")
+PANELS: dict[str, tuple[str, ...]] = {
+    DATA: ("views", "dataset", "data_root", "image_size", "limit", "stream", "strict_data", "workers"),
+    MODEL: ("encoder", "head"),
+    OBJECTIVE: ("objective", "temperature"),
+    OPTIMISATION: ("batch_size", "epochs", "lr", "optimizer", "weight_decay"),
+    RUN: ("seed", "device", "precision", "knn_monitor", "sync_bn", "log", "preset", "scale", "config", "print_config"),
+}
+
+
+def _shown_default(value: Any) -> str | bool:
+    """RunConfig's default as `--help` shows it (False: not shown, where there is none)."""
+    if value is None or value == {}:
+        return False
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _arrange(options: dict[str, tuple[Any, Any]]) -> None:
+    """Each general option into its panel, with RunConfig's default shown where the flag's own is None."""
+    config = RunConfig()
+    for panel, names in PANELS.items():
+        for name in names:
+            option = options[name][1]
+            option.rich_help_panel = panel
+            if option.default is None and hasattr(config, name):
+                option.show_default = _shown_default(getattr(config, name))
+
+
+_arrange(TRAINING_OPTIONS)
 
 
 def added_options(into: str, options: Mapping[str, tuple[Any, Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -94,10 +134,23 @@ def added_options(into: str, options: Mapping[str, tuple[Any, Any]]) -> Callable
     return decorate
 
 
-def declared_flags(owners: Mapping[str, Sequence[Option]]) -> dict[str, tuple[Any, Any]]:
+def in_panels(panels: Mapping[str, Iterable[str]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Show a command's own options (by parameter name) in `--help` panels: {panel: names}."""
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        parameters = inspect.signature(command).parameters
+        for panel, names in panels.items():
+            for name in names:
+                parameters[name].default.rich_help_panel = panel
+        return command
+
+    return decorate
+
+
+def declared_flags(owners: Mapping[str, Sequence[Option]], panel: str | None = None) -> dict[str, tuple[Any, Any]]:
     """One flag per option name that any owner declares (a method, a probe task), typed as declared
     and unset by default (None: the owner's default applies, and the owner checks a given value);
-    its help says what it means to each owner, with the default and the paper's value."""
+    its help says what it means to each owner, with the default and the paper's value; `--help`
+    shows it in `panel`."""
     named: dict[str, list[tuple[str, Option]]] = {}
     for owner, options in owners.items():
         for option in options:
@@ -114,25 +167,31 @@ def declared_flags(owners: Mapping[str, Sequence[Option]]) -> dict[str, tuple[An
             sentences.append(f"{', '.join(who)}: {meaning}" + (f" ({'; '.join(facts)})" if facts else ""))
         option = declared[0][1]
         flags = (f"{option.cli_flag}/--no-{option.cli_flag[2:]}",) if option.kind is bool else (option.cli_flag,)
-        out[name] = (option.kind | None, typer.Option(None, *flags, help="; ".join(sentences) + "."))
+        out[name] = (option.kind | None, typer.Option(None, *flags, help="; ".join(sentences) + ".",
+                                                      rich_help_panel=panel))
     return out
 
 
 def method_options(objectives: Iterable[str] | None = None) -> dict[str, tuple[Any, Any]]:
     """One flag per option the methods declare (`objectives`: those names; default: every method that
     `pretrain` trains), each once however many methods take it."""
-    from infomin_cli.objectives import OBJECTIVES
-
-    return declared_flags({name: method.options for name, method in OBJECTIVES.items()
-                           if (name in objectives if objectives is not None else not method.command)})
+    return declared_flags({name: method.options for name, method in _catalog.methods().items()
+                           if (name in objectives if objectives is not None else not method.command)}, OBJECTIVE)
 
 
-def threads_option(processes: str | None = None, default: Callable[[dict[str, Any]], int | None] | None = None
-                   ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def task_options() -> dict[str, tuple[Any, Any]]:
+    """One flag per option the probe tasks declare (`infomin probe`)."""
+    from infomin_cli.evaluate.probes import PROBES
+
+    return declared_flags({name: task.options for name, task in PROBES.items()}, PROBE)
+
+
+def threads_option(processes: str | None = None, default: Callable[[dict[str, Any]], int | None] | None = None,
+                   panel: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command `--threads` and set torch's threads before it runs. `processes`: the name of
     the command's option holding how many processes share the cores (a sweep's `jobs`);
     `default(arguments)`: a command's own default for some arguments (None: the shared one), which
-    yields to an OMP_NUM_THREADS the user set."""
+    yields to an OMP_NUM_THREADS the user set; `panel`: where `--help` shows it."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(command)
@@ -148,7 +207,8 @@ def threads_option(processes: str | None = None, default: Callable[[dict[str, An
         run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), computing])  # type: ignore[attr-defined]
         run.__annotations__ = inspect.get_annotations(command, eval_str=True)
         del run.__wrapped__
-        return added_options("computing", {"threads": (int | None, THREADS)})(run)
+        option = THREADS if panel is None else typer.Option(None, "--threads", help=THREADS_HELP, rich_help_panel=panel)
+        return added_options("computing", {"threads": (int | None, option)})(run)
 
     return decorate
 
@@ -161,9 +221,26 @@ def training_options(only: Iterable[str] | None = None, objectives: Iterable[str
     general = {k: v for k, v in TRAINING_OPTIONS.items() if only is None or k in only}
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        return threads_option(processes)(added_options("training", {**general, **method_options(objectives)})(command))
+        return by_panel(threads_option(processes, panel=RUN)(
+            added_options("training", {**general, **method_options(objectives)})(command)))
 
     return decorate
+
+
+def by_panel(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--help` draws the panels in the order of their first options: the command's own panels
+    first, then the training options' in `PANELS` order (Run last), whatever the decorators' order."""
+    order = list(PANELS)
+    signature = inspect.signature(command)
+
+    def rank(parameter: inspect.Parameter) -> int:
+        panel = getattr(parameter.default, "rich_help_panel", None)
+        return 1 + order.index(panel) if panel in order else 0
+
+    ranked = sorted(signature.parameters.values(), key=rank)  # stable: arguments keep their order
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in ranked])
+    return command
 
 
 def resolve_training(training: dict[str, Any], resume: Path | None = None, **extra: Any) -> Any:
@@ -204,6 +281,7 @@ def _resumed(training: dict[str, Any], folder: Path, extra: dict[str, Any]) -> A
 
 
 def _print_or_return(training: dict[str, Any], config: Any) -> Any:
+    _catalog.check_names(config)  # a typo in a name is one line before the run's modules (and torch) load
     if training.get("print_config"):
         import yaml
 
@@ -237,7 +315,7 @@ class RunFolderCommand(TyperCommand):
 
 RESUME, RESUME_FROM = "--resume", "--resume-from"
 RUN_FOLDER_OPTIONS: dict[str, tuple[Any, Any]] = {
-    "resume": (bool, typer.Option(False, RESUME, help="Continue a run from its last checkpoint, with its own config.yaml: "
+    "resume": (bool, typer.Option(False, RESUME, rich_help_panel=RUN, help="Continue a run from its last checkpoint, with its own config.yaml: "
                                   "`--resume FOLDER`, or `--resume` with --out. Only --epochs (the cosine is re-planned "
                                   "over the new length) and how it runs (--device, --precision, ...) may change.")),
     "resume_from": (Path | None, typer.Option(None, RESUME_FROM, hidden=True)),

@@ -37,13 +37,16 @@ def register(app: typer.Typer) -> None:
         scale: int = typer.Option(3, help="Pixel upscaling for readability."),
     ) -> None:
         """Save a grid of the first N test images, each named by its first label, with their labels printed."""
+        from infomin_cli.commands import _catalog
+        from infomin_cli.paths import check_image_file
+
+        check_image_file(out, "--out")
+        _catalog.check("datasets", name)  # a typo is one line before torch loads
         import torch
 
         from infomin_cli.data import DATASETS, load_dataset
         from infomin_cli.data.source import as_source
-        from infomin_cli.paths import check_image_file
 
-        check_image_file(out, "--out")
         data = load_dataset(name, data_root)
         test = as_source(data.test)
         if DATASETS.get(name).item == "sequence":  # one sequence a row, with v2 for every choice of shared factors

@@ -15,9 +15,12 @@ from typing import Any
 import typer
 
 from infomin_cli.commands._options import (
+    DATA,
+    RUN,
     RUN_FOLDER_OPTIONS,
     RunFolderCommand,
     added_options,
+    in_panels,
     resolve_training,
     run_folder,
     training_options,
@@ -37,6 +40,7 @@ def register(app: typer.Typer) -> None:
     @app.command("learn-views", cls=RunFolderCommand)
     @added_options("folder", RUN_FOLDER_OPTIONS)
     @training_options(only=TRAINING, objectives=(OBJECTIVE,))
+    @in_panels({DATA: ("from_", "crop_scale"), RUN: ("out", "quiet", "json_out")})
     def learn_views(
         from_: str = typer.Option(None, "--from", help="Colour space g starts from (any of `infomin views`' colorspace-split spaces; default rgb)."),
         crop_scale: float = typer.Option(None, help="RandomResizedCrop lower area bound (CMC: 0.2)."),
@@ -49,7 +53,6 @@ def register(app: typer.Typer) -> None:
         """Learn views: a generator g minimises I_NCE(v1; v2) against a critic that maximises it (B.5).
         The critic's rate is --lr (paper: 6e-4), g's --generator-lr (paper: 2e-4); --preset defaults to
         learned-views-unsup / -semi / -sup by --mode."""
-        from infomin_cli.engine.pretrain import pretrain
         from infomin_cli.errors import InfominError
 
         mode = training["view_mode"] or "semi-supervised"
@@ -66,6 +69,8 @@ def register(app: typer.Typer) -> None:
         else:
             fixed["knobs"] = {"space": "rgb", **knobs}
             config = resolve_training({**training, "preset": training["preset"] or MODE_PRESETS[mode]}, **fixed)
+        from infomin_cli.engine.pretrain import pretrain  # torch: after the checks above
+
         summary = pretrain(config, out, resume=resume, progress=not quiet)
         keys = ("run_id", "config_hash", "loss", "i_nce_train", "K_train", "epochs", "wall_seconds")
         if json_out:

@@ -23,7 +23,7 @@ from infomin_cli.errors import InfominError
 from infomin_cli.runtime.precision import PRECISION
 
 if TYPE_CHECKING:
-    from infomin_cli.estimate import EstimateRow
+    from infomin_cli.estimation import EstimateRow
 
 
 def register(app: typer.Typer) -> None:
@@ -55,51 +55,71 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, help="No progress bars (on stderr: each estimate, its critic's steps)."),
     ) -> None:
         """Estimate mutual information with value, unit, K, log K, 95 % CI and a saturation flag."""
-        from rich.console import Console
-
-        from infomin_cli import estimate as support
-        from infomin_cli.progress import make_progress
-        from infomin_cli.runtime.precision import check_precision
-
-        if precision is not None:
-            precision = check_precision(precision)
-        if results is not None:
-            from infomin_cli.results.table import check_appendable
-
-            check_appendable(results, "--results")
-        if units not in ("nats", "bits"):
-            raise InfominError(f"--units {units!r} is not valid; choose nats or bits")
-        chosen = [x for x in (run is not None, views is not None, source is not None) if x]
-        if len(chosen) != 1:
-            raise InfominError("give exactly one of: RUN_DIR, --views FAMILY, or --source gaussian|cubic|shuffled")
         start = time.perf_counter()
-        bars = Console(stderr=True)
-        with make_progress(bars, disable=quiet or not bars.is_terminal) as progress:  # logs get the table alone
-            if source is not None:
-                rows = support.synthetic_rows(source, dim, mi, estimators, critic, steps, batch_size, eval_batches,
-                                              clip, ksg_samples, seed, progress=progress)
-            elif run is not None:
-                rows = support.run_rows(run, negatives, eval_batches, seed, device, precision=precision,
-                                        progress=progress)
-            else:
-                rows = support.views_rows(views, knob, dataset, data_root, steps, batch_size, eval_batches, seed,
-                                          device, precision or "auto", progress=progress)
-        for row in rows:
-            row.estimate = row.estimate.to(units)
-        if results is not None:
-            for row in rows:
-                support.append_result(results, row)
+        rows = estimate_rows(run, negatives=negatives, views=views, knob=knob, dataset=dataset, data_root=data_root,
+                             source=source, dim=dim, mi=mi, estimators=estimators, critic=critic, steps=steps,
+                             batch_size=batch_size, eval_batches=eval_batches, clip=clip, ksg_samples=ksg_samples,
+                             seed=seed, units=units, results=results, device=device, precision=precision,
+                             quiet=quiet)
         if as_json:
             typer.echo(json.dumps([row.to_json() for row in rows], indent=2))
         else:
             _print_table(rows, time.perf_counter() - start, results)
 
 
+def estimate_rows(run: Path | None = None, *, negatives: int | None = None, views: str | None = None,
+                  knob: list[str] | None = None, dataset: str = "embedded", data_root: Path | None = None,
+                  source: str | None = None, dim: int = 20, mi: str = "0,2,4,6,8,10", estimators: str = "infonce",
+                  critic: str = "separable", steps: int | None = None, batch_size: int | None = None,
+                  eval_batches: int = 50, clip: float = 5.0, ksg_samples: int = 2000, seed: int = 0,
+                  units: str = "nats", results: Path | None = None, device: str = "auto",
+                  precision: str | None = None, quiet: bool = False) -> list[EstimateRow]:
+    """What `infomin mi-estimate` computes, for the command and for the Python API
+    (`infomin_cli.api.estimate`): the estimates in `units`, each appended to `results` when given."""
+    from rich.console import Console
+
+    from infomin_cli.commands import _catalog
+    from infomin_cli.progress import make_progress
+    from infomin_cli.runtime.precision import check_precision
+
+    if precision is not None:
+        precision = check_precision(precision)
+    if results is not None:
+        from infomin_cli.results.table import check_appendable
+
+        check_appendable(results, "--results")
+    if units not in ("nats", "bits"):
+        raise InfominError(f"--units {units!r} is not valid; choose nats or bits")
+    chosen = [x for x in (run is not None, views is not None, source is not None) if x]
+    if len(chosen) != 1:
+        raise InfominError("give exactly one of: RUN_DIR, --views FAMILY, or --source gaussian|cubic|shuffled")
+    if views is not None:
+        _catalog.check("views", views)  # a typo is one line before torch loads
+    from infomin_cli import estimation as support
+    bars = Console(stderr=True)
+    with make_progress(bars, disable=quiet or not bars.is_terminal) as progress:  # logs get the table alone
+        if source is not None:
+            rows = support.synthetic_rows(source, dim, mi, estimators, critic, steps, batch_size, eval_batches,
+                                          clip, ksg_samples, seed, progress=progress)
+        elif run is not None:
+            rows = support.run_rows(run, negatives, eval_batches, seed, device, precision=precision,
+                                    progress=progress)
+        else:
+            rows = support.views_rows(views, knob, dataset, data_root, steps, batch_size, eval_batches, seed,
+                                      device, precision or "auto", progress=progress)
+    for row in rows:
+        row.estimate = row.estimate.to(units)
+    if results is not None:
+        for row in rows:
+            support.append_result(results, row)
+    return rows
+
+
 def _print_table(rows: list[EstimateRow], seconds: float, results: Path | None) -> None:
     from rich.console import Console
 
     from infomin_cli.commands._listing import print_listing
-    from infomin_cli.estimate import TABLE_HEADERS, table_rows
+    from infomin_cli.estimation import TABLE_HEADERS, table_rows
 
     console = Console()
     unit = rows[0].estimate.unit if rows else "nats"

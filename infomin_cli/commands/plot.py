@@ -7,8 +7,6 @@ from pathlib import Path
 import typer
 
 from infomin_cli.paths import check_output_file
-from infomin_cli.plots.curves import load_curves, shape_report, shapes
-from infomin_cli.plots.reverse_u import out_stem, write_figure
 
 
 def declared_choices(views: str, knob: str) -> list[str]:
@@ -34,6 +32,10 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="Output path; .png and .pdf are both written. Default: next to the CSV."),
     ) -> None:
         """Plot accuracy against I_NCE, points labelled by knob value; a sweet spot (> 2 s.e. over both ends) starred."""
+        # pandas and matplotlib load here, when plotting, not when the CLI starts
+        from infomin_cli.plots.curves import load_curves, shape_report, shapes
+        from infomin_cli.plots.reverse_u import out_stem, write_figure
+
         if out is not None:
             check_output_file(out, "--out")  # a folder named by --out is refused, not written beside
         stem = out_stem(csv, out)

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from infomin_cli.paths import check_output_file
-from infomin_cli.plots.factors import default_stem, load_factor_table, markdown, write_figure
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +22,9 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Tabulate probe error per task (columns) against the factors the views share (rows), mean ± s.e. over seeds."""
+        # pandas and matplotlib load here, when plotting, not when the CLI starts
+        from infomin_cli.plots.factors import default_stem, load_factor_table, markdown, write_figure
+
         if out is not None:
             check_output_file(out, "--out")  # a folder named by --out is refused, not written beside
         table = load_factor_table(csv, layer=layer)  # reads only; names the layers there if --layer is not one

@@ -50,6 +50,9 @@ def show_views(
     seed: int,
 ) -> str:
     """Build the family, draw n example pairs from the dataset, write the PNG; returns the caption."""
+    from infomin_cli.commands import _catalog
+
+    _catalog.check("views", family_name)  # a typo is one line before torch loads
     import torch
 
     from infomin_cli.data import load_dataset

@@ -12,7 +12,6 @@ without pickles and `.pt` files with `weights_only=True`: a cache never runs cod
 from __future__ import annotations
 
 import io
-import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable
@@ -22,14 +21,14 @@ from typing import Any
 import numpy as np
 
 from infomin_cli.atomic import atomic_torch_save, atomic_write_bytes
-from infomin_cli.paths import check_output_dir
+from infomin_cli.paths import cache_folder, check_output_dir
 
 FLAG = "$INFOMIN_CACHE"
 
 
 def cache_dir() -> Path:
     """The folder, checked: a folder we can write, or one we can make."""
-    path = Path(os.environ.get("INFOMIN_CACHE") or Path.home() / ".cache" / "infomin")
+    path = cache_folder()
     check_output_dir(path, FLAG)
     return path
 

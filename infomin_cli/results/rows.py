@@ -1,6 +1,6 @@
 """Every results row is built here, so a column means one thing whoever writes it.
 
-Probe rows (`evaluate/probe.py`), estimate rows (`estimate.py`) and sweep rows all describe a run
+Probe rows (`evaluate/probe.py`), estimate rows (`estimation.py`) and sweep rows all describe a run
 with the same `run_columns`, and carry an I_NCE only together with its K (`with_i_nce`): `K` is
 always the number of candidates per positive behind the row's `i_nce` (the held-out estimate's K,
 which `--negatives` raises), never the training batch, because the x-axis of a reverse-U is only
@@ -165,5 +165,12 @@ def estimate_row(estimate: Estimate, context: Mapping[str, Any]) -> dict[str, An
 
 
 def clean(row: Mapping[str, Any]) -> dict[str, Any]:
-    """NaN -> None, so a missing number is an empty cell rather than the string 'nan'."""
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+    """Plain Python values (a row read back through pandas holds numpy scalars, which JSON does not
+    take), and NaN -> None, so a missing number is an empty cell rather than the string 'nan'."""
+    import numpy as np
+
+    def plain(value: Any) -> Any:
+        value = value.item() if isinstance(value, np.generic) else value
+        return None if isinstance(value, float) and math.isnan(value) else value
+
+    return {k: plain(v) for k, v in row.items()}

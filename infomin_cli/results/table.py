@@ -27,13 +27,14 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from infomin_cli import __version__
 from infomin_cli.errors import InfominError
 from infomin_cli.paths import check_output_file
+
+if TYPE_CHECKING:  # pandas loads where a table is read: appending a row, and the CLI's start, go without it
+    import pandas as pd
 
 # Documented in docs/ARCHITECTURE.md ("Results CSV").
 COLUMNS: tuple[str, ...] = (
@@ -242,6 +243,7 @@ def read_results(path: str | os.PathLike[str], required: tuple[str, ...] = ()) -
     """Read a results CSV (ours, an older version's, or hand-written); fail in one line if a needed
     column is missing. Known columns the file lacks come back as NaN, in `COLUMNS` order, so old
     files and new ones concatenate; columns we do not know follow them."""
+    import pandas as pd
     path = Path(path)
     if path.is_dir():
         raise InfominError(f"results file {path} is a directory; pass a results CSV file")
@@ -274,6 +276,7 @@ def read_results(path: str | os.PathLike[str], required: tuple[str, ...] = ()) -
 def rows_where(frame: pd.DataFrame, exact: Mapping[str, Any], trusted: Mapping[str, Any] = {}) -> pd.DataFrame:
     """Rows whose `exact` columns hold those values (as text; None: any), and whose `trusted` columns
     hold theirs or are empty (`matching`)."""
+    import pandas as pd
     mask = matching(frame, trusted)
     for column, value in exact.items():
         if value is not None:
@@ -283,6 +286,7 @@ def rows_where(frame: pd.DataFrame, exact: Mapping[str, Any], trusted: Mapping[s
 
 def _same(cells: pd.Series, value: Any) -> pd.Series:
     """Cells equal to `value`: numerically for numbers (a CSV reads 10 back as 10.0), else as text."""
+    import pandas as pd
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return pd.to_numeric(cells, errors="coerce") == float(value)
     return cells.astype(object).fillna("").astype(str) == str(value)
@@ -291,6 +295,7 @@ def _same(cells: pd.Series, value: Any) -> pd.Series:
 def matching(frame: pd.DataFrame, expected: Mapping[str, Any]) -> pd.Series:
     """Rows whose columns hold the `expected` values. An empty cell, or a column the file lacks
     (a row written before the column existed), matches anything: such rows are trusted as before."""
+    import pandas as pd
     mask = pd.Series(True, index=frame.index)
     for column, value in expected.items():
         if value is None:

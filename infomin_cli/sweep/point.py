@@ -55,7 +55,7 @@ class PointRows:
             if had.get("i_nce") is not None and had.get("K") is not None:
                 self.i_nce = (had["i_nce"], had["K"])
             elif self.job.negatives:  # the in-batch value sits near log(batch) for easy views; more keys lift log K
-                from infomin_cli.estimate import run_rows
+                from infomin_cli.estimation import run_rows
 
                 estimate = run_rows(self.point.run_dir, self.job.negatives, EVAL_BATCHES, self.point.seed,
                                     self.point.config.device, **({"run": self.run} if self.run is not None else {})

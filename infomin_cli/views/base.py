@@ -172,17 +172,3 @@ VIEWS: Registry[ViewFamily] = Registry("view")
 
 def register_family(family: ViewFamily) -> ViewFamily:
     return VIEWS.add(family.name, family)
-
-
-def parse_knob_args(items: list[str] | None) -> dict[str, str]:
-    """`["crop-scale=0.2", "jitter=1"]` -> {"crop-scale": "0.2", "jitter": "1"}."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name or not value:
-            raise InfominError(f"--knob {item!r} must look like name=value, e.g. --knob crop-scale=0.2")
-        name = name.strip()
-        if name in out:  # the last one silently winning hid typos in long command lines
-            raise InfominError(f"--knob {name} is given twice ({out[name]} and {value.strip()}); give each knob once")
-        out[name] = value.strip()
-    return out
