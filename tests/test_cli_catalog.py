@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from infomin_cli.cli import app
 from infomin_cli.commands import _catalog
 from infomin_cli.commands._options import PANELS, TRAINING_OPTIONS
+from infomin_cli.data import DATASETS
 from infomin_cli.evaluate.probes import PROBES
 from infomin_cli.objectives import OBJECTIVES
 
@@ -30,6 +31,7 @@ def assert_is_the_registries(catalog: dict) -> None:
         assert catalog["registries"][name] == {"kind": table.kind, "names": table.names()}, name
     assert catalog["methods"] == {name: _catalog.Method(method.options, method.command)
                                   for name, method in OBJECTIVES.items()}
+    assert catalog["labels"] == {name: [*entry.labels, *entry.targets] for name, entry in DATASETS.items()}
 
 
 def test_the_catalog_written_to_the_cache_holds_what_the_registries_hold(tmp_path):
@@ -108,6 +110,16 @@ def test_starting_the_cli_imports_neither_torch_nor_pandas_nor_matplotlib(tmp_pa
                                   ["views", "show", "nosuch"], ["datasets", "show", "nosuch"],
                                   ["mi-estimate", "--views", "nosuch"]])
 def test_help_and_a_mistyped_name_are_answered_before_torch_loads(tmp_path, argv):
+    assert heavy_modules_after(f"from infomin_cli.cli import main; main({argv!r})", tmp_path) == []
+
+
+def test_a_mistyped_probe_label_is_answered_before_torch_loads(tmp_path):
+    from infomin_cli.config import RunConfig
+
+    run = tmp_path / "run"
+    run.mkdir()
+    RunConfig(dataset="embedded").save(run / "config.yaml")  # the label check reads no checkpoint
+    argv = ["probe", str(run), "--label", "nosuch", "--results", str(tmp_path / "r.csv")]
     assert heavy_modules_after(f"from infomin_cli.cli import main; main({argv!r})", tmp_path) == []
 
 
