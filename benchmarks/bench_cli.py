@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import write_section
+from infomin_cli.config import RunConfig
 
 CLI = [sys.executable, "-m", "infomin_cli"]
 # name -> (command, the exit code it must end with)
@@ -38,8 +39,13 @@ CASES: dict[str, tuple[list[str], int]] = {
     "infomin pretrain --help": ([*CLI, "pretrain", "--help"], 0),
     "infomin pretrain --views nosuch": ([*CLI, "pretrain", "--views", "nosuch"], 2),
     "infomin pretrain --preset nosuch": ([*CLI, "pretrain", "--preset", "nosuch"], 2),
+    "infomin sweep crop-scale 0.5 --views nosuch": ([*CLI, "sweep", "crop-scale", "0.5", "--views", "nosuch"], 2),
+    "infomin probe RUN --label nosuch": ([*CLI, "probe", "run", "--label", "nosuch", "--results", "r.csv"], 2),
     "infomin --help, cold catalog": ([*CLI, "--help"], 0),
 }
+# RUN is a folder holding only a run's config.yaml: enough for the label check, which needs no more;
+# the CLI before it loaded the run first, which a folder without a checkpoint refuses sooner than a run
+NOT_BEFORE = ("infomin probe RUN --label nosuch", "infomin --help, cold catalog")
 
 
 def _cpu() -> float:
@@ -78,11 +84,13 @@ def main(argv: list[str] | None = None) -> None:
     cases = dict(CASES)
     if args.before:
         cases.update({f"{name} (at {args.before})": case for name, case in CASES.items()
-                      if name.startswith("infomin") and "cold" not in name})
+                      if name.startswith("infomin") and name not in NOT_BEFORE})
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         warm = Path(tmp) / "warm"
+        (Path(tmp) / "run").mkdir()
+        RunConfig(dataset="embedded").save(Path(tmp) / "run" / "config.yaml")
         _time([*CLI, "--help"], 0, warm)  # builds the catalog once
         old = _extract(args.before, Path(tmp) / "before") if args.before else None
         if old is not None:

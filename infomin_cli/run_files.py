@@ -62,6 +62,14 @@ def read_config(path: str | Path, way_out: str | None = None) -> RunConfig:
     return config
 
 
+def run_config(folder: str | Path) -> RunConfig:
+    """The config.yaml of a run folder (one line when the folder is not a run or the file is damaged)."""
+    folder = Path(folder)
+    if not (folder / CONFIG).is_file():
+        raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")
+    return read_config(folder / CONFIG)
+
+
 def read_summary(path: str | Path) -> dict[str, Any]:
     """A run's summary.json ({} when the run has none yet)."""
     path = Path(path)

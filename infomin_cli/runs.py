@@ -31,8 +31,8 @@ from infomin_cli.run_files import (
     damaged,
     load_state,
     read_checkpoint,
-    read_config,
     read_summary,
+    run_config,
 )
 from infomin_cli.runtime import distributed
 from infomin_cli.runtime.device import pick_device
@@ -204,14 +204,6 @@ class LoadedRun:
     def unfinished(self) -> bool:
         """Trained, but for fewer epochs than its config plans (killed, or still training)."""
         return self.trained and self.epochs_trained < self.config.epochs
-
-
-def run_config(folder: str | Path) -> RunConfig:
-    """The config.yaml of a run folder (one line when the folder is not a run or the file is damaged)."""
-    folder = Path(folder)
-    if not (folder / CONFIG).is_file():
-        raise InfominError(f"{folder} is not a run folder (no {CONFIG}); pass the --out folder of `infomin pretrain`")
-    return read_config(folder / CONFIG)
 
 
 def load_run(folder: str | Path, device: str = "auto", random_init: bool = False,

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from infomin_cli.cli import app
 from infomin_cli.commands import _catalog
 from infomin_cli.commands._options import PANELS, TRAINING_OPTIONS
+from infomin_cli.data import DATASETS
 from infomin_cli.evaluate.probes import PROBES
 from infomin_cli.objectives import OBJECTIVES
 
@@ -30,6 +31,7 @@ def assert_is_the_registries(catalog: dict) -> None:
         assert catalog["registries"][name] == {"kind": table.kind, "names": table.names()}, name
     assert catalog["methods"] == {name: _catalog.Method(method.options, method.command)
                                   for name, method in OBJECTIVES.items()}
+    assert catalog["labels"] == {name: [*entry.labels, *entry.targets] for name, entry in DATASETS.items()}
 
 
 def test_the_catalog_written_to_the_cache_holds_what_the_registries_hold(tmp_path):
@@ -86,19 +88,26 @@ def test_a_name_missing_from_the_catalog_is_the_registrys_own_line():
     assert str(from_catalog.value) == str(from_registry.value)
 
 
-def heavy_modules_after(code: str, tmp_path) -> list[str]:
-    """The heavy modules a fresh interpreter holds after `code`, with this install's catalog cached."""
-    env = {**os.environ, "INFOMIN_CACHE": str(tmp_path)}
+@pytest.fixture(scope="module")
+def warm_cache(tmp_path_factory):
+    """A cache folder holding this install's catalog (built once, in a process of its own)."""
+    folder = tmp_path_factory.mktemp("warm-cache")
     warm = "from infomin_cli.commands import _catalog; _catalog.load(_catalog.catalog_file(), _catalog.source_key())"
-    subprocess.run([sys.executable, "-c", warm], env=env, check=True)
+    subprocess.run([sys.executable, "-c", warm], env={**os.environ, "INFOMIN_CACHE": str(folder)}, check=True)
+    return folder
+
+
+def heavy_modules_after(code: str, cache) -> list[str]:
+    """The heavy modules a fresh interpreter holds after `code`, with this install's catalog in `cache`."""
+    env = {**os.environ, "INFOMIN_CACHE": str(cache)}
     probe = (f"import sys\ntry:\n    {code}\nexcept SystemExit:\n    pass\n"
              f"print('loaded:', *(m for m in {HEAVY!r} if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     return done.stdout.splitlines()[-1].split()[1:]
 
 
-def test_starting_the_cli_imports_neither_torch_nor_pandas_nor_matplotlib(tmp_path):
-    assert heavy_modules_after("import infomin_cli.cli", tmp_path) == []
+def test_starting_the_cli_imports_neither_torch_nor_pandas_nor_matplotlib(warm_cache):
+    assert heavy_modules_after("import infomin_cli.cli", warm_cache) == []
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["pretrain", "--help"], ["pretrain", "--views", "nosuch"],
@@ -107,8 +116,18 @@ def test_starting_the_cli_imports_neither_torch_nor_pandas_nor_matplotlib(tmp_pa
                                   ["sweep", "crop-scale", "0.5", "--views", "nosuch"],
                                   ["views", "show", "nosuch"], ["datasets", "show", "nosuch"],
                                   ["mi-estimate", "--views", "nosuch"]])
-def test_help_and_a_mistyped_name_are_answered_before_torch_loads(tmp_path, argv):
-    assert heavy_modules_after(f"from infomin_cli.cli import main; main({argv!r})", tmp_path) == []
+def test_help_and_a_mistyped_name_are_answered_before_torch_loads(warm_cache, argv):
+    assert heavy_modules_after(f"from infomin_cli.cli import main; main({argv!r})", warm_cache) == []
+
+
+def test_a_mistyped_probe_label_is_answered_before_torch_loads(tmp_path, warm_cache):
+    from infomin_cli.config import RunConfig
+
+    run = tmp_path / "run"
+    run.mkdir()
+    RunConfig(dataset="embedded").save(run / "config.yaml")  # the label check reads no checkpoint
+    argv = ["probe", str(run), "--label", "nosuch", "--results", str(tmp_path / "r.csv")]
+    assert heavy_modules_after(f"from infomin_cli.cli import main; main({argv!r})", warm_cache) == []
 
 
 def panels_of(text: str) -> dict[str, str]:

@@ -1,5 +1,5 @@
-"""What the CLI knows of the registries before it imports them: each table's names and each method's
-declared options.
+"""What the CLI knows of the registries before it imports them: each table's names, each method's
+declared options and each dataset's labels.
 
 `--help` lists the methods' options as flags, and a name typed on the command line is checked
 against a table; neither needs more than names and declarations, but registering the entries
@@ -32,7 +32,7 @@ from infomin_cli.paths import cache_folder
 from infomin_cli.registry import Registry, unknown
 
 PACKAGE = Path(infomin_cli.__file__).resolve().parent
-FORMAT = 1  # the layout of the JSON copy; a copy of another layout is rebuilt
+FORMAT = 2  # the layout of the JSON copy; a copy of another layout is rebuilt
 # the catalog's name of each table -> (the module that fills it, its name there)
 REGISTRIES: dict[str, tuple[str, str]] = {
     "views": ("infomin_cli.views", "VIEWS"),
@@ -81,7 +81,13 @@ def build() -> dict[str, Any]:
         "registries": {name: {"kind": table.kind, "names": table.names()} for name, table in tables.items()},
         "methods": {name: {"command": method.command, "options": [option.to_dict() for option in method.options]}
                     for name, method in tables["objectives"].items()},
+        "labels": {name: _labels(entry) for name, entry in tables["datasets"].items()},
     }
+
+
+def _labels(entry: Any) -> list[str]:
+    """What a dataset entry declares it holds: its class labels, then its regression targets."""
+    return [*entry.labels, *entry.targets]
 
 
 def parse(data: Any) -> dict[str, Any]:
@@ -97,7 +103,10 @@ def parse(data: Any) -> dict[str, Any]:
                for name, method in data["methods"].items()}
     if not all(isinstance(method.command, (str, type(None))) for method in methods.values()):
         raise TypeError("a method's command is text or null")
-    return {"registries": registries, "methods": methods}
+    labels = {name: list(held) for name, held in data["labels"].items()}
+    if not all(isinstance(label, str) for held in labels.values() for label in held):
+        raise TypeError("labels are text")
+    return {"registries": registries, "methods": methods, "labels": labels}
 
 
 def read(path: Path, key: str) -> dict[str, Any] | None:
@@ -154,6 +163,14 @@ def methods() -> Mapping[str, Method]:
     if table is not None:
         return {name: Method(tuple(method.options), method.command) for name, method in table.items()}
     return cached()["methods"]
+
+
+def labels(dataset: str) -> list[str]:
+    """The labels and targets a registered dataset declares ([] for a name no entry has)."""
+    table = _live("datasets")
+    if table is not None:
+        return _labels(table.get(dataset)) if dataset in table else []
+    return list(cached()["labels"].get(dataset, []))
 
 
 def check_names(config: Any) -> None:

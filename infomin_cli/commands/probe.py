@@ -57,8 +57,10 @@ def run_probe(run: Path, *, label: list[str] | None = None, layer: str | None = 
     """What `infomin probe` does, for the command and for the Python API (`infomin_cli.api.probe`):
     (the task that ran, its rows, whether they were made now rather than found in
     `results`). `given`: the task options (e.g. epochs), None where not given."""
+    from infomin_cli.commands import _catalog
     from infomin_cli.errors import InfominError
     from infomin_cli.results.table import append_row, check_appendable
+    from infomin_cli.run_files import run_config
     from infomin_cli.runtime.precision import check_precision
 
     if precision is not None:
@@ -69,13 +71,17 @@ def run_probe(run: Path, *, label: list[str] | None = None, layer: str | None = 
         raise InfominError(f"--task {task!r} is not valid; choose one of: {', '.join(PROBES.names())}")
     chosen = PROBES.get(task) if task is not None else None
     options = chosen.check(given) if chosen is not None else {}
+    name = dataset or run_config(run).dataset
+    _catalog.check("datasets", name)
+    held = _catalog.labels(name)  # what the dataset declares it holds: a mistyped --label is refused here
+    for wanted in label or ():
+        if held and wanted not in held:
+            raise InfominError(f"dataset {name!r} has no label {wanted!r}; its labels: {', '.join(sorted(held))}")
     # torch loads here, after the checks above: a typo is answered at once
     from infomin_cli.data import DATASETS
     from infomin_cli.data.source import storage_of
     from infomin_cli.evaluate.probes import ProbeAsk, default_task
-    from infomin_cli.runs import run_config
 
-    name = dataset or run_config(run).dataset
     data = DATASETS.get(name)
     if chosen is not None:
         chosen.check_serves(data, name)
