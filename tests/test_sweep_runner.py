@@ -260,6 +260,26 @@ def test_jobs_on_a_cpu_run_that_many_workers_with_the_cores_split_and_no_gpu(fak
     assert all((p.run_dir / "sweep_worker.log").is_file() for p in points)  # each ran in a worker process
 
 
+def test_jobs_with_one_gpu_run_that_many_workers_sharing_it(fake, monkeypatch):
+    points = _points(fake)[:3]
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.2")
+    monkeypatch.setattr("infomin_cli.runtime.threads.cores", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    run_sweep(points, _job(fake), gpus=["5"], show=False, jobs=2)
+    _assert_each_point_exactly_once(fake, points)
+    assert {(p.run_dir / "gpu.txt").read_text() for p in points} == {"5"}  # every worker sees the one GPU
+    assert {(p.run_dir / "threads.txt").read_text() for p in points} == {"4"}  # and its share of the cores
+
+
+def test_a_worker_slot_is_one_per_gpu_else_jobs_on_the_one_gpu_else_jobs_on_the_cpu():
+    from infomin_cli.sweep.runner import worker_slots
+
+    assert worker_slots(["0", "1"], 4) == ["0", "1"]  # several GPUs: one worker each, --jobs aside
+    assert worker_slots(["2"], 3) == ["2@0", "2@1", "2@2"]
+    assert worker_slots([], 2) == ["cpu0", "cpu1"]
+    assert worker_slots(["2"], None) == ["2"] and worker_slots([], 1) == []
+
+
 def test_a_diverged_point_is_reported_and_the_rest_of_the_curve_still_runs(fake, monkeypatch):
     monkeypatch.setenv("FAKE_DIVERGE", "1")
     with pytest.raises(InfominError, match=r"2 of 6 points failed \(fake-crop=0.5 seed 0: loss became nan"):

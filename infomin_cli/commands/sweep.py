@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         probe_task: str = typer.Option(None, help=f"The probe task of every point: {', '.join(PROBES.names())} (see `infomin probes`; default: the preset's, else the one the dataset asks for)."),
         seg_epochs: int = typer.Option(None, help="Segmentation decoder epochs per point (default: the task's, 5)."),
         quiet: bool = typer.Option(False, help="No live display; one line per finished point."),
-        jobs: int = typer.Option(None, help="local, without several GPUs: run N points at once in N worker processes, the CPU cores split between them (e.g. 2 on a 2-core laptop)."),
+        jobs: int = typer.Option(None, help="local, without several GPUs: run N points at once in N worker processes, sharing the one GPU (small models leave most of it idle) or, without one, the CPU cores split between them (e.g. 2 on a 2-core laptop)."),
         launcher: str = typer.Option("local", help="local (points run here, one per GPU), slurm (one submitit job per point), or submitit-local (the slurm path on this machine)."),
         gpus_per_point: int = typer.Option(None, help="slurm: train each point with torchrun on N GPUs of one node (default 1)."),
         slurm_partition: str = typer.Option(None, help="slurm: partition to submit to."),

@@ -1,7 +1,8 @@
 """Run a sweep's points, here or in worker processes: each point is claimed under its lock and run
 by `point.py`; the points already in the CSV (`done.py`) are only shown.
 
-With several CUDA devices the points run as one subprocess per GPU (`--jobs N`: N CPU workers);
+With several CUDA devices the points run as one subprocess per GPU; `--jobs N` runs N workers that
+share the one GPU, or the CPU cores without one;
 they share only the CSV, whose appends are already process-safe, so the contract is the same
 either way.
 """
@@ -30,6 +31,7 @@ from infomin_cli.sweep.point import claim_and_run
 
 WORKER_LOG = "sweep_worker.log"
 CPU_SLOT = "cpu"  # a worker slot that is not a GPU (--jobs N): no CUDA device, its share of the cores
+SHARED = "@"  # a worker slot on a GPU that --jobs N workers share: "<device id>@<k>"
 
 
 def preflight(points: Sequence[SweepPoint], job: SweepJob) -> None:
@@ -82,14 +84,13 @@ def run_sweep(
 
     `gpus` (CUDA_VISIBLE_DEVICES values) switches to one subprocess per device; by default that
     happens when more than one CUDA device is visible. `jobs` > 1 without several GPUs runs that
-    many CPU worker processes instead, the cores split evenly between them (one torch thread each
-    on 2 cores: two single-thread points train faster than one two-thread point).
+    many worker processes instead (`worker_slots`): on the one GPU, which they share, or on the
+    CPU, the cores split evenly between them (one torch thread each on 2 cores: two single-thread
+    points train faster than one two-thread point).
     """
     if gpus is None:  # an explicit --device cpu or cuda:N keeps the sweep in this process
         gpus = visible_gpus() if points and points[0].config.device in ("auto", "cuda") else []
-    gpus = list(gpus)
-    if len(gpus) < 2 and jobs is not None and jobs > 1:
-        gpus = [f"{CPU_SLOT}{i}" for i in range(jobs)]
+    gpus = worker_slots(list(gpus), jobs)
     done = done_hashes(job, points)
     todo = [p for p in points if p.config_hash not in done]
     failures: list[str] = []
@@ -114,6 +115,30 @@ def run_sweep(
                            "rerun the same command to retry them")
     frame = read_frame(job)
     return [point_row(job, p, frame) for p in points]
+
+
+def worker_slots(gpus: list[str], jobs: int | None) -> list[str]:
+    """One slot per worker process: each of several GPUs; else, with `jobs` > 1, that many workers
+    on the one GPU (sharing it: a small model leaves most of an H100 idle, so several points at
+    once fill it) or, with none, on the CPU cores."""
+    if len(gpus) > 1 or jobs is None or jobs < 2:
+        return gpus
+    if gpus:
+        return [f"{gpus[0]}{SHARED}{k}" for k in range(jobs)]
+    return [f"{CPU_SLOT}{k}" for k in range(jobs)]
+
+
+def worker_env(slot: str, slots: int) -> dict[str, str]:
+    """What a worker's environment sets: the device it sees, and its share of the cores when it
+    shares a machine with other workers (the data's decoding and the views' CPU work)."""
+    if slot.startswith(CPU_SLOT):
+        threads = str(per_process(slots))  # --threads when given, else the cores this process may use // N
+        return {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    device, shared, _ = slot.partition(SHARED)
+    if shared:
+        threads = str(per_process(slots))
+        return {"CUDA_VISIBLE_DEVICES": device, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    return {"CUDA_VISIBLE_DEVICES": device}
 
 
 def visible_gpus() -> list[str]:
@@ -167,10 +192,7 @@ def _spawn(point: SweepPoint, job: SweepJob, gpu: str, slots: int = 1) -> subpro
     spec = point_to_dict(point, job)
     spec["config"]["device"] = "auto"  # the one GPU this worker sees (device is not part of the hash)
     point_file = write_point_file(spec)
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
-    if gpu.startswith(CPU_SLOT):  # --jobs N on CPUs: no GPU, and an even share of the cores (at least one thread)
-        threads = per_process(slots)  # --threads when given, else the cores this process may use // N
-        env.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    env = {**os.environ, **worker_env(gpu, slots)}
     log = open(point.run_dir / WORKER_LOG, "ab")  # noqa: SIM115 - the child owns it
     try:
         return subprocess.Popen([sys.executable, "-m", "infomin_cli.sweep.worker",
