@@ -149,4 +149,5 @@ def test_the_cli_asks_for_passive_waiting_before_any_command_loads_torch():
              "import infomin_cli.cli, os; print('torch' in sys.modules, os.environ['OMP_WAIT_POLICY'])")
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "True", "PASSIVE"]  # not yet loaded when asked; loaded by the commands after
+    asked, _, policy = out.split()  # (whether the start loads torch depends on the catalog's cache: tests/test_cli_catalog.py)
+    assert asked == "False" and policy == "PASSIVE"  # asked before torch is loaded
