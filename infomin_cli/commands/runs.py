@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from infomin_cli.errors import InfominError
-        from infomin_cli.results.listing import compare, describe, run_folders
+        from infomin_cli.results.listing import compare, describe, read_probe_rows, run_folders
         from infomin_cli.run_files import CONFIG, read_config
 
         folders = folders or [Path("runs")]
@@ -52,7 +52,8 @@ def register(app: typer.Typer) -> None:
         for path in csvs:
             if not path.is_file():
                 raise InfominError(f"--results {path} is not a file; pass a results CSV")
-        infos = [describe(folder, csvs) for folder in run_folders(folders[0])]
+        frames = read_probe_rows(csvs)
+        infos = [describe(folder, frames) for folder in run_folders(folders[0])]
         if json_out:
             typer.echo(json.dumps([info.row() for info in infos], default=str))
             return

@@ -57,7 +57,8 @@ def epochs_done(folder: Path) -> int:
     return max(0, len(lines) - 1)
 
 
-def describe(folder: Path, results: list[Path]) -> RunInfo:
+def describe(folder: Path, results: list[Any]) -> RunInfo:
+    """A run folder's settings, progress, summary and probe values (`results`: `read_probe_rows`'s frames)."""
     from infomin_cli.runs import config_hash
 
     config = read_config(folder / CONFIG)
@@ -67,16 +68,21 @@ def describe(folder: Path, results: list[Path]) -> RunInfo:
     return info
 
 
-def probe_results(run_id: str, digest: str, results: list[Path]) -> dict[str, float]:
-    """The latest probe value per (label, metric) of this run in the results CSVs (its untrained
-    baseline's rows, `run_id+random-init`, are not the run's)."""
+def read_probe_rows(results: list[Path]) -> list[Any]:
+    """Each results CSV read once, for every run folder a listing describes."""
     from infomin_cli.results.table import read_results
 
+    return [read_results(path, required=("run_id", "config_hash", "metric_name", "metric_value")) for path in results]
+
+
+def probe_results(run_id: str, digest: str, results: list[Any]) -> dict[str, float]:
+    """The latest probe value per (label, metric) of this run in the results CSVs' frames (its
+    untrained baseline's rows, `run_id+random-init`, are not the run's)."""
+    from infomin_cli.results.table import rows_where
+
     out: dict[str, float] = {}
-    for path in results:
-        frame = read_results(path, required=("run_id", "config_hash", "metric_name", "metric_value"))
-        mine = frame[(frame["run_id"].astype(str) == run_id) & (frame["config_hash"].astype(str) == digest)]
-        for _, row in mine.iterrows():
+    for frame in results:
+        for _, row in rows_where(frame, {"run_id": run_id, "config_hash": digest}).iterrows():
             metric = str(row["metric_name"])
             if metric.startswith("mi:"):
                 continue
