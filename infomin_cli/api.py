@@ -59,12 +59,11 @@ def probe(run: str | Path, *, label: str | Sequence[str] | None = None, layer: s
 
     `options`: the probe task's options (`epochs=20`, `classes=13`, ...; see `infomin probes`).
     """
-    from infomin_cli.commands._options import declared_flags
+    from infomin_cli.commands._options import task_options
     from infomin_cli.commands.probe import run_probe
-    from infomin_cli.evaluate.probes import PROBES
     from infomin_cli.results.rows import clean
 
-    given = _checked("probe", options, declared_flags({name: t.options for name, t in PROBES.items()}))
+    given = _checked("probe", options, task_options())
     _threads.apply(threads)
     labels = [label] if isinstance(label, str) else list(label or [])
     _, rows, _ = run_probe(Path(run), label=labels, layer=layer, random_init=random_init, results=Path(results),

@@ -30,6 +30,7 @@ HASHED_ALWAYS = frozenset({"dataset", "views", "knobs", "encoder", "head", "feat
 # What a resumed run may change: how it is computed, and how long it trains (the schedule is re-planned)
 ON_RESUME = NOT_HASHED | {"epochs"}
 LEGACY_NAMES = {"sgd_momentum": "momentum"}  # hashed (and read from old config.yaml) under the old name
+CURRENT_NAMES = {old: new for new, old in LEGACY_NAMES.items()}  # an old name -> the field it is
 # Method options that config.yaml files of the first releases held as flat fields, and whose they were
 LEGACY_OPTIONS = {
     "queue": ("moco",), "key_momentum": ("moco",), "symmetric": ("moco",), "bank_negatives": ("memory-bank",), "bank_loss": ("memory-bank",),
@@ -114,7 +115,7 @@ class RunConfig:
         data = self.to_dict()
         own: dict[str, Any] = {}
         for key, value in overrides.items():
-            key = {old: new for new, old in LEGACY_NAMES.items()}.get(key, key)
+            key = CURRENT_NAMES.get(key, key)
             if value is None and not keep_none:
                 continue
             if key == "knobs":

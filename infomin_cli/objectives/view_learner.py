@@ -43,7 +43,7 @@ from infomin_cli.objectives.infonce import info_nce
 from infomin_cli.options import Option
 from infomin_cli.ranges import EPOCHS, Range
 from infomin_cli.runtime.precision import full_precision
-from infomin_cli.views.flow import COUPLINGS, FlowGenerator, snapshot_path
+from infomin_cli.views.flow import COUPLINGS, MAX_BLOCKS, FlowGenerator, snapshot_path
 
 MODES = ("unsupervised", "semi-supervised", "supervised")
 COUPLING_NAMES = tuple(COUPLINGS.names())
@@ -81,7 +81,7 @@ class ViewLearner(Objective):
     paper = "InfoMin B.5, main paper §4.2"
     options = (
         Option("flow", "vp", "coupling of g: vp (additive, log-det 0) or nvp (affine, bounded scale)", choices=COUPLING_NAMES),
-        Option("flow_blocks", 3, "coupling blocks of g; X1 is channel 0, 1, 2, 0, ... in turn", Range(1, 64), paper=3,
+        Option("flow_blocks", 3, "coupling blocks of g; X1 is channel 0, 1, 2, 0, ... in turn", Range(1, MAX_BLOCKS), paper=3,
                flag="--blocks"),
         Option("view_mode", "semi-supervised", "unsupervised, semi-supervised or supervised (classifiers only)",
                choices=MODES, flag="--mode"),

@@ -131,14 +131,13 @@ def worker_slots(gpus: list[str], jobs: int | None) -> list[str]:
 def worker_env(slot: str, slots: int) -> dict[str, str]:
     """What a worker's environment sets: the device it sees, and its share of the cores when it
     shares a machine with other workers (the data's decoding and the views' CPU work)."""
-    if slot.startswith(CPU_SLOT):
-        threads = str(per_process(slots))  # --threads when given, else the cores this process may use // N
-        return {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     device, shared, _ = slot.partition(SHARED)
-    if shared:
+    on_cpu = slot.startswith(CPU_SLOT)
+    env = {"CUDA_VISIBLE_DEVICES": "" if on_cpu else device}
+    if on_cpu or shared:  # --threads when given, else the cores this process may use // N
         threads = str(per_process(slots))
-        return {"CUDA_VISIBLE_DEVICES": device, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-    return {"CUDA_VISIBLE_DEVICES": device}
+        env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    return env
 
 
 def visible_gpus() -> list[str]:

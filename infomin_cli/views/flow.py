@@ -33,6 +33,7 @@ from infomin_cli.registry import Registry
 HIDDEN = 16  # width of the pixel-wise F and G networks (memory-bound on CPU: cost grows with it)
 SCALE_BOUND = 2.0  # NVP: |log scale| < 2 per block, a factor of at most e^2 either way
 CHANNELS = 3
+MAX_BLOCKS = 64  # coupling blocks a generator may have (the view learner's --blocks range)
 
 GENERATORS = "generators"  # a view learner's folder keeps g here, one file per saved epoch
 SNAPSHOT = re.compile(r"epoch-(\d+)\.pt")

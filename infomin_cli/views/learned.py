@@ -26,11 +26,10 @@ from infomin_cli.run_files import CONFIG, damaged, load_state, read_checkpoint, 
 from infomin_cli.views.base import Knob, KnobValue, ViewFamily, register_family
 from infomin_cli.views.colorspace_split import CROP_SCALE, ColorSpaceSplit
 from infomin_cli.views.colorspaces import SPACES
-from infomin_cli.views.flow import COUPLINGS, FlowGenerator, saved_epochs, snapshot_path
+from infomin_cli.views.flow import COUPLINGS, MAX_BLOCKS, FlowGenerator, saved_epochs, snapshot_path
 
 LEARNER_OBJECTIVE = "learn-views"
 RUN_COPY = "view-generator.pt"  # the generator a contrastive run trained with, inside its folder
-MAX_BLOCKS = 64  # the view learner's --blocks range
 HINT = "pass the --out folder of `infomin learn-views`, optionally FOLDER@EPOCH"
 
 
