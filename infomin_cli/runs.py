@@ -66,6 +66,14 @@ def config_hash(config: RunConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def check_image_size(encoder: str, size: int | None, flag: str) -> None:
+    """A size below the encoder's total stride leaves it no feature map: one line naming `flag`."""
+    smallest = getattr(ENCODERS.get(encoder), "min_image_size", 1)
+    if size is not None and size < smallest:
+        raise InfominError(f"{flag} {size} is smaller than encoder {encoder}'s {smallest} px (its total stride); "
+                           f"use at least {smallest}")
+
+
 def validate(config: RunConfig) -> RunConfig:
     """Check every name and number before any data is read; knobs come back resolved (defaults
     filled in), so that `--knob crop-scale=0.2` and the default 0.2 hash the same."""
@@ -81,10 +89,7 @@ def validate(config: RunConfig) -> RunConfig:
     DATASETS.get(config.dataset)
     check_sequences(config, family)
     ranges.check_fields(config.to_dict())  # every numeric field in its declared range (ranges.py)
-    smallest = getattr(ENCODERS.get(config.encoder), "min_image_size", 1)
-    if config.image_size is not None and config.image_size < smallest:
-        raise InfominError(f"--image-size {config.image_size} is smaller than encoder {config.encoder}'s "
-                           f"{smallest} px (its total stride); use at least {smallest}")
+    check_image_size(config.encoder, config.image_size, "--image-size")
     if config.optimizer not in ("sgd", "adam"):
         raise InfominError(f"--optimizer {config.optimizer!r} is not valid; choose sgd or adam")
     settings = objective.settings(config)  # its own options, defaults filled in, each checked

@@ -144,12 +144,9 @@ def train_decoder(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
 def check_seg_size(config: RunConfig, size: int | None) -> None:
     """`--seg-size` below the encoder's total stride leaves no feature map to decode: refused before
     any data is read (the run's own size passed the same check when it was trained)."""
-    from infomin_cli.models import ENCODERS
+    from infomin_cli.runs import check_image_size
 
-    smallest = getattr(ENCODERS.get(config.encoder), "min_image_size", 1)
-    if size is not None and size < smallest:
-        raise InfominError(f"--seg-size {size} is smaller than encoder {config.encoder}'s {smallest} px (its total "
-                           f"stride); use at least {smallest}")
+    check_image_size(config.encoder, size, "--seg-size")
 
 
 def load_seg_dataset(run, dataset: str | None, data_root: str | Path | None, classes: int,
